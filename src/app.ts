@@ -1,0 +1,54 @@
+import { Router } from "itty-router";
+import { getConfig } from "./config.ts";
+import type { Env } from "./env.ts";
+import { corsHeaders, preflightResponse } from "./http/cors.ts";
+import { ApiError, errorResponse, routeNotFound, toApiError } from "./http/errors.ts";
+import { requestIdFor } from "./http/request-id.ts";
+import { withHeaders } from "./http/respond.ts";
+import { ModelCatalog } from "./models/catalog.ts";
+import { OllamaClient } from "./ollama/client.ts";
+import { chatCompletions } from "./routes/chat.ts";
+import type { AppContext } from "./routes/context.ts";
+import { health } from "./routes/health.ts";
+import { listModels, retrieveModel } from "./routes/models.ts";
+
+type Handler = (request: Request, app: AppContext) => Promise<Response>;
+
+const router = Router<Request & { params: Record<string, string> }, [AppContext]>();
+router
+  .get("/health", health as Handler)
+  .get("/v1/models", listModels as Handler)
+  .get("/v1/models/:model+", retrieveModel as Handler)
+  .post("/v1/chat/completions", chatCompletions as Handler)
+  .all("*", (request: Request) => {
+    throw routeNotFound(request.method, new URL(request.url).pathname);
+  });
+
+/** The Worker's fetch: CORS preflight, routing, and the headers and error envelope every response gets. */
+export async function handle(request: Request, env: Env): Promise<Response> {
+  const requestId = requestIdFor(request);
+  let response: Response;
+  let cors: Record<string, string> = {};
+  try {
+    const config = getConfig(env);
+    cors = corsHeaders(config, request);
+    if (request.method === "OPTIONS") {
+      response = preflightResponse(config, request);
+    } else {
+      const ollama = new OllamaClient(config);
+      const app: AppContext = { config, ollama, catalog: new ModelCatalog(ollama, config), requestId };
+      response = (await router.fetch(request, app)) as Response;
+    }
+  } catch (error) {
+    const apiError = toApiError(error);
+    if (!(error instanceof ApiError)) logUnexpected(requestId, error);
+    response = errorResponse(apiError);
+  }
+  return withHeaders(response, { ...cors, "x-request-id": requestId });
+}
+
+/** Our own bug: log the message and stack (never request data, which may hold keys), answer a plain 500. */
+function logUnexpected(requestId: string, error: unknown): void {
+  const detail = error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ""}` : String(error);
+  console.error(`[${requestId}] unexpected error: ${detail}`);
+}

@@ -1,0 +1,52 @@
+/** Pure model-name resolution against the installed list, the way users expect names to work. */
+
+export type Resolution = { ok: true; name: string } | { ok: false; message: string };
+
+const hasTag = (name: string) => name.slice(name.lastIndexOf("/") + 1).includes(":");
+
+/**
+ * An alias from MODEL_ALIASES; an exact installed name; an untagged name → `:latest` if installed, else the
+ * only installed tag of that name. Otherwise a message naming the closest installed models.
+ */
+export function resolveModel(requested: string, installed: readonly string[], aliases: Readonly<Record<string, string>>): Resolution {
+  const target = Object.hasOwn(aliases, requested) ? aliases[requested]! : requested;
+  const names = new Set(installed);
+  if (names.has(target)) return { ok: true, name: target };
+  if (!hasTag(target)) {
+    if (names.has(`${target}:latest`)) return { ok: true, name: `${target}:latest` };
+    const tags = installed.filter((name) => name.startsWith(`${target}:`));
+    if (tags.length === 1) return { ok: true, name: tags[0]! };
+    if (tags.length > 1) {
+      return { ok: false, message: `The model '${requested}' is ambiguous: several tags are installed (${tags.join(", ")}). Name one of them.` };
+    }
+  } else if (target.endsWith(":latest") && names.has(target.slice(0, -":latest".length))) {
+    return { ok: true, name: target.slice(0, -":latest".length) };
+  }
+  const via = target === requested ? "" : ` (alias of '${target}')`;
+  const closest = closestNames(target, installed, 3);
+  const hint = closest.length ? ` Closest installed models: ${closest.join(", ")}.` : " No models are installed.";
+  return { ok: false, message: `The model '${requested}'${via} does not exist on the backend.${hint}` };
+}
+
+export function closestNames(target: string, candidates: readonly string[], count: number): string[] {
+  const base = target.toLowerCase();
+  return candidates
+    .map((name) => ({ name, distance: editDistance(base, name.toLowerCase()) }))
+    .sort((a, b) => a.distance - b.distance || a.name.localeCompare(b.name))
+    .slice(0, count)
+    .map((entry) => entry.name);
+}
+
+/** Levenshtein distance, two rows. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -1,0 +1,104 @@
+import type { Config } from "../config.ts";
+import { ApiError, backendTimeout, backendUnavailable } from "../http/errors.ts";
+import { mapUpstreamError } from "./errors.ts";
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** One upstream request in flight: its response (once the headers are in) and a way to stop it. */
+export interface UpstreamCall {
+  /** Resolves with a 2xx response; rejects with an ApiError. */
+  readonly response: Promise<Response>;
+  readonly signal: AbortSignal;
+  /** Stop the request; `reason` is what the client is told if it is still listening. */
+  abort(reason: ApiError): void;
+}
+
+/** The client disconnected: nobody will read this error, it only labels the abort. */
+export const clientGone = () => new ApiError(499, "The client closed the connection.", "invalid_request_error", "client_closed");
+
+/**
+ * Talks to Ollama. Builds every upstream request from scratch, so the client's Authorization, Cookie, Origin and
+ * CF-* headers can never leak through; adds the Access service-token headers when configured.
+ */
+export class OllamaClient {
+  readonly #config: Config;
+
+  constructor(config: Config) {
+    this.#config = config;
+  }
+
+  #headers(hasBody: boolean): Record<string, string> {
+    const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...this.#config.accessHeaders };
+    if (hasBody) headers["content-type"] = "application/json";
+    return headers;
+  }
+
+  /**
+   * Start a request. The headers timeout covers everything before the response headers (a model load included);
+   * `clientSignal` aborts the upstream call when the client goes away.
+   */
+  call(method: "GET" | "POST", path: string, body: unknown, clientSignal?: AbortSignal, headersTimeoutMs = this.#config.upstreamHeadersTimeoutMs): UpstreamCall {
+    const controller = new AbortController();
+    const abort = (reason: ApiError) => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    };
+    const onClientAbort = () => abort(clientGone());
+    if (clientSignal?.aborted) onClientAbort();
+    clientSignal?.addEventListener("abort", onClientAbort, { once: true });
+    const timer = setTimeout(
+      () => abort(backendTimeout(`The backend sent no response headers within ${headersTimeoutMs} ms.`)),
+      headersTimeoutMs,
+    );
+    const response = this.#send(method, path, body, controller.signal).finally(() => clearTimeout(timer));
+    response.catch(() => clientSignal?.removeEventListener("abort", onClientAbort));
+    return { response, signal: controller.signal, abort };
+  }
+
+  async #send(method: string, path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.#config.ollamaUrl}${path}`, {
+        method,
+        headers: this.#headers(body !== undefined),
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch {
+      if (signal.reason instanceof ApiError) throw signal.reason;
+      throw backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
+    }
+    if (response.ok) return response;
+    const text = await readErrorBody(response);
+    throw mapUpstreamError(response.status, response.headers.get("content-type") ?? "", text);
+  }
+
+  /** A small JSON call (tags, show, version) with its own short timeout. */
+  async json<T>(method: "GET" | "POST", path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
+    const call = this.call(method, path, body, undefined, timeoutMs);
+    const response = await call.response;
+    try {
+      return (await response.json()) as T;
+    } catch {
+      throw backendUnavailable(502, `The backend sent an unreadable answer to ${path}.`);
+    }
+  }
+}
+
+async function readErrorBody(response: Response): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (text.length < ERROR_BODY_LIMIT) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    // A body cut off mid-read still tells us the status; use what arrived.
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return text;
+}

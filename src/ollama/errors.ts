@@ -1,0 +1,55 @@
+import { ApiError, backendTimeout, backendUnavailable, invalidRequest, modelNotFound } from "../http/errors.ts";
+
+/** Both wordings: `model 'x' not found` (since v0.12.0) and `model "x" not found, try pulling it first`. */
+const MODEL_NOT_FOUND = /^model ['"](.+?)['"] not found/;
+const RETRY_AFTER_SECONDS = 5;
+
+/** The `error` string of an Ollama JSON error body, if that is what the body is. */
+export function nativeErrorMessage(body: string): string | null {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    return typeof parsed.error === "string" ? parsed.error : null;
+  } catch {
+    return null;
+  }
+}
+
+function htmlTitle(body: string): string | null {
+  const match = /<title>([^<]{1,200})<\/title>/i.exec(body);
+  return match ? match[1]!.trim() : null;
+}
+
+/**
+ * An upstream HTTP error (before any byte of an answer) → our error. Ollama's own errors keep their message;
+ * what the tunnel, Access or Ollama's Host check answer becomes a message that says what to fix.
+ */
+export function mapUpstreamError(status: number, contentType: string, body: string): ApiError {
+  const native = nativeErrorMessage(body);
+  if (native !== null) {
+    if (status === 404 && MODEL_NOT_FOUND.test(native)) return modelNotFound(`The model does not exist on the backend: ${native}.`);
+    if (status === 503) return backendUnavailable(503, `The backend is busy or loading a model: ${native}`, RETRY_AFTER_SECONDS);
+    if (status >= 400 && status < 500) return invalidRequest(native);
+    return new ApiError(502, `The backend failed: ${native}`, "server_error", "backend_error");
+  }
+  if (status === 403 && body.trim() === "") {
+    return backendUnavailable(
+      502,
+      "Ollama refused the request (HTTP 403, empty body): its Host check rejected the tunnel's Host header. " +
+        'Set originRequest.httpHostHeader: "localhost:11434" on the cloudflared ingress rule.',
+    );
+  }
+  if (contentType.includes("text/html") || body.trimStart().startsWith("<")) {
+    const title = htmlTitle(body);
+    const what = `The tunnel or backend answered HTTP ${status} with an HTML page${title ? ` ("${title}")` : ""}`;
+    if (status === 524 || status === 504) return backendTimeout(`${what}: the backend took too long to answer.`);
+    if (status === 401 || status === 403) return backendUnavailable(502, `${what}: check CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET.`);
+    return backendUnavailable(502, `${what}: is the home machine, Ollama and cloudflared running?`);
+  }
+  if (status === 503) return backendUnavailable(503, "The backend is busy or loading a model.", RETRY_AFTER_SECONDS);
+  if (status === 504 || status === 524) return backendTimeout(`The backend timed out (HTTP ${status}).`);
+  if (status === 401 || status === 403) {
+    return backendUnavailable(502, `The tunnel refused the gateway (HTTP ${status}): check CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET.`);
+  }
+  const snippet = body.trim().slice(0, 200);
+  return backendUnavailable(502, `The backend answered HTTP ${status}${snippet ? `: ${snippet}` : ""}.`);
+}

@@ -1,0 +1,83 @@
+import type { Config } from "../config.ts";
+import { ApiError, backendBroke, backendStalled } from "../http/errors.ts";
+import { IdleTimer } from "../http/idle-timer.ts";
+import { SSE_HEADERS, sseRelay } from "../http/sse-relay.ts";
+import type { UpstreamCall } from "../ollama/client.ts";
+import { MalformedLineError, NdjsonDecoder } from "../ollama/ndjson.ts";
+import { ndjsonToSse, type SseLineEncoder } from "../translate/stream.ts";
+
+/** Turns one streamed upstream call into the client's answer: SSE, or one JSON body assembled in the Worker. */
+
+
+type Early = { ok: true } | { ok: false; error: unknown } | { ok: null };
+
+/** Wait for the upstream headers, but no longer than `ms`. */
+async function settleWithin(response: Promise<Response>, ms: number): Promise<Early> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<Early>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: null }), ms);
+  });
+  const settled = response.then(
+    (): Early => ({ ok: true }),
+    (error: unknown): Early => ({ ok: false, error }),
+  );
+  try {
+    return await Promise.race([settled, waited]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/**
+ * Stream the answer. If the backend fails before its headers arrive within one heartbeat interval, the client
+ * gets a real HTTP error status; after that the SSE response is committed and failures become error events.
+ */
+export async function streamAnswer<T>(call: UpstreamCall, encoder: SseLineEncoder<T>, config: Config, onEnd: () => void): Promise<Response> {
+  const early = await settleWithin(call.response, config.heartbeatIntervalMs);
+  if (early.ok === false) throw early.error;
+  const body = sseRelay({
+    call,
+    transform: (onActivity) => ndjsonToSse(encoder, onActivity),
+    errorEvent: (error) => encoder.error(error.message, error.code ?? "backend_error"),
+    heartbeatMs: config.heartbeatIntervalMs,
+    idleTimeoutMs: config.upstreamIdleTimeoutMs,
+    onEnd,
+  });
+  return new Response(body, { headers: SSE_HEADERS });
+}
+
+export interface LineAggregator<T> {
+  readonly done: boolean;
+  line(value: T): void;
+}
+
+/** Read the whole upstream stream into `aggregator` (which throws on an error line). */
+export async function aggregateAnswer<T>(call: UpstreamCall, aggregator: LineAggregator<T>, config: Config): Promise<void> {
+  const response = await call.response;
+  const idle = new IdleTimer(config.upstreamIdleTimeoutMs, () => {
+    call.abort(backendStalled(config.upstreamIdleTimeoutMs));
+    return false;
+  });
+  const decoder = new NdjsonDecoder<T>();
+  const onLine = (value: T) => aggregator.line(value);
+  const reader = response.body!.getReader();
+  try {
+    while (!aggregator.done) {
+      const { done, value } = await reader.read();
+      if (done) {
+        decoder.flush(onLine);
+        break;
+      }
+      idle.touch();
+      decoder.push(value, onLine);
+    }
+  } catch (error) {
+    if (call.signal.aborted && call.signal.reason instanceof ApiError) throw call.signal.reason;
+    if (error instanceof ApiError) throw error;
+    if (error instanceof MalformedLineError) throw new ApiError(502, error.message, "server_error", "backend_error");
+    throw backendBroke();
+  } finally {
+    idle.stop();
+    reader.cancel().catch(() => {});
+  }
+}

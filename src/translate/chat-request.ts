@@ -1,0 +1,176 @@
+import type { ModelDefaults } from "../config.ts";
+import { invalidRequest } from "../http/errors.ts";
+import type { ChatMessage, ChatRequest } from "../openai/chat-schema.ts";
+import type { NativeChatRequest, NativeMessage, NativeTool, NativeToolCall } from "../ollama/types.ts";
+import { imageSource } from "./images.ts";
+import { buildOptions, buildThink } from "./options.ts";
+
+/** What the pure translation needs besides the body: the resolved native model and the fetched remote images. */
+export interface ChatTranslationContext {
+  model: string;
+  defaults?: ModelDefaults;
+  /** http(s) image URL → its base64, fetched beforehand by the route (I/O stays out of this module). */
+  remoteImages?: ReadonlyMap<string, string>;
+}
+
+/** OpenAI chat request → Ollama /api/chat request. Upstream is always streamed; the Worker assembles non-stream answers. */
+export function toNativeChat(body: ChatRequest, context: ChatTranslationContext): NativeChatRequest {
+  if (body.n !== undefined && body.n !== null && body.n > 1) {
+    throw invalidRequest("n > 1 is not supported: Ollama returns one choice per request. Send n separate requests.", "n", "unsupported_parameter");
+  }
+  if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.logprobs !== true) {
+    throw invalidRequest("top_logprobs requires logprobs to be true.", "top_logprobs");
+  }
+  const native: NativeChatRequest = {
+    model: context.model,
+    messages: toNativeMessages(body.messages, context.remoteImages),
+    stream: true,
+  };
+  const tools = selectTools(body);
+  if (tools) native.tools = tools;
+  const format = toFormat(body.response_format);
+  if (format !== undefined) native.format = format;
+  const options = buildOptions(body, body.max_completion_tokens ?? body.max_tokens, context.defaults);
+  if (options) native.options = options;
+  const keepAlive = body.keep_alive ?? context.defaults?.keep_alive;
+  if (keepAlive !== undefined) native.keep_alive = keepAlive;
+  const think = buildThink(body, context.defaults);
+  if (think !== undefined) native.think = think;
+  if (body.logprobs) {
+    native.logprobs = true;
+    if (body.top_logprobs) native.top_logprobs = body.top_logprobs;
+  }
+  return native;
+}
+
+function toFormat(format: ChatRequest["response_format"]): NativeChatRequest["format"] | undefined {
+  if (!format || format.type === "text") return undefined;
+  if (format.type === "json_object") return "json";
+  return format.json_schema.schema;
+}
+
+/** `tool_choice`: "none" sends no tools, a named function sends only that tool, "auto"/"required" send all. */
+function selectTools(body: ChatRequest): NativeTool[] | undefined {
+  const tools = body.tools;
+  if (!tools?.length || body.tool_choice === "none") return undefined;
+  const native = tools.map(
+    (tool): NativeTool => ({
+      type: "function",
+      function: {
+        name: tool.function.name,
+        ...(tool.function.description !== undefined && { description: tool.function.description }),
+        parameters: tool.function.parameters ?? { type: "object", properties: {} },
+      },
+    }),
+  );
+  const choice = body.tool_choice;
+  if (choice && typeof choice === "object") {
+    const chosen = native.filter((tool) => tool.function.name === choice.function.name);
+    if (!chosen.length) {
+      throw invalidRequest(`tool_choice names the function ${JSON.stringify(choice.function.name)}, which is not in tools.`, "tool_choice.function.name");
+    }
+    return chosen;
+  }
+  return native;
+}
+
+type Part = { type: string; text?: string; refusal?: string };
+
+/** Text parts of one message stay one message, joined by a newline. */
+function textOf(content: string | readonly Part[] | null | undefined): string {
+  if (content === null || content === undefined) return "";
+  if (typeof content === "string") return content;
+  const texts: string[] = [];
+  for (const part of content) {
+    if (part.type === "text") texts.push(part.text ?? "");
+    else if (part.type === "refusal") texts.push(part.refusal ?? "");
+  }
+  return texts.join("\n");
+}
+
+export function toNativeMessages(messages: readonly ChatMessage[], remoteImages?: ReadonlyMap<string, string>): NativeMessage[] {
+  const toolNames = new Map<string, string>();
+  return messages.map((message, index): NativeMessage => {
+    const at = `messages[${index}]`;
+    switch (message.role) {
+      case "system":
+      case "developer":
+        return { role: "system", content: textOf(message.content) };
+      case "user":
+        return userMessage(message.content, at, remoteImages);
+      case "assistant": {
+        const native: NativeMessage = { role: "assistant", content: textOf(message.content) };
+        const thinking = message.reasoning_content ?? message.reasoning;
+        if (thinking) native.thinking = thinking;
+        if (message.tool_calls?.length) {
+          native.tool_calls = message.tool_calls.map((call, j) => {
+            toolNames.set(call.id, call.function.name);
+            return toNativeToolCall(call, `${at}.tool_calls[${j}].function.arguments`);
+          });
+        }
+        return native;
+      }
+      case "tool": {
+        const native: NativeMessage = { role: "tool", content: textOf(message.content) };
+        const name = message.name ?? (message.tool_call_id ? toolNames.get(message.tool_call_id) : undefined);
+        if (name) native.tool_name = name;
+        if (message.tool_call_id) native.tool_call_id = message.tool_call_id;
+        return native;
+      }
+      case "function":
+        return { role: "tool", content: message.content ?? "", tool_name: message.name };
+    }
+  });
+}
+
+function userMessage(
+  content: Extract<ChatMessage, { role: "user" }>["content"],
+  at: string,
+  remoteImages: ReadonlyMap<string, string> | undefined,
+): NativeMessage {
+  if (typeof content === "string") return { role: "user", content };
+  const images: string[] = [];
+  content.forEach((part, j) => {
+    if (part.type !== "image_url") return;
+    const param = `${at}.content[${j}].image_url`;
+    const url = typeof part.image_url === "string" ? part.image_url : part.image_url.url;
+    const source = imageSource(url, param);
+    if (source.kind === "inline") images.push(source.base64);
+    else {
+      const fetched = remoteImages?.get(source.url);
+      if (fetched === undefined) throw invalidRequest("The image URL could not be fetched.", param, "invalid_image_url");
+      images.push(fetched);
+    }
+  });
+  const native: NativeMessage = { role: "user", content: textOf(content) };
+  if (images.length) native.images = images;
+  return native;
+}
+
+function toNativeToolCall(call: { id: string; function: { name: string; arguments: string } }, param: string): NativeToolCall {
+  let args: unknown;
+  try {
+    args = call.function.arguments.trim() === "" ? {} : JSON.parse(call.function.arguments);
+  } catch {
+    throw invalidRequest("Tool call arguments must be a JSON-encoded object; this one is not valid JSON.", param);
+  }
+  if (args === null || typeof args !== "object" || Array.isArray(args)) {
+    throw invalidRequest("Tool call arguments must be a JSON-encoded object.", param);
+  }
+  return { id: call.id, function: { name: call.function.name, arguments: args as Record<string, unknown> } };
+}
+
+/** Every http(s) image URL in the request, with its param path, for the route to fetch before translating. */
+export function remoteImageUrls(messages: readonly ChatMessage[]): { url: string; param: string }[] {
+  const found: { url: string; param: string }[] = [];
+  messages.forEach((message, i) => {
+    if (message.role !== "user" || typeof message.content === "string") return;
+    message.content.forEach((part, j) => {
+      if (part.type !== "image_url") return;
+      const url = typeof part.image_url === "string" ? part.image_url : part.image_url.url;
+      const param = `messages[${i}].content[${j}].image_url`;
+      if (imageSource(url, param).kind === "remote") found.push({ url, param });
+    });
+  });
+  return found;
+}
