@@ -1,6 +1,7 @@
 import { ApiError, backendBroke, backendStalled, toApiError } from "./errors.ts";
 import { IdleTimer } from "./idle-timer.ts";
 import { clientGone, type UpstreamCall } from "../ollama/client.ts";
+import type { TransformHooks } from "../translate/stream.ts";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -14,7 +15,7 @@ const utf8 = new TextEncoder();
 export interface RelayOptions {
   call: UpstreamCall;
   /** NDJSON → SSE for this request. */
-  transform: (onActivity: () => void) => TransformStream<Uint8Array, Uint8Array>;
+  transform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>;
   /** The final error event for a failure outside the transform (stall, reset, timeout). */
   errorEvent: (error: ApiError) => string;
   heartbeatMs: number;
@@ -61,7 +62,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
           if (!reader) {
             const response = await call.response;
             idle.touch();
-            reader = response.body!.pipeThrough(options.transform(() => idle.touch())).getReader();
+            reader = pipeUpstream(response.body!, call, options.transform, () => idle.touch());
           }
           const { done, value } = await reader.read();
           if (done) {
@@ -73,10 +74,8 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
           controller.enqueue(value);
         } catch (error) {
           if (ended) return;
-          const reason = call.signal.aborted && call.signal.reason instanceof ApiError ? call.signal.reason : toApiError(error);
-          const cause = reason.status === 500 ? backendBroke() : reason;
           finish();
-          controller.enqueue(utf8.encode(options.errorEvent(cause)));
+          controller.enqueue(utf8.encode(options.errorEvent(failureOf(call, error))));
           controller.close();
         }
       },
@@ -88,4 +87,31 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     },
     { highWaterMark: 0 },
   );
+}
+
+/** Why the upstream call failed: the reason we aborted it with (a stall, a timeout), else a broken connection. */
+function failureOf(call: UpstreamCall, error: unknown): ApiError {
+  if (call.signal.aborted && call.signal.reason instanceof ApiError) return call.signal.reason;
+  const reason = toApiError(error);
+  return reason.status === 500 ? backendBroke() : reason;
+}
+
+/**
+ * Pipe the upstream body through the NDJSON→SSE transform. If the upstream read fails (reset, stall abort), the
+ * transform is closed rather than aborted, so lines already received are still delivered, followed by an error
+ * event that says what happened.
+ */
+function pipeUpstream(
+  body: ReadableStream<Uint8Array>,
+  call: UpstreamCall,
+  makeTransform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>,
+  onActivity: () => void,
+): ReadableStreamDefaultReader<Uint8Array> {
+  let failure: ApiError | null = null;
+  const transform = makeTransform({ onActivity, failure: () => failure });
+  body.pipeTo(transform.writable, { preventAbort: true }).catch((error: unknown) => {
+    failure = failureOf(call, error);
+    transform.writable.close().catch(() => {});
+  });
+  return transform.readable.getReader();
 }

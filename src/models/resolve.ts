@@ -28,10 +28,20 @@ export function resolveModel(requested: string, installed: readonly string[], al
   return { ok: false, message: `The model '${requested}'${via} does not exist on the backend.${hint}` };
 }
 
+const untagged = (name: string) => {
+  const colon = name.lastIndexOf(":");
+  return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
+};
+
+/** Nearest by edit distance of the full names or of the names without their tags, whichever is closer. */
 export function closestNames(target: string, candidates: readonly string[], count: number): string[] {
-  const base = target.toLowerCase();
+  const full = target.toLowerCase();
+  const base = untagged(full);
   return candidates
-    .map((name) => ({ name, distance: editDistance(base, name.toLowerCase()) }))
+    .map((name) => {
+      const lower = name.toLowerCase();
+      return { name, distance: Math.min(editDistance(full, lower), editDistance(base, untagged(lower))) };
+    })
     .sort((a, b) => a.distance - b.distance || a.name.localeCompare(b.name))
     .slice(0, count)
     .map((entry) => entry.name);

@@ -62,6 +62,8 @@ export class OllamaClient {
         headers: this.#headers(body !== undefined),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
+        // Ollama never redirects; Cloudflare Access does (to its login page). Report that instead of following it.
+        redirect: "manual",
       });
     } catch {
       if (signal.reason instanceof ApiError) throw signal.reason;

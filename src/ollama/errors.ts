@@ -24,6 +24,13 @@ function htmlTitle(body: string): string | null {
  * what the tunnel, Access or Ollama's Host check answer becomes a message that says what to fix.
  */
 export function mapUpstreamError(status: number, contentType: string, body: string): ApiError {
+  if (status >= 300 && status < 400) {
+    return backendUnavailable(
+      502,
+      `The tunnel redirected the gateway (HTTP ${status}), most likely to a Cloudflare Access login: ` +
+        "check CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET and that the Access policy's action is Service Auth.",
+    );
+  }
   const native = nativeErrorMessage(body);
   if (native !== null) {
     if (status === 404 && MODEL_NOT_FOUND.test(native)) return modelNotFound(`The model does not exist on the backend: ${native}.`);

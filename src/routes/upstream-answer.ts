@@ -37,7 +37,7 @@ export async function streamAnswer<T>(call: UpstreamCall, encoder: SseLineEncode
   if (early.ok === false) throw early.error;
   const body = sseRelay({
     call,
-    transform: (onActivity) => ndjsonToSse(encoder, onActivity),
+    transform: (hooks) => ndjsonToSse(encoder, hooks),
     errorEvent: (error) => encoder.error(error.message, error.code ?? "backend_error"),
     heartbeatMs: config.heartbeatIntervalMs,
     idleTimeoutMs: config.upstreamIdleTimeoutMs,

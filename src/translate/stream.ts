@@ -8,6 +8,13 @@ export interface SseLineEncoder<T> {
   end(): string;
 }
 
+export interface TransformHooks {
+  /** Called on every upstream read (the idle watchdog). */
+  onActivity?: () => void;
+  /** Why the upstream body ended early, if it did (a reset, a stall); reported instead of a generic error. */
+  failure?: () => { message: string; code: string | null } | null;
+}
+
 const utf8 = new TextEncoder();
 
 /**
@@ -15,7 +22,7 @@ const utf8 = new TextEncoder();
  * decoder; a malformed line or an `{"error"}` line becomes an error event. Once the encoder has finished
  * ([DONE] or an error), the transform terminates, which cancels the upstream body.
  */
-export function ndjsonToSse<T>(encoder: SseLineEncoder<T>, onActivity?: () => void): TransformStream<Uint8Array, Uint8Array> {
+export function ndjsonToSse<T>(encoder: SseLineEncoder<T>, hooks: TransformHooks = {}): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new NdjsonDecoder<T>();
   let out = "";
   const collect = (value: T) => {
@@ -28,7 +35,7 @@ export function ndjsonToSse<T>(encoder: SseLineEncoder<T>, onActivity?: () => vo
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
-      onActivity?.();
+      hooks.onActivity?.();
       try {
         decoder.push(chunk, collect);
       } catch (error) {
@@ -44,7 +51,9 @@ export function ndjsonToSse<T>(encoder: SseLineEncoder<T>, onActivity?: () => vo
         if (!(error instanceof MalformedLineError)) throw error;
         out += encoder.error(error.message);
       }
-      if (!encoder.finished) out += encoder.end();
+      const failure = hooks.failure?.();
+      if (failure) out += encoder.error(failure.message, failure.code ?? undefined);
+      else if (!encoder.finished) out += encoder.end();
       emit(controller);
     },
   });

@@ -1,0 +1,11 @@
+// Values the global setups hand to tests through vitest's provide/inject.
+import "vitest";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    emulatorPort: number;
+    gatewayUrl: string;
+    emulatorUrl: string;
+    imageServerUrl: string;
+  }
+}

@@ -1,0 +1,180 @@
+// A deterministic stand-in for Ollama's native HTTP API, with fault injection, for the gateway's tests.
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { cloudflareErrorPage, createFaultSwitch, isLineFault, parseFaultRule, BUSY_MESSAGE } from "./emulator/faults.ts";
+import type { FaultSwitch } from "./emulator/faults.ts";
+import { flatHeaders, hostAllowed, originAllowed, pause, readBody, sendEmpty, sendError, sendJson, sendText } from "./emulator/http.ts";
+import { DEFAULT_MODELS } from "./emulator/models.ts";
+import { routeRequest } from "./emulator/routes.ts";
+import type { EmulatorState, RouteContext } from "./emulator/routes.ts";
+import type { Emulator, EmulatorOptions, EmulatorStats, Fault, RecordedRequest } from "./emulator/types.ts";
+
+export { DEFAULT_MODELS };
+export type { EmulatedModel, Emulator, EmulatorOptions, EmulatorStats, Fault, FaultRule, RecordedRequest } from "./emulator/types.ts";
+
+const CONTROL_PREFIX = "/__emulator/";
+
+interface Counters {
+  epoch: number; // bumped by reset() so responses started earlier no longer count
+  aborted: number;
+  completed: number;
+  total: number;
+}
+
+function parseJsonOrNull(raw: string): unknown {
+  try {
+    return raw.trim() ? JSON.parse(raw) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Faults that replace or delay the whole answer. Returns true when the request was fully handled.
+ * Line faults are left to the stream writer.
+ */
+async function applyGateFault(fault: Fault, ctx: RouteContext): Promise<boolean> {
+  switch (fault.kind) {
+    case "slow-first-byte":
+      return !(await pause(fault.delayMs, ctx.signal));
+    case "busy":
+      sendError(ctx.res, 503, BUSY_MESSAGE);
+      return true;
+    case "html":
+      ctx.res.setHeader("Server", "cloudflare");
+      sendText(ctx.res, fault.status, cloudflareErrorPage(fault.status), "text/html; charset=UTF-8");
+      return true;
+    case "drop":
+      if (fault.afterLines > 0) return false;
+      ctx.drop(); // before any header
+      return true;
+    default:
+      return false;
+  }
+}
+
+function handleControl(
+  path: string, method: string, raw: string, res: ServerResponse, emulator: Emulator, faults: FaultSwitch,
+): void {
+  const route = `${method} ${path.slice(CONTROL_PREFIX.length)}`;
+  if (route === "GET requests") return sendJson(res, 200, emulator.requests);
+  if (route === "GET stats") return sendJson(res, 200, emulator.stats());
+  if (route === "POST reset") {
+    emulator.reset();
+    return sendJson(res, 200, { ok: true });
+  }
+  if (route === "POST fault") {
+    const rule = parseFaultRule(raw.trim() ? parseJsonOrNull(raw) : null);
+    if (typeof rule === "string") return sendError(res, 400, rule);
+    faults.set(rule);
+    return sendJson(res, 200, { ok: true, rule });
+  }
+  sendError(res, 404, `unknown control route ${method} ${path}`);
+}
+
+export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const state: EmulatorState = {
+    models: options.models ?? DEFAULT_MODELS,
+    version: options.version ?? "0.33.0",
+    tokenDelayMs: options.tokenDelayMs ?? 0,
+    legacyNotFound: options.legacyNotFound ?? false,
+    loaded: new Map(),
+  };
+  const faults = createFaultSwitch();
+  const counters: Counters = { epoch: 0, aborted: 0, completed: 0, total: 0 };
+  const open = new Set<ServerResponse>();
+  const requests: RecordedRequest[] = [];
+
+  // Counts a response from start to close; `close` fires both on completion and when the client leaves.
+  function track(res: ServerResponse): { signal: AbortSignal; drop(): void } {
+    const epoch = counters.epoch;
+    const gone = new AbortController();
+    let dropped = false;
+    counters.total++;
+    open.add(res);
+    res.on("close", () => {
+      open.delete(res);
+      gone.abort(); // stops pending timers and writes
+      if (epoch !== counters.epoch) return;
+      if (res.writableFinished) counters.completed++;
+      else if (!dropped) counters.aborted++;
+    });
+    const drop = (): void => {
+      dropped = true;
+      const socket = res.socket;
+      if (!socket) return;
+      if (!res.headersSent) return void socket.destroy();
+      // Mid-stream: let the lines already written reach the client, then cut the connection without the
+      // terminating chunk, as a reset tunnel or a crashed Ollama would.
+      socket.end(() => socket.destroy());
+    };
+    return { signal: gone.signal, drop };
+  }
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? "GET";
+    const path = new URL(req.url ?? "/", "http://emulator").pathname;
+    if (path.startsWith(CONTROL_PREFIX)) {
+      return handleControl(path, method, await readBody(req), res, emulator, faults);
+    }
+    const { signal, drop } = track(res);
+    const raw = await readBody(req);
+    requests.push({ method, path, headers: flatHeaders(req), body: parseJsonOrNull(raw) });
+    // Ollama bound to loopback rejects foreign Host and Origin headers with an empty 403.
+    if (!hostAllowed(req.headers.host) || !originAllowed(req.headers.origin, req.headers.host)) {
+      return sendEmpty(res, 403);
+    }
+    const fault = faults.take(path);
+    const ctx: RouteContext = {
+      req, res, raw, state, signal, drop,
+      tokenDelayMs: state.tokenDelayMs,
+      lineFault: fault && isLineFault(fault) && !(fault.kind === "drop" && fault.afterLines === 0) ? fault : null,
+    };
+    if (fault && (await applyGateFault(fault, ctx))) return;
+    await routeRequest(ctx, method, path);
+  }
+
+  const server = createServer((req, res) => {
+    onRequest(req, res).catch((error: unknown) => {
+      // A bug in the emulator should be loud but must not kill the test process.
+      if (!res.headersSent) sendError(res, 500, `emulator error: ${String(error)}`);
+      else res.destroy();
+    });
+  });
+
+  const emulator: Emulator = {
+    url: "",
+    port: 0,
+    requests,
+    setFault: (rule) => faults.set(rule),
+    stats: (): EmulatorStats => ({
+      open: open.size,
+      aborted: counters.aborted,
+      completed: counters.completed,
+      total: counters.total,
+    }),
+    reset() {
+      requests.length = 0; // keep the same array: callers may hold a reference
+      faults.set(null);
+      state.loaded.clear();
+      Object.assign(counters, { epoch: counters.epoch + 1, aborted: 0, completed: 0, total: 0 });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // ends stalled streams too, so tests finish quickly
+      }),
+  };
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      const { address, port } = server.address() as AddressInfo;
+      emulator.port = port;
+      emulator.url = `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
+      resolve(emulator);
+    });
+  });
+}

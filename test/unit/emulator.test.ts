@@ -1,0 +1,363 @@
+import { request as httpRequest } from "node:http";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEFAULT_MODELS, startOllamaEmulator } from "../support/ollama-emulator.ts";
+import type { Emulator, FaultRule } from "../support/ollama-emulator.ts";
+
+type Json = Record<string, any>;
+let emu: Emulator;
+let slow: Emulator; // tokenDelayMs 20, so streams are still in progress when a test looks
+let legacy: Emulator;
+
+beforeAll(async () => {
+  [emu, slow, legacy] = await Promise.all([
+    startOllamaEmulator(),
+    startOllamaEmulator({ tokenDelayMs: 20 }),
+    startOllamaEmulator({ legacyNotFound: true, version: "0.11.4" }),
+  ]);
+});
+afterAll(() => Promise.all([emu.close(), slow.close(), legacy.close()]));
+beforeEach(() => { emu.reset(); slow.reset(); });
+
+const post = (path: string, body: unknown, init: RequestInit = {}, on = emu) =>
+  fetch(on.url + path, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), ...init });
+const chat = (body: Json, on = emu) => post("/api/chat", { model: "llama3.2", ...body }, {}, on);
+const user = (content: string, extra: Json = {}) => [{ role: "user", content, ...extra }];
+async function ndjson(res: Response): Promise<Json[]> {
+  const text = await res.text();
+  expect(text.endsWith("\n")).toBe(true);
+  return text.slice(0, -1).split("\n").map((l) => JSON.parse(l));
+}
+async function expectError(res: Response | Promise<Response>, status: number, error: string) {
+  const r = await res;
+  expect(r.status).toBe(status);
+  expect(r.headers.get("content-type")).toBe("application/json; charset=utf-8");
+  expect(await r.json()).toEqual({ error });
+}
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+};
+const contentOf = (lines: Json[]) => lines.map((l) => l.message?.content ?? l.response ?? "").join("");
+const CREATED_AT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
+
+describe("metadata endpoints", () => {
+  it("answers /, /api/version, 404 and 405 like Ollama", async () => {
+    const root = await fetch(emu.url + "/");
+    expect(root.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await root.text()).toBe("Ollama is running");
+    expect(await (await fetch(emu.url + "/api/version")).json()).toEqual({ version: "0.33.0" });
+    expect(await (await fetch(legacy.url + "/api/version")).json()).toEqual({ version: "0.11.4" });
+    const missing = await fetch(emu.url + "/api/nope");
+    expect([missing.status, await missing.text()]).toEqual([404, "404 page not found"]);
+    const wrong = await fetch(emu.url + "/api/chat");
+    expect([wrong.status, await wrong.text()]).toEqual([405, "405 method not allowed"]);
+  });
+
+  it("lists tags newest first with full details", async () => {
+    const { models } = await (await fetch(emu.url + "/api/tags")).json();
+    expect(models.map((m: Json) => m.name)).toEqual(DEFAULT_MODELS.map((m) => m.name));
+    const qwen = models[2];
+    expect(qwen).toMatchObject({
+      name: "qwen3:8b", model: "qwen3:8b", modified_at: "2026-10-04T12:00:00+02:00",
+      details: { parent_model: "", format: "gguf", family: "qwen3", families: ["qwen3"], parameter_size: "8.2B", quantization_level: "Q4_K_M" },
+      capabilities: ["completion", "tools", "thinking"],
+    });
+    expect(qwen.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(new Set(models.map((m: Json) => m.digest)).size).toBe(6);
+    expect(qwen.size).toBeGreaterThan(4e9);
+  });
+
+  it("shows a model by model or legacy name", async () => {
+    const show = await (await post("/api/show", { model: "nomic-embed-text" })).json();
+    expect(show.model_info).toEqual({
+      "general.architecture": "nomic-bert", "general.parameter_count": 137_000_000,
+      "nomic-bert.context_length": 2048, "nomic-bert.embedding_length": 8,
+    });
+    expect(show).toMatchObject({ parameters: 'stop "<|eot_id|>"', template: "{{ .Prompt }}", capabilities: ["embedding"] });
+    expect((await (await post("/api/show", { name: "llava:7b" })).json()).details.family).toBe("llama");
+    await expectError(post("/api/show", { model: "ghost" }), 404, "model 'ghost' not found");
+    await expectError(post("/api/show", {}), 400, "model is required");
+  });
+
+  it("lists models used since reset in /api/ps", async () => {
+    expect(await (await fetch(emu.url + "/api/ps")).json()).toEqual({ models: [] });
+    await (await chat({ messages: user("hi"), stream: false })).json();
+    const { models } = await (await fetch(emu.url + "/api/ps")).json();
+    expect(models).toHaveLength(1);
+    expect(models[0]).toMatchObject({ name: "llama3.2:latest", model: "llama3.2:latest", context_length: 4096 });
+    expect(Date.parse(models[0].expires_at)).toBeGreaterThan(Date.now());
+    expect(models[0].size_vram).toBe(models[0].size);
+  });
+});
+
+describe("/api/chat", () => {
+  it("answers non-stream with exact text and metrics", async () => {
+    const res = await chat({ stream: false, messages: [{ role: "system", content: "be nice" }, ...user("hi there")] });
+    expect(res.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    const body = await res.json();
+    expect(body.created_at).toMatch(CREATED_AT);
+    expect(body).toEqual({
+      model: "llama3.2", created_at: body.created_at,
+      message: { role: "assistant", content: "Hello! You said: hi there" }, done: true, done_reason: "stop",
+      total_duration: 132_000_000, load_duration: 25_000_000, prompt_eval_count: 6, prompt_eval_duration: 6_000_000,
+      eval_count: 5, eval_duration: 100_000_000,
+    });
+  });
+
+  it("streams one NDJSON object per token, then the metrics line", async () => {
+    const res = await chat({ messages: user("hi") });
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    expect(res.headers.get("content-length")).toBeNull();
+    expect(res.headers.get("transfer-encoding")).toBe("chunked");
+    const lines = await ndjson(res);
+    expect(lines.map((l) => l.message.content)).toEqual(["Hello!", " You", " said:", " hi", ""]);
+    expect(lines.slice(0, 4).every((l) => l.done === false && l.model === "llama3.2" && CREATED_AT.test(l.created_at))).toBe(true);
+    expect(lines[4]).toMatchObject({ done: true, done_reason: "stop", eval_count: 4, prompt_eval_count: 2 });
+  });
+
+  it("thinks on qwen3 unless think:false, and refuses think on llama3.2", async () => {
+    const lines = await ndjson(await chat({ model: "qwen3:8b", messages: user("hi") }));
+    expect(lines.slice(0, 5).map((l) => l.message)).toEqual(
+      ["Let", " me", " think", " about", " that."].map((t) => ({ role: "assistant", content: "", thinking: t })));
+    expect(contentOf(lines)).toBe("Hello! You said: hi");
+    expect(lines.at(-1)!.eval_count).toBe(9);
+    const off = await (await chat({ model: "qwen3:8b", think: false, stream: false, messages: user("hi") })).json();
+    expect(off.message).toEqual({ role: "assistant", content: "Hello! You said: hi" });
+    const on = await (await chat({ model: "qwen3:8b", think: "high", stream: false, messages: user("hi") })).json();
+    expect(on.message.thinking).toBe("Let me think about that.");
+    await expectError(chat({ think: true, messages: user("hi") }), 400, '"llama3.2" does not support thinking');
+    const rule = '(must be "high", "medium", "low", "max", true, or false)';
+    await expectError(chat({ think: "extreme", messages: user("hi") }), 400, `invalid think value: "extreme" ${rule}`);
+    await expectError(chat({ think: 3, messages: user("hi") }), 400, `invalid think value: 3 ${rule}`);
+  });
+
+  it("honours num_predict, stop and top_logprobs limits", async () => {
+    const short = await (await chat({ stream: false, options: { num_predict: 3 }, messages: user("hi there") })).json();
+    expect(short).toMatchObject({ message: { content: "Hello! You said:" }, done_reason: "length", eval_count: 3 });
+    const thinkCut = await (await chat({ model: "qwen3:8b", stream: false, options: { num_predict: 2 }, messages: user("x") })).json();
+    expect(thinkCut.message).toEqual({ role: "assistant", content: "", thinking: "Let me" });
+    const stopped = await (await chat({ stream: false, options: { stop: ["said", "You"] }, messages: user("hi") })).json();
+    expect(stopped).toMatchObject({ message: { content: "Hello! " }, done_reason: "stop", eval_count: 2 }); // "Hello!" and " "
+    await expectError(chat({ top_logprobs: 21, messages: user("hi") }), 400, "top_logprobs must be between 0 and 20");
+  });
+
+  it("adds logprobs to content lines", async () => {
+    const lines = await ndjson(await chat({ logprobs: true, top_logprobs: 2, messages: user("é") }));
+    expect(lines[3]!.logprobs).toEqual([{
+      token: " é", logprob: -0.4, bytes: [32, 195, 169],
+      top_logprobs: [{ token: " é", logprob: -0.4, bytes: [32, 195, 169] }, { token: "alt1", logprob: -1.4, bytes: [97, 108, 116, 49] }],
+    }]);
+  });
+
+  const weather = { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" }, unit: { type: "string", enum: ["C", "F"] } } } } };
+  const time = { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { tz: { type: "string" } } } } };
+
+  it("calls the first tool, or the first two for 'both'", async () => {
+    const lines = await ndjson(await chat({ tools: [weather, time], messages: user("weather?") }));
+    expect(lines).toHaveLength(2);
+    const call = lines[0]!.message.tool_calls[0];
+    expect(lines[0]!.message.content).toBe("");
+    expect(call.id).toMatch(/^call_[a-z0-9]{8}$/);
+    expect(call.function).toEqual({ index: 0, name: "get_weather", arguments: { city: "text", days: 42, unit: "C" } });
+    expect(lines[1]).toMatchObject({ done: true, eval_count: 5 });
+    const again = await (await chat({ stream: false, tools: [weather, time], messages: user("weather?") })).json();
+    expect(again.message.tool_calls).toEqual([call]);
+    const both = await ndjson(await chat({ tools: [weather, time], messages: user("do both") }));
+    expect(both.slice(0, 2).map((l) => l.message.tool_calls[0].function.name)).toEqual(["get_weather", "get_time"]);
+    expect(both[1]!.message.tool_calls[0].function.index).toBe(1);
+    const answer = [...user("weather?"), { role: "assistant", content: "" }, { role: "tool", content: "22C" }];
+    expect((await (await chat({ stream: false, tools: [weather], messages: answer })).json()).message.content).toBe("The tool said: 22C");
+    await expectError(chat({ model: "llava:7b", tools: [weather], messages: user("x") }), 400, "registry.ollama.ai/library/llava:7b does not support tools");
+    await expectError(chat({ model: "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M", tools: [weather], messages: user("x") }), 400,
+      "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M does not support tools");
+  });
+
+  it("answers in JSON for format json or a schema", async () => {
+    const json = await (await chat({ stream: false, format: "json", messages: user("hi you") })).json();
+    expect(json.message.content).toBe('{"answer":"hi you"}');
+    const schema = { type: "object", properties: { name: { type: "string" }, age: { type: "integer" }, ok: { type: "boolean" }, tags: { type: "array", items: { type: "string" } }, pet: { type: "object", properties: { kind: { enum: ["cat", "dog"] } } } } };
+    const out = await (await chat({ stream: false, format: schema, messages: user("x") })).json();
+    expect(out.message.content).toBe('{"name":"text","age":42,"ok":true,"tags":["text"],"pet":{"kind":"cat"}}');
+  });
+
+  it("checks images as Go base64", async () => {
+    const ok = await (await chat({ model: "llava:7b", stream: false, messages: user("look", { images: ["aGVsbG8=", "aGk="] }) })).json();
+    expect(ok.message.content).toBe("Hello! You said: look (I see 2 image(s))");
+    await expectError(chat({ messages: user("x", { images: ["aGVs*G8="] }) }), 400, "illegal base64 data at input byte 4");
+    await expectError(chat({ messages: user("x", { images: ["abc"] }) }), 400, "illegal base64 data at input byte 0");
+  });
+
+  it("rejects bad requests with Ollama's wording", async () => {
+    await expectError(chat({ model: "ghost", messages: user("x") }), 404, "model 'ghost' not found");
+    await expectError(chat({ model: "ghost", messages: user("x") }, legacy), 404, 'model "ghost" not found, try pulling it first');
+    await expectError(chat({ model: "", messages: user("x") }), 400, "model is required");
+    await expectError(post("/api/chat", ""), 400, "missing request body");
+    await expectError(post("/api/chat", "{x"), 400, "invalid character 'x' looking for beginning of object key string");
+    await expectError(post("/api/chat", "nope"), 400, "invalid character 'o' in literal null (expecting 'u')");
+    await expectError(chat({ model: "nomic-embed-text", messages: user("x") }), 400, '"nomic-embed-text" does not support chat');
+  });
+
+  it("answers a load request for empty messages", async () => {
+    const body = await (await chat({ messages: [] })).json();
+    expect(body).toEqual({ model: "llama3.2", created_at: body.created_at, message: { role: "assistant", content: "" }, done: true, done_reason: "load" });
+    expect((await (await fetch(emu.url + "/api/ps")).json()).models).toHaveLength(1);
+    expect((await (await chat({ messages: [], keep_alive: 0 })).json()).done_reason).toBe("unload");
+    expect((await (await fetch(emu.url + "/api/ps")).json()).models).toHaveLength(0);
+  });
+});
+
+describe("Host and Origin guards", () => {
+  const raw = (headers: Record<string, string>) => new Promise<[number, string]>((resolve, reject) => {
+    const req = httpRequest(emu.url + "/api/version", { headers }, (res) => {
+      let text = "";
+      res.on("data", (c) => (text += c)).on("end", () => resolve([res.statusCode ?? 0, text]));
+    });
+    req.on("error", reject).end();
+  });
+
+  it("returns an empty 403 for a foreign Host or Origin", async () => {
+    expect(await raw({ Host: "ollama.example.com" })).toEqual([403, ""]);
+    expect(await raw({ Host: "ollama.example.com", Origin: "http://localhost:3000" })).toEqual([403, ""]);
+    for (const host of ["localhost:11434", "[::1]:11434", "box.local", "10.0.0.5:80", "api.internal"]) {
+      expect((await raw({ Host: host }))[0]).toBe(200);
+    }
+    expect(await raw({ Origin: "https://chat.example.com" })).toEqual([403, ""]);
+    expect((await raw({ Origin: "http://127.0.0.1:5173" }))[0]).toBe(200);
+    expect(emu.requests.at(-1)!.headers.origin).toBe("http://127.0.0.1:5173");
+  });
+});
+
+describe("/api/generate", () => {
+  it("streams response tokens and a final context", async () => {
+    const lines = await ndjson(await post("/api/generate", { model: "llama3.2", prompt: "hi" }));
+    expect(lines.map((l) => l.response)).toEqual(["Hello!", " You", " said:", " hi", ""]);
+    expect(lines.at(-1)).toMatchObject({ done: true, done_reason: "stop", context: [1, 2, 3], prompt_eval_count: 2, eval_count: 4 });
+  });
+
+  it("handles suffix, raw mode, thinking, load and capabilities", async () => {
+    const sfx = await (await post("/api/generate", { model: "llama3.2", prompt: "a", suffix: "z", stream: false, raw: true })).json();
+    expect(sfx.response).toBe("Hello! You said: a [suffix: z]");
+    expect(sfx.context).toBeUndefined();
+    const think = await (await post("/api/generate", { model: "qwen3:8b", prompt: "a", stream: false })).json();
+    expect([think.thinking, think.response]).toEqual(["Let me think about that.", "Hello! You said: a"]);
+    await expectError(post("/api/generate", { model: "llama3.2", prompt: "a", raw: true, system: "s" }), 400, "raw mode does not support template, system, or context");
+    const load = await (await post("/api/generate", { model: "llama3.2", prompt: "" })).json();
+    expect(load).toEqual({ model: "llama3.2", created_at: load.created_at, response: "", done: true, done_reason: "load" });
+    await expectError(post("/api/generate", { model: "nomic-embed-text", prompt: "a" }), 400, '"nomic-embed-text" does not support generate');
+  });
+});
+
+describe("/api/embed", () => {
+  const norm = (v: number[]) => Math.hypot(...v);
+  const embed = async (body: Json) => (await post("/api/embed", { model: "nomic-embed-text", ...body })).json();
+
+  it("returns deterministic unit vectors", async () => {
+    const one = await embed({ input: "hello world" });
+    expect(one).toMatchObject({ model: "nomic-embed-text", prompt_eval_count: 2 });
+    expect(one.embeddings).toHaveLength(1);
+    expect(one.embeddings[0]).toHaveLength(8);
+    expect(norm(one.embeddings[0])).toBeCloseTo(1, 6);
+    const many = await embed({ input: ["hello world", "other"] });
+    expect(many.embeddings[0]).toEqual(one.embeddings[0]);
+    expect(many.embeddings[1]).not.toEqual(one.embeddings[0]);
+    expect(await embed({ input: "" })).toEqual({ model: "nomic-embed-text", embeddings: [] });
+  });
+
+  it("truncates and renormalises to dimensions", async () => {
+    const full = (await embed({ input: "abc" })).embeddings[0];
+    const cut = (await embed({ input: "abc", dimensions: 3 })).embeddings[0];
+    expect(cut).toHaveLength(3);
+    expect(norm(cut)).toBeCloseTo(1, 6);
+    const scale = norm(full.slice(0, 3));
+    cut.forEach((x: number, i: number) => expect(x).toBeCloseTo(full[i] / scale, 6));
+    await expectError(post("/api/embed", { model: "nomic-embed-text", input: "a", dimensions: 9 }), 400, "dimensions must be between 1 and 8");
+    await expectError(post("/api/embed", { model: "nomic-embed-text", input: [1] }), 400, "invalid input type");
+    await expectError(post("/api/embed", { model: "llama3.2", input: "a" }), 400, '"llama3.2" does not support embeddings');
+  });
+});
+
+describe("faults", () => {
+  const withFault = (rule: FaultRule) => emu.setFault(rule);
+
+  it("busy, html, slow-first-byte, times and paths", async () => {
+    withFault({ fault: { kind: "busy" }, times: 1 });
+    await expectError(chat({ messages: user("x") }), 503, "server busy, please try again.  maximum pending requests exceeded");
+    expect((await chat({ messages: user("x") })).status).toBe(200);
+    withFault({ fault: { kind: "html", status: 530 }, paths: ["/api/tags"] });
+    const html = await fetch(emu.url + "/api/tags");
+    expect([html.status, html.headers.get("content-type")]).toEqual([530, "text/html; charset=UTF-8"]);
+    expect(await html.text()).toContain("Error 1033");
+    expect((await chat({ messages: user("x") })).status).toBe(200);
+    withFault({ fault: { kind: "slow-first-byte", delayMs: 120 } });
+    const started = Date.now();
+    const res = await chat({ stream: false, messages: user("x") });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(110);
+    expect((await res.json()).message.content).toBe("Hello! You said: x");
+  });
+
+  it("error-midstream and malformed end the stream after N lines, even for stream:false", async () => {
+    withFault({ fault: { kind: "error-midstream", afterLines: 2, message: "boom" } });
+    const text = await (await chat({ stream: false, messages: user("a b c") })).text();
+    const lines = text.trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.message?.content ?? l)).toEqual(["Hello!", " You", { error: "boom" }]);
+    withFault({ fault: { kind: "malformed", afterLines: 1 } });
+    const bad = await (await chat({ messages: user("x") })).text();
+    expect(bad.split("\n").slice(1)).toEqual(['{"model":"x","mess', ""]);
+  });
+
+  it("drop destroys the socket before headers or mid-stream", async () => {
+    withFault({ fault: { kind: "drop", afterLines: 0 }, times: 1 });
+    await expect(chat({ messages: user("x") })).rejects.toThrow();
+    withFault({ fault: { kind: "drop", afterLines: 2 }, times: 1 });
+    const res = await chat({ messages: user("x y z") });
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    await until(() => emu.stats().open === 0);
+    expect(emu.stats().aborted).toBe(0);
+  });
+
+  it("stall keeps the stream open until the client aborts", async () => {
+    withFault({ fault: { kind: "stall", afterLines: 1 } });
+    const ac = new AbortController();
+    const res = await post("/api/chat", { model: "llama3.2", messages: user("x") }, { signal: ac.signal });
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"Hello!"');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(emu.stats().open).toBe(1);
+    ac.abort();
+    await until(() => emu.stats().open === 0);
+    expect(emu.stats()).toMatchObject({ aborted: 1, open: 0 });
+  });
+});
+
+describe("counting and control routes", () => {
+  it("counts aborted streams correctly under concurrency", async () => {
+    const controllers = Array.from({ length: 200 }, () => new AbortController());
+    const words = "a ".repeat(20); // ~23 tokens at 20 ms: every stream is still running below
+    const responses = await Promise.all(controllers.map((ac, i) =>
+      post("/api/chat", { model: "llama3.2", messages: user(`n${i} ${words}`) }, { signal: ac.signal }, slow)));
+    expect(slow.stats().open).toBe(200);
+    controllers.slice(0, 100).forEach((ac) => ac.abort());
+    await Promise.all(responses.slice(100).map((r) => r.text()));
+    await until(() => slow.stats().open === 0);
+    expect(slow.stats()).toEqual({ open: 0, aborted: 100, completed: 100, total: 200 });
+  });
+
+  it("drives faults, requests, stats and reset over HTTP", async () => {
+    const control = (path: string, body?: unknown) =>
+      fetch(`${emu.url}/__emulator/${path}`, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
+    expect((await control("fault", { fault: { kind: "busy" }, times: 1 })).status).toBe(200);
+    expect((await chat({ messages: user("x") })).status).toBe(503);
+    expect((await control("fault", { fault: { kind: "nope" } })).status).toBe(400);
+    await (await chat({ stream: false, messages: user("hi") }, emu)).json();
+    const recorded = await (await control("requests")).json();
+    expect(recorded).toHaveLength(2);
+    expect(recorded[1]).toMatchObject({ method: "POST", path: "/api/chat", body: { model: "llama3.2", messages: user("hi") } });
+    expect(recorded[1].headers["content-type"]).toBe("text/plain;charset=UTF-8");
+    expect(await (await control("stats")).json()).toEqual({ open: 0, aborted: 0, completed: 2, total: 2 });
+    expect((await control("fault", null)).status).toBe(200);
+    await control("reset", {});
+    expect(await (await control("requests")).json()).toEqual([]);
+    expect(emu.requests).toEqual([]);
+  });
+});

@@ -1,0 +1,79 @@
+import { exports } from "cloudflare:workers";
+import { inject } from "vitest";
+import { handle } from "../../src/app.ts";
+import type { Env } from "../../src/env.ts";
+
+export const EMULATOR_URL = `http://127.0.0.1:${inject("emulatorPort")}`;
+export const IMAGE_SERVER_URL = inject("imageServerUrl");
+
+const AUTH = { authorization: "Bearer sk-test-key" };
+
+/** A request to the Worker as deployed (wrangler.toml + the test bindings). */
+export function gateway(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) headers.set("authorization", AUTH.authorization);
+  return exports.default.fetch(new Request(`https://gateway.test${path}`, { ...init, headers }));
+}
+
+export function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return gateway(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+}
+
+/** The same Worker with other settings (timeouts, limits, a dead backend), for one test. */
+export function gatewayWith(vars: Env, path: string, init: RequestInit = {}): Promise<Response> {
+  const env: Env = { OLLAMA_URL: EMULATOR_URL, HEARTBEAT_INTERVAL: "300ms", MODELS_CACHE_TTL: "0ms", ...vars };
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) headers.set("authorization", AUTH.authorization);
+  return handle(new Request(`https://gateway.test${path}`, { ...init, headers }), env);
+}
+
+export function postJsonWith(vars: Env, path: string, body: unknown): Promise<Response> {
+  return gatewayWith(vars, path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+interface Recorded {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: any;
+}
+
+/** The emulator's control routes. */
+export const emulator = {
+  async reset(): Promise<void> {
+    await fetch(`${EMULATOR_URL}/__emulator/reset`, { method: "POST" });
+  },
+  async requests(path?: string): Promise<Recorded[]> {
+    const all = (await (await fetch(`${EMULATOR_URL}/__emulator/requests`)).json()) as Recorded[];
+    return path ? all.filter((r) => r.path === path) : all;
+  },
+  async fault(rule: unknown): Promise<void> {
+    await fetch(`${EMULATOR_URL}/__emulator/fault`, { method: "POST", body: JSON.stringify(rule) });
+  },
+  async stats(): Promise<{ open: number; aborted: number; completed: number; total: number }> {
+    return (await (await fetch(`${EMULATOR_URL}/__emulator/stats`)).json()) as never;
+  },
+};
+
+/** Read an SSE body read by read, keeping each network read and each event (`data:` payload or comment). */
+export async function readSse(response: Response): Promise<{ reads: string[]; events: string[]; data: string[] }> {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const reads: string[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    reads.push(decoder.decode(value, { stream: true }));
+  }
+  const text = reads.join("");
+  const events = text.split("\n\n").filter((event) => event !== "");
+  const data = events.filter((event) => event.startsWith("data: ")).map((event) => event.slice("data: ".length));
+  return { reads, events, data };
+}
+
+/** Parsed JSON of every data event except [DONE]. */
+export function chunksOf(data: string[]): any[] {
+  return data.filter((d) => d !== "[DONE]").map((d) => JSON.parse(d));
+}
+
+export const user = (content: unknown) => ({ role: "user", content });
