@@ -112,6 +112,10 @@ function accessHeaders(env: Env): Record<string, string> {
 }
 
 export function parseConfig(env: Env): Config {
+  if (env.BACKENDS?.trim()) {
+    // Several backends are planned, not built: refusing beats silently serving only OLLAMA_URL.
+    throw new ConfigError("BACKENDS", "several backends are not supported yet; remove BACKENDS and set OLLAMA_URL");
+  }
   return {
     ollamaUrl: parseUrl("OLLAMA_URL", env.OLLAMA_URL, "http://127.0.0.1:11434"),
     accessHeaders: accessHeaders(env),
