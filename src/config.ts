@@ -36,13 +36,17 @@ export class ConfigError extends Error {
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** setTimeout overflows above this and fires at once, which would turn every timer into a busy loop. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** "30s", "500ms", "2m" or a bare number of seconds → milliseconds. */
 export function parseDuration(variable: string, raw: string | undefined, fallbackMs: number): number {
   if (raw === undefined || raw.trim() === "") return fallbackMs;
   const match = DURATION.exec(raw.trim());
   if (!match) throw new ConfigError(variable, `expected a duration such as "30s", "500ms" or "2m", got ${JSON.stringify(raw)}`);
-  return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "s"]!);
+  const ms = Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "s"]!);
+  if (ms > MAX_TIMER_MS) throw new ConfigError(variable, `${JSON.stringify(raw)} is longer than a timer can hold (about 24 days)`);
+  return ms;
 }
 
 const SIZE = /^(\d+)\s*(b|kib|kb|mib|mb|gib|gb)?$/i;
@@ -89,7 +93,7 @@ function parseUrl(variable: string, raw: string | undefined, fallback: string): 
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(variable, `not a URL: ${JSON.stringify(value)}`);
+    throw new ConfigError(variable, "not a valid URL"); // the value itself may hold credentials: never echo it
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(variable, "must be an http(s) URL");
   return value.replace(/\/+$/, "");

@@ -12,6 +12,10 @@ export function resolveModel(requested: string, installed: readonly string[], al
   const target = Object.hasOwn(aliases, requested) ? aliases[requested]! : requested;
   const names = new Set(installed);
   if (names.has(target)) return { ok: true, name: target };
+  // Ollama matches names case-insensitively; so do we, after an exact match has had its chance.
+  const lower = target.toLowerCase();
+  const folded = installed.find((name) => name.toLowerCase() === lower);
+  if (folded) return { ok: true, name: folded };
   if (!hasTag(target)) {
     if (names.has(`${target}:latest`)) return { ok: true, name: `${target}:latest` };
     const tags = installed.filter((name) => name.startsWith(`${target}:`));

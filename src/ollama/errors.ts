@@ -1,8 +1,9 @@
-import { ApiError, backendTimeout, backendUnavailable, invalidRequest, modelNotFound } from "../http/errors.ts";
+import { ApiError, backendTimeout, backendUnavailable, modelNotFound } from "../http/errors.ts";
 
 /** Both wordings: `model 'x' not found` (since v0.12.0) and `model "x" not found, try pulling it first`. */
 const MODEL_NOT_FOUND = /^model ['"](.+?)['"] not found/;
 const RETRY_AFTER_SECONDS = 5;
+const CLIENT_FAULT = new Set([400, 404, 413, 422]);
 
 /** The `error` string of an Ollama JSON error body, if that is what the body is. */
 export function nativeErrorMessage(body: string): string | null {
@@ -35,7 +36,9 @@ export function mapUpstreamError(status: number, contentType: string, body: stri
   if (native !== null) {
     if (status === 404 && MODEL_NOT_FOUND.test(native)) return modelNotFound(`The model does not exist on the backend: ${native}.`);
     if (status === 503) return backendUnavailable(503, `The backend is busy or loading a model: ${native}`, RETRY_AFTER_SECONDS);
-    if (status >= 400 && status < 500) return invalidRequest(native);
+    // The client's request was at fault: keep the status. Anything else Ollama refused (a 401 from a cloud model,
+    // a 499) is the backend's problem, not the caller's credentials.
+    if (CLIENT_FAULT.has(status)) return new ApiError(status, native, "invalid_request_error");
     return new ApiError(502, `The backend failed: ${native}`, "server_error", "backend_error");
   }
   if (status === 403 && body.trim() === "") {

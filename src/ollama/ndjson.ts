@@ -1,18 +1,30 @@
-/** The backend sent a line that is not JSON (a truncated write, a proxy's garbage). */
+/** The backend sent a line that is not a JSON object (a truncated write, a proxy's garbage). */
 export class MalformedLineError extends Error {}
 
+/** A line longer than this is refused rather than buffered without bound. */
+const MAX_LINE_CHARS = 8 * 1024 * 1024;
+
 /**
- * Newline-delimited JSON from a byte stream. Network reads split lines and multi-byte UTF-8 characters
- * anywhere; the streaming TextDecoder and the carried-over partial line put them back together.
+ * Newline-delimited JSON objects from a byte stream. Network reads split lines and multi-byte UTF-8 characters
+ * anywhere; the streaming TextDecoder and the carried-over partial line put them back together. Only the new text
+ * of each read is searched for newlines, so a long line costs linear time however finely it is split.
  */
 export class NdjsonDecoder<T> {
   readonly #decoder = new TextDecoder();
   #partial = "";
 
   push(bytes: Uint8Array, onValue: (value: T) => void): void {
-    const text = this.#partial + this.#decoder.decode(bytes, { stream: true });
-    let start = 0;
-    for (let end = text.indexOf("\n"); end !== -1; end = text.indexOf("\n", start)) {
+    const text = this.#decoder.decode(bytes, { stream: true });
+    let end = text.indexOf("\n");
+    if (end === -1) {
+      this.#partial += text;
+      if (this.#partial.length > MAX_LINE_CHARS) throw new MalformedLineError("The backend sent a line longer than the gateway accepts.");
+      return;
+    }
+    this.#emit(this.#partial + text.slice(0, end), onValue);
+    this.#partial = "";
+    let start = end + 1;
+    while ((end = text.indexOf("\n", start)) !== -1) {
       this.#emit(text.slice(start, end), onValue);
       start = end + 1;
     }
@@ -28,12 +40,15 @@ export class NdjsonDecoder<T> {
 
   #emit(line: string, onValue: (value: T) => void): void {
     if (line.trim() === "") return;
-    let value: T;
+    let value: unknown;
     try {
-      value = JSON.parse(line) as T;
+      value = JSON.parse(line);
     } catch {
       throw new MalformedLineError("The backend sent a malformed NDJSON line.");
     }
-    onValue(value);
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new MalformedLineError("The backend sent a malformed NDJSON line.");
+    }
+    onValue(value as T);
   }
 }

@@ -48,7 +48,7 @@ const functionMessage = z.object({ role: z.literal("function"), content: z.strin
 export const chatMessage = z.discriminatedUnion(
   "role",
   [systemMessage, userMessage, assistantMessage, toolMessage, functionMessage],
-  { error: 'Each message needs a "role" of "system", "developer", "user", "assistant" or "tool".' },
+  { error: 'Each message needs a "role" of "system", "developer", "user", "assistant", "tool" or "function".' },
 );
 
 const functionTool = z.object({

@@ -52,7 +52,14 @@ function toFormat(format: ChatRequest["response_format"]): NativeChatRequest["fo
 /** `tool_choice`: "none" sends no tools, a named function sends only that tool, "auto"/"required" send all. */
 function selectTools(body: ChatRequest): NativeTool[] | undefined {
   const tools = body.tools;
-  if (!tools?.length || body.tool_choice === "none") return undefined;
+  const choice = body.tool_choice;
+  if (!tools?.length) {
+    if (choice === "required" || (choice && typeof choice === "object")) {
+      throw invalidRequest("tool_choice requires tools: send the functions the model may call in tools.", "tool_choice");
+    }
+    return undefined;
+  }
+  if (choice === "none") return undefined;
   const native = tools.map(
     (tool): NativeTool => ({
       type: "function",
@@ -63,7 +70,6 @@ function selectTools(body: ChatRequest): NativeTool[] | undefined {
       },
     }),
   );
-  const choice = body.tool_choice;
   if (choice && typeof choice === "object") {
     const chosen = native.filter((tool) => tool.function.name === choice.function.name);
     if (!chosen.length) {

@@ -1,3 +1,4 @@
+import { resolveModel } from "../models/resolve.ts";
 import type { NativeModel } from "../ollama/types.ts";
 
 export interface OpenAIModel {
@@ -24,13 +25,14 @@ export function toOpenAIModel(id: string, model: NativeModel | undefined, native
   return { id, object: "model", created: unixSeconds(model?.modified_at), owned_by: ownerOf(nativeName) };
 }
 
-/** The installed models, then every alias whose target is installed (clients pick from this list). */
+/** The installed models, then every alias that resolves to one of them (clients pick from this list). */
 export function toModelList(models: readonly NativeModel[], aliases: Readonly<Record<string, string>>): { object: "list"; data: OpenAIModel[] } {
   const data = models.map((model) => toOpenAIModel(model.model ?? model.name, model));
   const byName = new Map(models.map((model) => [model.model ?? model.name, model]));
-  for (const [alias, target] of Object.entries(aliases)) {
-    const model = byName.get(target) ?? byName.get(`${target}:latest`);
-    if (model && !byName.has(alias)) data.push(toOpenAIModel(alias, model, model.model ?? model.name));
+  const names = [...byName.keys()];
+  for (const alias of Object.keys(aliases)) {
+    const resolved = resolveModel(alias, names, aliases);
+    if (resolved.ok && !byName.has(alias)) data.push(toOpenAIModel(alias, byName.get(resolved.name), resolved.name));
   }
   return { object: "list", data };
 }

@@ -1,0 +1,240 @@
+import { describe, expect, it } from "vitest";
+import type { ApiError } from "../../src/http/errors.ts";
+import { closestNames, editDistance, resolveModel } from "../../src/models/resolve.ts";
+import { mapUpstreamError, nativeErrorMessage } from "../../src/ollama/errors.ts";
+import { ownerOf, toModelList, toOpenAIModel, unixSeconds } from "../../src/translate/models.ts";
+
+const INSTALLED = ["llama3.2:latest", "llama3.2:1b", "qwen3:8b", "qwen3:14b", "mistral:7b", "hf.co/unsloth/gemma-3-4b-it-GGUF:Q4_K_M"];
+
+describe("resolveModel", () => {
+  it("follows an alias to its target, exactly or through :latest", () => {
+    expect(resolveModel("gpt-4o-mini", INSTALLED, { "gpt-4o-mini": "qwen3:8b" })).toStrictEqual({ ok: true, name: "qwen3:8b" });
+    expect(resolveModel("gpt-4o-mini", INSTALLED, { "gpt-4o-mini": "llama3.2" })).toStrictEqual({ ok: true, name: "llama3.2:latest" });
+    expect(resolveModel("qwen3:8b", INSTALLED, { "gpt-4o-mini": "llama3.2" })).toStrictEqual({ ok: true, name: "qwen3:8b" });
+  });
+
+  it("an alias that shadows an installed name wins", () => {
+    expect(resolveModel("qwen3:8b", INSTALLED, { "qwen3:8b": "mistral:7b" })).toStrictEqual({ ok: true, name: "mistral:7b" });
+    expect(resolveModel("toString", INSTALLED, {}).ok).toBe(false);
+  });
+
+  it("an untagged name takes :latest, else the only installed tag", () => {
+    expect(resolveModel("llama3.2", INSTALLED, {})).toStrictEqual({ ok: true, name: "llama3.2:latest" });
+    expect(resolveModel("mistral", INSTALLED, {})).toStrictEqual({ ok: true, name: "mistral:7b" });
+    expect(resolveModel("hf.co/unsloth/gemma-3-4b-it-GGUF", INSTALLED, {})).toStrictEqual({ ok: true, name: "hf.co/unsloth/gemma-3-4b-it-GGUF:Q4_K_M" });
+    expect(resolveModel("llama3.2:latest", ["llama3.2"], {})).toStrictEqual({ ok: true, name: "llama3.2" });
+  });
+
+  it("matches names case-insensitively after an exact match", () => {
+    expect(resolveModel("Qwen3:8B", INSTALLED, {})).toStrictEqual({ ok: true, name: "qwen3:8b" });
+    expect(resolveModel("Mistral", INSTALLED, {})).toStrictEqual({ ok: false, message: expect.stringContaining("mistral:7b") });
+  });
+
+  it("several tags and no :latest is an error listing them", () => {
+    expect(resolveModel("qwen3", INSTALLED, {})).toStrictEqual({
+      ok: false,
+      message: "The model 'qwen3' is ambiguous: several tags are installed (qwen3:8b, qwen3:14b). Name one of them.",
+    });
+  });
+
+  it("an unknown name gets the closest installed names; a tag is not mistaken for a prefix match", () => {
+    expect(resolveModel("qwen3:4b", INSTALLED, {})).toStrictEqual({
+      ok: false,
+      message: "The model 'qwen3:4b' does not exist on the backend. Closest installed models: qwen3:14b, qwen3:8b, llama3.2:1b.",
+    });
+    expect(resolveModel("mistral:7", INSTALLED, {})).toMatchObject({ ok: false });
+    const llama = resolveModel("llama3.1:70b", ["qwen3:8b", "phi3:mini", "gemma3:4b", "llama3.1:8b-instruct-q4_K_M"], {});
+    expect(llama.ok).toBe(false);
+    expect(!llama.ok && llama.message).toMatch(/^The model 'llama3\.1:70b' does not exist on the backend\. Closest installed models: llama3\.1:8b-instruct-q4_K_M, /);
+  });
+
+  it("names the alias target when an alias points nowhere, and says when nothing is installed", () => {
+    const result = resolveModel("gpt-4o", ["mistral:7b"], { "gpt-4o": "gpt-oss:20b" });
+    expect(result).toStrictEqual({
+      ok: false,
+      message: "The model 'gpt-4o' (alias of 'gpt-oss:20b') does not exist on the backend. Closest installed models: mistral:7b.",
+    });
+    expect(resolveModel("x", [], {})).toStrictEqual({ ok: false, message: "The model 'x' does not exist on the backend. No models are installed." });
+  });
+
+  it("editDistance and closestNames", () => {
+    expect(editDistance("kitten", "sitting")).toBe(3);
+    expect(editDistance("", "abc")).toBe(3);
+    expect(editDistance("same", "same")).toBe(0);
+    expect(closestNames("Llama3.2", ["qwen3:8b", "llama3.2:1b", "llama3.2:latest"], 2)).toStrictEqual(["llama3.2:1b", "llama3.2:latest"]);
+    expect(closestNames("a", [], 3)).toStrictEqual([]);
+  });
+});
+
+describe("/v1/models list", () => {
+  it("maps tags: id from model (else name), created in unix seconds, owner from the name", () => {
+    const list = toModelList(
+      [
+        { name: "test-model", model: "test-model", modified_at: "2023-06-16T10:03:22-07:00" },
+        { name: "namespace/exposed-model:latest", model: "namespace/exposed-model:latest", modified_at: "2024-06-04T14:38:26.6104529-07:00" },
+        { name: "hf.co/unsloth/gemma-3-4b-it-GGUF:Q4_K_M", modified_at: "2025-07-07T20:32:53.844124Z" },
+        { name: "old-name", model: "new-id:latest" },
+      ],
+      {},
+    );
+    expect(list).toStrictEqual({
+      object: "list",
+      data: [
+        { id: "test-model", object: "model", created: 1686935002, owned_by: "library" },
+        { id: "namespace/exposed-model:latest", object: "model", created: 1717537106, owned_by: "namespace" },
+        { id: "hf.co/unsloth/gemma-3-4b-it-GGUF:Q4_K_M", object: "model", created: 1751920373, owned_by: "unsloth" },
+        { id: "new-id:latest", object: "model", created: 0, owned_by: "library" },
+      ],
+    });
+  });
+
+  it("an empty list is data: [] (not null)", () => {
+    expect(JSON.stringify(toModelList([], { "gpt-4o": "llama3.2" }))).toBe('{"object":"list","data":[]}');
+  });
+
+  it("appends aliases whose target is installed, with the target's date and owner", () => {
+    const models = [
+      { name: "llama3.2:latest", modified_at: "2023-06-16T17:03:22Z" },
+      { name: "hf.co/bartowski/Qwen2.5-7B-GGUF:Q4_K_M", modified_at: "2023-06-16T17:03:23Z" },
+    ];
+    const list = toModelList(models, {
+      "gpt-4o-mini": "llama3.2",
+      "gpt-4o": "hf.co/bartowski/Qwen2.5-7B-GGUF:Q4_K_M",
+      "gpt-5": "not-installed",
+      "llama3.2:latest": "hf.co/bartowski/Qwen2.5-7B-GGUF:Q4_K_M",
+    });
+    expect(list.data).toStrictEqual([
+      { id: "llama3.2:latest", object: "model", created: 1686935002, owned_by: "library" },
+      { id: "hf.co/bartowski/Qwen2.5-7B-GGUF:Q4_K_M", object: "model", created: 1686935003, owned_by: "bartowski" },
+      { id: "gpt-4o-mini", object: "model", created: 1686935002, owned_by: "library" },
+      { id: "gpt-4o", object: "model", created: 1686935003, owned_by: "bartowski" },
+    ]);
+  });
+
+  it("lists an alias whose untagged target resolves to the only installed tag", () => {
+    const list = toModelList([{ name: "qwen3:8b", modified_at: "2026-01-01T00:00:00Z" }], { fast: "qwen3", gone: "nothing" });
+    expect(list.data.map((model) => model.id)).toEqual(["qwen3:8b", "fast"]);
+  });
+
+  it("helpers: ownerOf, unixSeconds, toOpenAIModel (retrieve echoes the id as sent)", () => {
+    expect(ownerOf("llama3.2:3b")).toBe("library");
+    expect(ownerOf("jmorganca/test:1")).toBe("jmorganca");
+    expect(ownerOf("registry.ollama.ai/library/llama3")).toBe("library");
+    expect(unixSeconds(undefined)).toBe(0);
+    expect(unixSeconds("yesterday")).toBe(0);
+    expect(unixSeconds("1970-01-01T00:00:01.999Z")).toBe(1);
+    expect(toOpenAIModel("gpt-4o", { name: "x", modified_at: "2023-06-16T17:03:22Z" }, "ns/x:1")).toStrictEqual({
+      id: "gpt-4o", object: "model", created: 1686935002, owned_by: "ns",
+    });
+  });
+});
+
+describe("mapUpstreamError", () => {
+  const map = (status: number, contentType: string, body: string) => {
+    const error: ApiError = mapUpstreamError(status, contentType, body);
+    return { status: error.status, headers: error.headers, body: error.toBody() };
+  };
+
+  it("both model-not-found wordings → 404 model_not_found", () => {
+    for (const native of ["model 'llama9' not found", 'model "llama9" not found, try pulling it first']) {
+      expect(map(404, "application/json; charset=utf-8", JSON.stringify({ error: native }))).toStrictEqual({
+        status: 404,
+        headers: {},
+        body: { error: { message: `The model does not exist on the backend: ${native}.`, type: "invalid_request_error", param: "model", code: "model_not_found" } },
+      });
+    }
+  });
+
+  it("503 → 503 backend_unavailable with retry-after, with or without a JSON body", () => {
+    const busy = map(503, "application/json", '{"error":"server busy, please try again.  maximum pending requests exceeded"}');
+    expect(busy).toStrictEqual({
+      status: 503,
+      headers: { "retry-after": "5" },
+      body: {
+        error: {
+          message: "The backend is busy or loading a model: server busy, please try again.  maximum pending requests exceeded",
+          type: "server_error",
+          param: null,
+          code: "backend_unavailable",
+        },
+      },
+    });
+    const bare = map(503, "text/plain", "");
+    expect(bare.status).toBe(503);
+    expect(bare.headers).toStrictEqual({ "retry-after": "5" });
+    expect(bare.body.error.code).toBe("backend_unavailable");
+  });
+
+  it("a native 400 keeps its message as an invalid_request_error", () => {
+    expect(map(400, "application/json", '{"error":"registry.ollama.ai/library/deepseek-r1:1.5b does not support tools"}')).toStrictEqual({
+      status: 400,
+      headers: {},
+      body: { error: { message: "registry.ollama.ai/library/deepseek-r1:1.5b does not support tools", type: "invalid_request_error", param: null, code: null } },
+    });
+  });
+
+  it("native 4xx errors that are the caller's fault keep their status; others become 502", () => {
+    const notFound = mapUpstreamError(404, "application/json", '{"error":"unknown endpoint"}');
+    expect([notFound.status, notFound.type, notFound.message]).toEqual([404, "invalid_request_error", "unknown endpoint"]);
+    const cloud = mapUpstreamError(401, "application/json", '{"error":"unauthorized"}');
+    expect([cloud.status, cloud.type, cloud.code]).toEqual([502, "server_error", "backend_error"]);
+  });
+
+  it("a native 500 → 502 backend_error with the message", () => {
+    expect(map(500, "application/json", '{"error":"llama runner process has terminated: exit status 2"}').body).toStrictEqual({
+      error: { message: "The backend failed: llama runner process has terminated: exit status 2", type: "server_error", param: null, code: "backend_error" },
+    });
+  });
+
+  it("403 with an empty body → 502 explaining httpHostHeader", () => {
+    const result = map(403, "", "");
+    expect(result.status).toBe(502);
+    expect(result.body.error.type).toBe("server_error");
+    expect(result.body.error.code).toBe("backend_unavailable");
+    expect(result.body.error.message).toContain('originRequest.httpHostHeader: "localhost:11434"');
+  });
+
+  it("an HTML error page → 502 naming its title; 524 → 504 backend_timeout", () => {
+    const page = '<!DOCTYPE html>\n<html><head><title>Origin DNS error | ollama.example.com | Cloudflare</title></head><body>…</body></html>';
+    expect(map(530, "text/html; charset=UTF-8", page)).toStrictEqual({
+      status: 502,
+      headers: {},
+      body: {
+        error: {
+          message: 'The tunnel or backend answered HTTP 530 with an HTML page ("Origin DNS error | ollama.example.com | Cloudflare"): is the home machine, Ollama and cloudflared running?',
+          type: "server_error",
+          param: null,
+          code: "backend_unavailable",
+        },
+      },
+    });
+    const timeout = map(524, "text/html", "<html><head><title>ollama.example.com | 524: A timeout occurred</title></head></html>");
+    expect(timeout.status).toBe(504);
+    expect(timeout.body.error.code).toBe("backend_timeout");
+    expect(timeout.body.error.message).toContain("524: A timeout occurred");
+    expect(map(524, "text/plain", "error code: 524").body.error).toStrictEqual({
+      message: "The backend timed out (HTTP 524).", type: "server_error", param: null, code: "backend_timeout",
+    });
+    const access = map(403, "text/html", "<html><title>Access denied</title></html>");
+    expect([access.status, access.body.error.code]).toStrictEqual([502, "backend_unavailable"]);
+    expect(access.body.error.message).toContain("CF_ACCESS_CLIENT_ID");
+  });
+
+  it("a redirect (Access login) → 502 pointing at the service token", () => {
+    const result = map(302, "text/html", "");
+    expect([result.status, result.body.error.code]).toStrictEqual([502, "backend_unavailable"]);
+    expect(result.body.error.message).toContain("CF_ACCESS_CLIENT_SECRET");
+  });
+
+  it("anything else → 502 with a snippet of the body", () => {
+    expect(map(502, "text/plain", "  Bad gateway  ").body.error.message).toBe("The backend answered HTTP 502: Bad gateway.");
+    expect(map(418, "", "").body.error.message).toBe("The backend answered HTTP 418.");
+  });
+
+  it("nativeErrorMessage reads only {error: string}", () => {
+    expect(nativeErrorMessage('{"error":"x"}')).toBe("x");
+    expect(nativeErrorMessage('{"error":{"message":"x"}}')).toBeNull();
+    expect(nativeErrorMessage("null")).toBeNull();
+    expect(nativeErrorMessage("<html>")).toBeNull();
+  });
+});
