@@ -53,7 +53,7 @@ export function mapUpstreamError(status: number, contentType: string, body: stri
     const what = `The tunnel or backend answered HTTP ${status} with an HTML page${title ? ` ("${title}")` : ""}`;
     if (status === 524 || status === 504) return backendTimeout(`${what}: the backend took too long to answer.`);
     if (status === 401 || status === 403) return backendUnavailable(502, `${what}: check CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET.`);
-    return backendUnavailable(502, `${what}: is the home machine, Ollama and cloudflared running?`);
+    return backendUnavailable(502, `${what}: check that the home machine, Ollama and cloudflared are running.`);
   }
   if (status === 503) return backendUnavailable(503, "The backend is busy or loading a model.", RETRY_AFTER_SECONDS);
   if (status === 504 || status === 524) return backendTimeout(`The backend timed out (HTTP ${status}).`);

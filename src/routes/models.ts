@@ -1,21 +1,46 @@
 import type { AppContext } from "./context.ts";
-import { authenticate } from "../http/auth.ts";
+import { admit, modelNotAllowed } from "../http/auth.ts";
+import { invalidRequest } from "../http/errors.ts";
 import { json } from "../http/respond.ts";
 import type { NativeShow } from "../ollama/types.ts";
 import { toModelList, toOpenAIModel } from "../translate/models.ts";
+import { resolveModel } from "../models/resolve.ts";
 
-/** GET /v1/models: installed models plus the aliases that point at one. */
+/** GET /v1/models: installed models plus the aliases that point at one, limited to what the key may use. */
 export async function listModels(request: Request, app: AppContext): Promise<Response> {
-  authenticate(request);
-  const models = await app.catalog.list();
-  return json(toModelList(models, app.config.modelAliases));
+  const admission = await admit(request, app, { model: null, estimatedTokens: 0 });
+  try {
+    const models = await app.catalog.list();
+    const list = toModelList(models, app.config.modelAliases);
+    const names = models.map((model) => model.model ?? model.name);
+    list.data = list.data.filter((entry) => {
+      const resolved = resolveModel(entry.id, names, app.config.modelAliases);
+      return resolved.ok && admission.allowsModel(resolved.name);
+    });
+    return json(list, 200, admission.headers);
+  } finally {
+    admission.settle(null);
+  }
 }
 
 /** GET /v1/models/{model}: ids may contain ':' and '/' (hf.co/org/name:tag); the id is echoed as sent. */
 export async function retrieveModel(request: Request & { params?: Record<string, string> }, app: AppContext): Promise<Response> {
-  authenticate(request);
-  const id = decodeURIComponent(request.params?.model ?? "");
-  const { name } = await app.catalog.resolve(id);
-  const show = await app.ollama.json<NativeShow>("POST", "/api/show", { model: name });
-  return json(toOpenAIModel(id, { name, modified_at: show.modified_at }, name));
+  const id = modelIdFromPath(request.params?.model ?? "");
+  const admission = await admit(request, app, { model: id, estimatedTokens: 0 });
+  try {
+    const { name } = await app.catalog.resolve(id);
+    if (!admission.allowsModel(name)) throw modelNotAllowed(id);
+    const show = await app.ollama.json<NativeShow>("POST", "/api/show", { model: name });
+    return json(toOpenAIModel(id, { name, modified_at: show.modified_at }, name), 200, admission.headers);
+  } finally {
+    admission.settle(null);
+  }
+}
+
+function modelIdFromPath(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalidRequest("The model id in the URL is not valid percent-encoding.", "model");
+  }
 }

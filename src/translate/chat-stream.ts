@@ -1,6 +1,6 @@
 import type { NativeChatChunk, NativeLogprob } from "../ollama/types.ts";
 import { ApiError } from "../http/errors.ts";
-import { type CompletionMeta, finishReason, toOpenAILogprobs, toOpenAIToolCall, usageOf } from "./chat-common.ts";
+import { type CompletionMeta, finishReason, toOpenAILogprobs, toOpenAIToolCall, type Usage, usageOf } from "./chat-common.ts";
 
 /**
  * Native /api/chat lines → OpenAI `chat.completion.chunk` SSE frames, exactly as OpenAI frames them: one id and
@@ -17,6 +17,8 @@ export class ChatSseEncoder {
   #sawToolCalls = false;
   #toolIndex = 0;
   #finished = false;
+  #final: Usage | null = null;
+  #generated = 0;
 
   constructor(meta: CompletionMeta, includeUsage: boolean) {
     const envelope =
@@ -38,6 +40,7 @@ export class ChatSseEncoder {
     if (this.#finished) return "";
     if (typeof chunk.error === "string") return this.error(`The backend failed during generation: ${chunk.error}`);
     const message = chunk.message;
+    if (message?.content || message?.thinking) this.#generated++;
     let out = "";
     if (message?.thinking) {
       const text = JSON.stringify(message.thinking);
@@ -53,6 +56,15 @@ export class ChatSseEncoder {
     }
     if (chunk.done) out += this.#finish(chunk);
     return out;
+  }
+
+  /**
+   * Tokens used: the backend's counts once it finished, else (client gone, backend failed) the answer lines seen
+   * so far, about one token each, with the prompt unknown (0) — so a limit can still charge what was generated.
+   */
+  usage(): Usage | null {
+    if (this.#final) return this.#final;
+    return this.#generated ? { prompt_tokens: 0, completion_tokens: this.#generated, total_tokens: this.#generated } : null;
   }
 
   /** A failure after the stream started: OpenAI's error envelope as the last event, then the stream ends. */
@@ -78,7 +90,8 @@ export class ChatSseEncoder {
     let out = this.#started ? "" : this.#frame(`"content":""`, undefined);
     const reason = finishReason(chunk.done_reason, this.#sawToolCalls);
     out += `${this.#head}{},"logprobs":null,"finish_reason":"${reason}"}]${this.#tail}`;
-    if (this.#includeUsage) out += `${this.#usageHead}${JSON.stringify(usageOf(chunk))}}\n\n`;
+    this.#final = usageOf(chunk);
+    if (this.#includeUsage) out += `${this.#usageHead}${JSON.stringify(this.#final)}}\n\n`;
     this.#finished = true;
     return `${out}data: [DONE]\n\n`;
   }

@@ -201,7 +201,7 @@ describe("mapUpstreamError", () => {
       headers: {},
       body: {
         error: {
-          message: 'The tunnel or backend answered HTTP 530 with an HTML page ("Origin DNS error | ollama.example.com | Cloudflare"): is the home machine, Ollama and cloudflared running?',
+          message: 'The tunnel or backend answered HTTP 530 with an HTML page ("Origin DNS error | ollama.example.com | Cloudflare"): check that the home machine, Ollama and cloudflared are running.',
           type: "server_error",
           param: null,
           code: "backend_unavailable",

@@ -46,6 +46,12 @@ describe("GET /v1/models/{model}", () => {
     expect((await emulator.requests("/api/show")).map((r) => r.body.model)).toEqual(["llama3.2:latest", "llama3.3:70b-instruct-q4_K_M", "qwen3:8b"]);
   });
 
+  it("400 for a model id that is not valid percent-encoding", async () => {
+    const res = await gateway("/v1/models/bad%E0%A4%A");
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error).toMatchObject({ param: "model", type: "invalid_request_error" });
+  });
+
   it("404 model_not_found for an unknown model", async () => {
     const res = await gateway("/v1/models/mistral:7b");
     expect(res.status).toBe(404);
