@@ -8,6 +8,9 @@ import { withHeaders } from "./http/respond.ts";
 import { ModelCatalog } from "./models/catalog.ts";
 import { OllamaClient } from "./ollama/client.ts";
 import { chatCompletions } from "./routes/chat.ts";
+import { completions } from "./routes/completions.ts";
+import { embeddings } from "./routes/embeddings.ts";
+import { nativeApi } from "./routes/native.ts";
 import type { AppContext } from "./routes/context.ts";
 import { health } from "./routes/health.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
@@ -20,6 +23,9 @@ router
   .get("/v1/models", listModels as Handler)
   .get("/v1/models/:model+", retrieveModel as Handler)
   .post("/v1/chat/completions", chatCompletions as Handler)
+  .post("/v1/completions", completions as Handler)
+  .post("/v1/embeddings", embeddings as Handler)
+  .all("/api/*", nativeApi as Handler)
   .all("*", (request: Request) => {
     throw routeNotFound(request.method, new URL(request.url).pathname);
   });

@@ -21,6 +21,12 @@ export interface Config {
   upstreamHeadersTimeoutMs: number;
   upstreamIdleTimeoutMs: number;
   modelsCacheTtlMs: number;
+  /** Most inputs one /v1/embeddings request may carry. */
+  maxEmbeddingInputs: number;
+  /** Most UTF-8 bytes of input text one /v1/embeddings request may carry. */
+  maxEmbeddingBytes: number;
+  /** ADMIN_TOKEN, or null when unset (the admin API then answers 404). Compared only through hashes. */
+  adminToken: string | null;
 }
 
 /** A bad setting: the message names the variable so the operator knows what to fix. */
@@ -58,6 +64,13 @@ export function parseSize(variable: string, raw: string | undefined, fallback: n
   const match = SIZE.exec(raw.trim());
   if (!match) throw new ConfigError(variable, `expected a size such as "20MiB" or a number of bytes, got ${JSON.stringify(raw)}`);
   return Number(match[1]) * UNIT_BYTES[(match[2] ?? "b").toLowerCase()]!;
+}
+
+export function parseCount(variable: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(variable, `expected a whole number ≥ 1, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 function parseJson<T>(variable: string, raw: string | undefined, schema: z.ZodType<T>, fallback: T): T {
@@ -133,6 +146,9 @@ export function parseConfig(env: Env): Config {
     upstreamHeadersTimeoutMs: parseDuration("UPSTREAM_HEADERS_TIMEOUT", env.UPSTREAM_HEADERS_TIMEOUT, 300_000),
     upstreamIdleTimeoutMs: parseDuration("UPSTREAM_IDLE_TIMEOUT", env.UPSTREAM_IDLE_TIMEOUT, 120_000),
     modelsCacheTtlMs: parseDuration("MODELS_CACHE_TTL", env.MODELS_CACHE_TTL, 10_000),
+    maxEmbeddingInputs: parseCount("MAX_EMBEDDING_INPUTS", env.MAX_EMBEDDING_INPUTS, 256),
+    maxEmbeddingBytes: parseSize("MAX_EMBEDDING_BYTES", env.MAX_EMBEDDING_BYTES, 1024 ** 2),
+    adminToken: env.ADMIN_TOKEN?.trim() || null,
   };
 }
 

@@ -15,4 +15,6 @@ export interface Env {
   UPSTREAM_HEADERS_TIMEOUT?: string;
   UPSTREAM_IDLE_TIMEOUT?: string;
   MODELS_CACHE_TTL?: string;
+  MAX_EMBEDDING_INPUTS?: string;
+  MAX_EMBEDDING_BYTES?: string;
 }
