@@ -6,6 +6,7 @@ export default defineConfig({
     include: ["test/e2e/**/*.test.ts"],
     environment: "node",
     globalSetup: ["./test/e2e/global-setup.ts"],
+    setupFiles: ["./test/e2e/loopback-only.ts"],
     testTimeout: 30_000,
     hookTimeout: 90_000,
     fileParallelism: false,

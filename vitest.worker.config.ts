@@ -14,6 +14,7 @@ export default defineConfig({
           MODEL_DEFAULTS: JSON.stringify({ "llama3.3:70b-instruct-q4_K_M": { options: { num_ctx: 16384 }, keep_alive: "30m" } }),
           HEARTBEAT_INTERVAL: "300ms",
           MODELS_CACHE_TTL: "0ms",
+          ADMIN_TOKEN: "test-admin-token",
         },
       },
     })),
