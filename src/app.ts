@@ -5,6 +5,7 @@ import { corsHeaders, preflightResponse } from "./http/cors.ts";
 import { ApiError, errorResponse, routeNotFound, toApiError } from "./http/errors.ts";
 import { requestIdFor } from "./http/request-id.ts";
 import { withHeaders } from "./http/respond.ts";
+import { createKey, listKeys, revokeKey } from "./keys/admin.ts";
 import { ModelCatalog } from "./models/catalog.ts";
 import { OllamaClient } from "./ollama/client.ts";
 import { chatCompletions } from "./routes/chat.ts";
@@ -26,12 +27,15 @@ router
   .post("/v1/completions", completions as Handler)
   .post("/v1/embeddings", embeddings as Handler)
   .all("/api/*", nativeApi as Handler)
+  .post("/admin/keys", createKey as Handler)
+  .get("/admin/keys", listKeys as Handler)
+  .delete("/admin/keys/:id", revokeKey as Handler)
   .all("*", (request: Request) => {
     throw routeNotFound(request.method, new URL(request.url).pathname);
   });
 
 /** The Worker's fetch: CORS preflight, routing, and the headers and error envelope every response gets. */
-export async function handle(request: Request, env: Env): Promise<Response> {
+export async function handle(request: Request, env: Env, ctx?: ExecutionContext): Promise<Response> {
   const requestId = requestIdFor(request);
   let response: Response;
   let cors: Record<string, string> = {};
@@ -42,7 +46,14 @@ export async function handle(request: Request, env: Env): Promise<Response> {
       response = preflightResponse(config, request);
     } else {
       const ollama = new OllamaClient(config);
-      const app: AppContext = { config, ollama, catalog: new ModelCatalog(ollama, config), requestId };
+      const app: AppContext = {
+        env,
+        config,
+        ollama,
+        catalog: new ModelCatalog(ollama, config),
+        requestId,
+        waitUntil: (promise) => (ctx ? ctx.waitUntil(promise) : void promise.catch(() => {})),
+      };
       response = (await router.fetch(request, app)) as Response;
     }
   } catch (error) {

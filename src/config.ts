@@ -1,5 +1,5 @@
 import * as z from "zod";
-import type { Env } from "./env.ts";
+import type { EnvVars } from "./env-vars.ts";
 
 /** Per-model defaults merged under every request for that model (the client's own values win). */
 export interface ModelDefaults {
@@ -25,6 +25,14 @@ export interface Config {
   maxEmbeddingInputs: number;
   /** Most UTF-8 bytes of input text one /v1/embeddings request may carry. */
   maxEmbeddingBytes: number;
+  /** Limits for keys created without their own. */
+  keyDefaults: { rpm: number; tpm: number; max_concurrency: number };
+  /** Requests in flight to the backend at most (0 = no gateway-wide gate). */
+  backendMaxConcurrency: number;
+  queueMaxWaitMs: number;
+  queueMaxLength: number;
+  /** A slot whose request never reported back (a Worker that died) is freed after this long. */
+  leaseTtlMs: number;
   /** ADMIN_TOKEN, or null when unset (the admin API then answers 404). Compared only through hashes. */
   adminToken: string | null;
 }
@@ -118,7 +126,7 @@ function parseOrigins(raw: string | undefined): "*" | string[] {
   return value.split(",").map((origin) => origin.trim()).filter(Boolean);
 }
 
-function accessHeaders(env: Env): Record<string, string> {
+function accessHeaders(env: EnvVars): Record<string, string> {
   const id = env.CF_ACCESS_CLIENT_ID?.trim();
   const secret = env.CF_ACCESS_CLIENT_SECRET?.trim();
   if (!id && !secret) return {};
@@ -128,7 +136,7 @@ function accessHeaders(env: Env): Record<string, string> {
   return { "CF-Access-Client-Id": id, "CF-Access-Client-Secret": secret };
 }
 
-export function parseConfig(env: Env): Config {
+export function parseConfig(env: EnvVars): Config {
   if (env.BACKENDS?.trim()) {
     // Several backends are planned, not built: refusing beats silently serving only OLLAMA_URL.
     throw new ConfigError("BACKENDS", "several backends are not supported yet; remove BACKENDS and set OLLAMA_URL");
@@ -149,13 +157,22 @@ export function parseConfig(env: Env): Config {
     maxEmbeddingInputs: parseCount("MAX_EMBEDDING_INPUTS", env.MAX_EMBEDDING_INPUTS, 256),
     maxEmbeddingBytes: parseSize("MAX_EMBEDDING_BYTES", env.MAX_EMBEDDING_BYTES, 1024 ** 2),
     adminToken: env.ADMIN_TOKEN?.trim() || null,
+    keyDefaults: {
+      rpm: parseCount("DEFAULT_KEY_RPM", env.DEFAULT_KEY_RPM, 60),
+      tpm: parseCount("DEFAULT_KEY_TPM", env.DEFAULT_KEY_TPM, 200_000),
+      max_concurrency: parseCount("DEFAULT_KEY_MAX_CONCURRENCY", env.DEFAULT_KEY_MAX_CONCURRENCY, 4),
+    },
+    backendMaxConcurrency: env.BACKEND_MAX_CONCURRENCY?.trim() === "0" ? 0 : parseCount("BACKEND_MAX_CONCURRENCY", env.BACKEND_MAX_CONCURRENCY, 4),
+    queueMaxWaitMs: parseDuration("QUEUE_MAX_WAIT", env.QUEUE_MAX_WAIT, 30_000),
+    queueMaxLength: parseCount("QUEUE_MAX_LENGTH", env.QUEUE_MAX_LENGTH, 64),
+    leaseTtlMs: parseDuration("LEASE_TTL", env.LEASE_TTL, 15 * 60_000),
   };
 }
 
-const cache = new WeakMap<Env, Config>();
+const cache = new WeakMap<EnvVars, Config>();
 
 /** Parse once per env object (one per isolate in production), so the hot path does no re-validation. */
-export function getConfig(env: Env): Config {
+export function getConfig(env: EnvVars): Config {
   let config = cache.get(env);
   if (!config) {
     config = parseConfig(env);

@@ -1,20 +1,13 @@
-/** The bindings the Worker receives: wrangler.toml [vars], secrets and .dev.vars. All optional strings. */
-export interface Env {
-  OLLAMA_URL?: string;
-  ADMIN_TOKEN?: string;
-  CF_ACCESS_CLIENT_ID?: string;
-  CF_ACCESS_CLIENT_SECRET?: string;
-  MODEL_ALIASES?: string;
-  MODEL_DEFAULTS?: string;
-  BACKENDS?: string;
-  CORS_ORIGINS?: string;
-  MAX_BODY_BYTES?: string;
-  MAX_IMAGE_BYTES?: string;
-  IMAGE_FETCH_TIMEOUT?: string;
-  HEARTBEAT_INTERVAL?: string;
-  UPSTREAM_HEADERS_TIMEOUT?: string;
-  UPSTREAM_IDLE_TIMEOUT?: string;
-  MODELS_CACHE_TTL?: string;
-  MAX_EMBEDDING_INPUTS?: string;
-  MAX_EMBEDDING_BYTES?: string;
+import type { BackendGate } from "./limits/backend-gate.ts";
+import type { KeyObject } from "./keys/key-object.ts";
+import type { KeyRegistry } from "./keys/registry.ts";
+import type { EnvVars } from "./env-vars.ts";
+
+export type { EnvVars };
+
+/** The bindings the Worker receives: Durable Objects, plus wrangler.toml [vars], secrets and .dev.vars (strings). */
+export interface Env extends EnvVars {
+  KEYS: DurableObjectNamespace<KeyObject>;
+  KEY_REGISTRY: DurableObjectNamespace<KeyRegistry>;
+  BACKEND_GATE: DurableObjectNamespace<BackendGate>;
 }

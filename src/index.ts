@@ -1,8 +1,12 @@
 import { handle } from "./app.ts";
 import type { Env } from "./env.ts";
 
+export { KeyObject } from "./keys/key-object.ts";
+export { KeyRegistry } from "./keys/registry.ts";
+export { BackendGate } from "./limits/backend-gate.ts";
+
 export default {
-  fetch(request, env) {
-    return handle(request, env);
+  fetch(request, env, ctx) {
+    return handle(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

@@ -7,5 +7,6 @@ declare module "vitest" {
     gatewayUrl: string;
     emulatorUrl: string;
     imageServerUrl: string;
+    apiKey: string;
   }
 }

@@ -1,28 +1,34 @@
+import { keyObject } from "../keys/admin.ts";
+import { isWellFormedKey } from "../keys/key-format.ts";
+import type { Config } from "../config.ts";
+import type { AdmissionPolicy, AdmitResult, LimitSnapshot } from "../keys/types.ts";
+import { formatReset } from "../limits/window.ts";
 import type { AppContext } from "../routes/context.ts";
 import type { Usage } from "../translate/chat-common.ts";
 import { ApiError, unauthorized } from "./errors.ts";
+import { sha256, toHex } from "./secrets.ts";
 
 /**
- * The admission step of the pipeline (validate → admit → resolve → translate → upstream → answer): the one place
- * API keys and limits plug in, designed as a single call so that authentication and every limit check cost one
- * round trip before the upstream request starts.
- *
- * Until API keys land (issue 4), any bearer token is admitted and nothing is limited; the key is never kept.
+ * The admission step of the pipeline (validate → admit → resolve → translate → upstream → answer). Authentication,
+ * every per-key limit and the wait for a backend slot are one call to the key's Durable Object: one round trip
+ * before the upstream request starts.
  */
 export interface Admission {
-  /** Response headers to add (the x-ratelimit-* set, once limits exist). */
+  /** The six x-ratelimit-* headers, with this request counted. */
   readonly headers: Record<string, string>;
-  /** Whether this caller may use the installed model `name` (the key's allow-list). */
+  /** Whether this key may use the installed model `name` (its allow-list). */
   allowsModel(name: string): boolean;
-  /** Report the real token counts (null if unknown) and free the slot. Safe to call more than once. */
+  /** Report the real token counts (null if none were used) and free the slot. Only the first call counts. */
   settle(usage: Usage | null): void;
 }
 
 export interface AdmissionRequest {
   /** The model name the client sent, or null for routes without one. */
   model: string | null;
-  /** Prompt plus the most the answer may use, for token limits reserved up front. */
+  /** Prompt plus the most the answer may use, reserved against the key's tokens-per-minute. */
   estimatedTokens: number;
+  /** The prompt part of the estimate (charged if a stream ends before the backend reports counts). */
+  promptTokens?: number;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -32,9 +38,75 @@ export function bearerToken(request: Request): string | null {
   return match ? match[1]! : null;
 }
 
-export async function admit(request: Request, _app: AppContext, _want: AdmissionRequest): Promise<Admission> {
-  if (!bearerToken(request)) throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>'.");
-  return { headers: {}, allowsModel: () => true, settle: () => {} };
+export async function admit(request: Request, app: AppContext, want: AdmissionRequest): Promise<Admission> {
+  const token = bearerToken(request);
+  if (!token) throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>'.");
+  // The checksum turns away mistyped and invented keys without touching storage.
+  if (!isWellFormedKey(token)) throw unauthorized("Incorrect API key provided.");
+  const hash = toHex(await sha256(token));
+  const key = keyObject(app.env, hash);
+  const result = await key.admit({
+    hash,
+    estimatedTokens: want.estimatedTokens,
+    promptEstimate: want.promptTokens ?? want.estimatedTokens,
+    policy: admissionPolicy(app.config),
+  });
+  if (!result.ok) throw refusal(result);
+  if (request.signal.aborted) {
+    // The client left while we waited for a slot: give it back at once.
+    app.waitUntil(key.settle(result.lease, null));
+    throw new ApiError(499, "The client closed the connection.", "invalid_request_error", "client_closed");
+  }
+  let settled = false;
+  return {
+    headers: rateLimitHeaders(result.limits),
+    allowsModel: (name) => modelAllowed(result.models, name, app.config.modelAliases),
+    settle(usage) {
+      if (settled) return;
+      settled = true;
+      const counts = usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens } : null;
+      app.waitUntil(key.settle(result.lease, counts));
+    },
+  };
+}
+
+function admissionPolicy(config: Config): AdmissionPolicy {
+  const gate = config.backendMaxConcurrency
+    ? { maxConcurrency: config.backendMaxConcurrency, maxWaitMs: config.queueMaxWaitMs, maxQueue: config.queueMaxLength, leaseTtlMs: config.leaseTtlMs }
+    : null;
+  return { leaseTtlMs: config.leaseTtlMs, gate };
+}
+
+function refusal(result: Exclude<AdmitResult, { ok: true }>): ApiError {
+  if (result.reason !== "limited") return unauthorized(result.reason === "expired" ? "This API key has expired." : "Incorrect API key provided.");
+  const retryAfter = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
+  const headers = { ...(result.limits ? rateLimitHeaders(result.limits) : {}), "retry-after": retryAfter };
+  return new ApiError(429, result.message, "rate_limit_exceeded", "rate_limit_exceeded", null, headers);
+}
+
+export function rateLimitHeaders(limits: LimitSnapshot): Record<string, string> {
+  return {
+    "x-ratelimit-limit-requests": String(limits.rpm),
+    "x-ratelimit-remaining-requests": String(limits.remainingRequests),
+    "x-ratelimit-reset-requests": formatReset(limits.resetRequestsMs),
+    "x-ratelimit-limit-tokens": String(limits.tpm),
+    "x-ratelimit-remaining-tokens": String(limits.remainingTokens),
+    "x-ratelimit-reset-tokens": formatReset(limits.resetTokensMs),
+  };
+}
+
+/**
+ * A key's allow-list entries may be installed names, aliases, or untagged names that allow every tag of that
+ * model ("llama3.2" allows "llama3.2:latest" and "llama3.2:1b"). An empty list allows everything.
+ */
+export function modelAllowed(allowed: readonly string[], name: string, aliases: Readonly<Record<string, string>>): boolean {
+  if (allowed.length === 0) return true;
+  return allowed.some((entry) => {
+    const target = Object.hasOwn(aliases, entry) ? aliases[entry]! : entry;
+    if (target === name) return true;
+    const untagged = !target.slice(target.lastIndexOf("/") + 1).includes(":");
+    return untagged && name.startsWith(`${target}:`);
+  });
 }
 
 export const modelNotAllowed = (model: string) =>

@@ -16,6 +16,7 @@ export default async function setup(project: TestProject) {
         HEARTBEAT_INTERVAL: "1s",
         MODELS_CACHE_TTL: "0ms",
         ADMIN_TOKEN: E2E_ADMIN_TOKEN,
+        BACKEND_MAX_CONCURRENCY: "16",
       },
     });
   } catch (error) {
@@ -23,9 +24,21 @@ export default async function setup(project: TestProject) {
     throw error;
   }
   project.provide("gatewayUrl", dev.url);
+  project.provide("apiKey", await createE2eKey(dev.url));
   project.provide("emulatorUrl", emulator.url);
   return async () => {
     await dev.stop();
     await emulator.close();
   };
+}
+
+/** One key for the client tests, with limits that never get in their way. */
+async function createE2eKey(gatewayUrl: string): Promise<string> {
+  const res = await fetch(`${gatewayUrl}/admin/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${E2E_ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "e2e", rpm: 1_000_000, tpm: 1_000_000_000, max_concurrency: 1000 }),
+  });
+  if (res.status !== 201) throw new Error(`could not create the e2e key: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { key: string }).key;
 }

@@ -1,12 +1,18 @@
 import OpenAI from "openai";
 import { inject } from "vitest";
+import { E2E_ADMIN_TOKEN } from "./global-setup.ts";
 
 export const GATEWAY_URL = inject("gatewayUrl");
 export const EMULATOR_URL = inject("emulatorUrl");
+/** A real key, created through the admin API in global setup. */
+export const API_KEY = inject("apiKey");
+
+/** The gateway's ADMIN_TOKEN in the end-to-end setup (for the admin-only native routes). */
+export const ADMIN_TOKEN = E2E_ADMIN_TOKEN;
 
 /** An unmodified OpenAI client: only the base URL and key differ from talking to OpenAI. */
 export function openaiClient(): OpenAI {
-  return new OpenAI({ baseURL: `${GATEWAY_URL}/v1`, apiKey: "sk-e2e-any-key", maxRetries: 0 });
+  return new OpenAI({ baseURL: `${GATEWAY_URL}/v1`, apiKey: API_KEY, maxRetries: 0 });
 }
 
 export const emulator = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, getConfig, parseConfig, parseDuration, parseSize } from "../../src/config.ts";
-import type { Env } from "../../src/env.ts";
+import type { EnvVars as Env } from "../../src/env-vars.ts";
 import { ApiError, type ErrorBody } from "../../src/http/errors.ts";
 import { chatRequestSchema } from "../../src/openai/chat-schema.ts";
 import { paramPath, validate } from "../../src/openai/validate.ts";
@@ -76,6 +76,14 @@ describe("parseConfig", () => {
       upstreamHeadersTimeoutMs: 300_000,
       upstreamIdleTimeoutMs: 120_000,
       modelsCacheTtlMs: 10_000,
+      maxEmbeddingInputs: 256,
+      maxEmbeddingBytes: 1024 ** 2,
+      adminToken: null,
+      keyDefaults: { rpm: 60, tpm: 200_000, max_concurrency: 4 },
+      backendMaxConcurrency: 4,
+      queueMaxWaitMs: 30_000,
+      queueMaxLength: 64,
+      leaseTtlMs: 900_000,
     });
   });
 
@@ -94,6 +102,16 @@ describe("parseConfig", () => {
       UPSTREAM_HEADERS_TIMEOUT: "2m",
       UPSTREAM_IDLE_TIMEOUT: "90",
       MODELS_CACHE_TTL: "500ms",
+      MAX_EMBEDDING_INPUTS: "32",
+      MAX_EMBEDDING_BYTES: "64KiB",
+      ADMIN_TOKEN: " admin ",
+      DEFAULT_KEY_RPM: "10",
+      DEFAULT_KEY_TPM: "5000",
+      DEFAULT_KEY_MAX_CONCURRENCY: "2",
+      BACKEND_MAX_CONCURRENCY: "0",
+      QUEUE_MAX_WAIT: "5s",
+      QUEUE_MAX_LENGTH: "8",
+      LEASE_TTL: "1h",
     });
     expect(config).toStrictEqual({
       ollamaUrl: "https://ollama.example.com",
@@ -108,6 +126,14 @@ describe("parseConfig", () => {
       upstreamHeadersTimeoutMs: 120_000,
       upstreamIdleTimeoutMs: 90_000,
       modelsCacheTtlMs: 500,
+      maxEmbeddingInputs: 32,
+      maxEmbeddingBytes: 64 * 1024,
+      adminToken: "admin",
+      keyDefaults: { rpm: 10, tpm: 5000, max_concurrency: 2 },
+      backendMaxConcurrency: 0,
+      queueMaxWaitMs: 5000,
+      queueMaxLength: 8,
+      leaseTtlMs: 3_600_000,
     });
   });
 

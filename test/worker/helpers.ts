@@ -1,18 +1,43 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { inject } from "vitest";
 import { handle } from "../../src/app.ts";
-import type { Env } from "../../src/env.ts";
+import type { Env, EnvVars } from "../../src/env.ts";
 
 export const EMULATOR_URL = `http://127.0.0.1:${inject("emulatorPort")}`;
 export const IMAGE_SERVER_URL = inject("imageServerUrl");
 
-const AUTH = { authorization: "Bearer sk-test-key" };
+export const ADMIN_AUTH = "Bearer test-admin-token";
 
-/** A request to the Worker as deployed (wrangler.toml + the test bindings). */
-export function gateway(path: string, init: RequestInit = {}): Promise<Response> {
+/** Create an API key through the admin API; returns the 201 body (with the one-time `key`). */
+export async function createKey(body: Record<string, unknown>): Promise<any> {
+  const res = await exports.default.fetch(
+    new Request("https://gateway.test/admin/keys", {
+      method: "POST",
+      headers: { authorization: ADMIN_AUTH, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }),
+  );
+  if (res.status !== 201) throw new Error(`creating a key failed: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+let sharedKey: Promise<string> | undefined;
+
+/** A key with limits high enough never to get in the way, created once per test file. */
+export function testKey(): Promise<string> {
+  sharedKey ??= createKey({ name: "tests", rpm: 1_000_000, tpm: 1_000_000_000, max_concurrency: 10_000 }).then((created) => created.key);
+  return sharedKey;
+}
+
+async function withAuth(init: RequestInit): Promise<Headers> {
   const headers = new Headers(init.headers);
-  if (!headers.has("authorization")) headers.set("authorization", AUTH.authorization);
-  return exports.default.fetch(new Request(`https://gateway.test${path}`, { ...init, headers }));
+  if (!headers.has("authorization")) headers.set("authorization", `Bearer ${await testKey()}`);
+  return headers;
+}
+
+/** A request to the Worker as deployed (wrangler.toml + the test bindings), with the test key unless told otherwise. */
+export async function gateway(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(new Request(`https://gateway.test${path}`, { ...init, headers: await withAuth(init) }));
 }
 
 export function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
@@ -20,15 +45,23 @@ export function postJson(path: string, body: unknown, headers: Record<string, st
 }
 
 /** The same Worker with other settings (timeouts, limits, a dead backend), for one test. */
-export function gatewayWith(vars: Env, path: string, init: RequestInit = {}): Promise<Response> {
-  const env: Env = { OLLAMA_URL: EMULATOR_URL, HEARTBEAT_INTERVAL: "300ms", MODELS_CACHE_TTL: "0ms", ...vars };
-  const headers = new Headers(init.headers);
-  if (!headers.has("authorization")) headers.set("authorization", AUTH.authorization);
-  return handle(new Request(`https://gateway.test${path}`, { ...init, headers }), env);
+export async function gatewayWith(vars: EnvVars, path: string, init: RequestInit = {}): Promise<Response> {
+  const bindings = env as Env;
+  const custom: Env = {
+    KEYS: bindings.KEYS,
+    KEY_REGISTRY: bindings.KEY_REGISTRY,
+    BACKEND_GATE: bindings.BACKEND_GATE,
+    ADMIN_TOKEN: bindings.ADMIN_TOKEN,
+    OLLAMA_URL: EMULATOR_URL,
+    HEARTBEAT_INTERVAL: "300ms",
+    MODELS_CACHE_TTL: "0ms",
+    ...vars,
+  };
+  return handle(new Request(`https://gateway.test${path}`, { ...init, headers: await withAuth(init) }), custom);
 }
 
-export function postJsonWith(vars: Env, path: string, body: unknown): Promise<Response> {
-  return gatewayWith(vars, path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+export function postJsonWith(vars: EnvVars, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return gatewayWith(vars, path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
 }
 
 interface Recorded {

@@ -1,0 +1,27 @@
+/** Settings: all optional strings, parsed and validated by config.ts. */
+export interface EnvVars {
+  OLLAMA_URL?: string;
+  ADMIN_TOKEN?: string;
+  CF_ACCESS_CLIENT_ID?: string;
+  CF_ACCESS_CLIENT_SECRET?: string;
+  MODEL_ALIASES?: string;
+  MODEL_DEFAULTS?: string;
+  BACKENDS?: string;
+  CORS_ORIGINS?: string;
+  MAX_BODY_BYTES?: string;
+  MAX_IMAGE_BYTES?: string;
+  IMAGE_FETCH_TIMEOUT?: string;
+  HEARTBEAT_INTERVAL?: string;
+  UPSTREAM_HEADERS_TIMEOUT?: string;
+  UPSTREAM_IDLE_TIMEOUT?: string;
+  MODELS_CACHE_TTL?: string;
+  MAX_EMBEDDING_INPUTS?: string;
+  MAX_EMBEDDING_BYTES?: string;
+  DEFAULT_KEY_RPM?: string;
+  DEFAULT_KEY_TPM?: string;
+  DEFAULT_KEY_MAX_CONCURRENCY?: string;
+  BACKEND_MAX_CONCURRENCY?: string;
+  QUEUE_MAX_WAIT?: string;
+  QUEUE_MAX_LENGTH?: string;
+  LEASE_TTL?: string;
+}

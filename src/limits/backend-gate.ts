@@ -1,0 +1,93 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env.ts";
+import type { GatePolicy } from "../keys/types.ts";
+import { FairQueue } from "./fair-queue.ts";
+
+export type GateResult = { ok: true } | { ok: false; retryAfterMs: number; message: string };
+
+interface Waiter {
+  lease: string;
+  resolve: (result: GateResult) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Gateway-wide protection of the home GPU: at most BACKEND_MAX_CONCURRENCY requests in flight to the backend; the
+ * rest wait in a bounded queue that is fair across keys, for at most QUEUE_MAX_WAIT, then get a 429.
+ * Slots in use are persisted so a restart of this object does not forget them; waiters keep it alive.
+ */
+export class BackendGate extends DurableObject<Env> {
+  /** lease → time granted */
+  #inFlight: Map<string, number>;
+  readonly #queue = new FairQueue<Waiter>();
+  /** The policy of the latest caller: the Worker's configuration is the source of truth. */
+  #max = 1;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#inFlight = new Map(Object.entries(ctx.storage.kv.get<Record<string, number>>("inFlight") ?? {}));
+  }
+
+  async acquire(keyId: string, lease: string, policy: GatePolicy): Promise<GateResult> {
+    this.#max = policy.maxConcurrency;
+    this.#expire(policy.leaseTtlMs);
+    if (this.#inFlight.size < policy.maxConcurrency && this.#queue.size === 0) {
+      this.#grant(lease);
+      return { ok: true };
+    }
+    if (this.#queue.size >= policy.maxQueue) {
+      return { ok: false, retryAfterMs: 1000, message: `The backend is saturated: ${policy.maxQueue} requests are already waiting.` };
+    }
+    return new Promise<GateResult>((resolve) => {
+      const waiter: Waiter = {
+        lease,
+        resolve,
+        timer: setTimeout(() => {
+          this.#queue.remove(keyId, waiter);
+          resolve({ ok: false, retryAfterMs: 1000, message: `The backend is busy: no slot became free within ${policy.maxWaitMs} ms.` });
+        }, policy.maxWaitMs),
+      };
+      this.#queue.push(keyId, waiter);
+    });
+  }
+
+  release(lease: string): void {
+    if (!this.#inFlight.delete(lease)) return;
+    this.#save();
+    this.#drain();
+  }
+
+  stats(): { inFlight: number; queued: number } {
+    return { inFlight: this.#inFlight.size, queued: this.#queue.size };
+  }
+
+  #drain(): void {
+    while (this.#inFlight.size < this.#max) {
+      const waiter = this.#queue.shift();
+      if (!waiter) return;
+      clearTimeout(waiter.timer);
+      this.#grant(waiter.lease);
+      waiter.resolve({ ok: true });
+    }
+  }
+
+  #grant(lease: string): void {
+    this.#inFlight.set(lease, Date.now());
+    this.#save();
+  }
+
+  /** Slots whose request never reported back (its Worker died) are reclaimed after LEASE_TTL. */
+  #expire(ttlMs: number): void {
+    const now = Date.now();
+    let changed = false;
+    for (const [lease, at] of this.#inFlight) if (now - at >= ttlMs) changed = this.#inFlight.delete(lease);
+    if (changed) {
+      this.#save();
+      this.#drain();
+    }
+  }
+
+  #save(): void {
+    this.ctx.storage.kv.put("inFlight", Object.fromEntries(this.#inFlight));
+  }
+}

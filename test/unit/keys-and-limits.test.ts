@@ -1,0 +1,163 @@
+import { describe, expect, it } from "vitest";
+import { generateKey, isWellFormedKey, keyPrefix, newKeyId } from "../../src/keys/key-format.ts";
+import { emptyState, rollback, settle, snapshot, tidy, tryAdmit } from "../../src/keys/key-state.ts";
+import type { KeyRecord } from "../../src/keys/types.ts";
+import { FairQueue } from "../../src/limits/fair-queue.ts";
+import { formatReset, msUntilReset, msUntilRoom, prune, used } from "../../src/limits/window.ts";
+
+const record = (overrides: Partial<KeyRecord> = {}): KeyRecord => ({
+  id: "key_1",
+  hash: "ab".repeat(32),
+  name: "t",
+  prefix: "sk-abcdef",
+  models: [],
+  rpm: 3,
+  tpm: 100,
+  max_concurrency: 2,
+  expires_at: null,
+  created_at: "2026-01-01T00:00:00.000Z",
+  last_used_at: null,
+  usage: { requests: 0, prompt_tokens: 0, completion_tokens: 0 },
+  ...overrides,
+});
+
+describe("key format", () => {
+  it("generates sk- keys with a checksum, distinct every time", () => {
+    const keys = new Set(Array.from({ length: 200 }, generateKey));
+    expect(keys.size).toBe(200);
+    for (const key of keys) {
+      expect(key).toMatch(/^sk-[0-9A-Za-z]{38}$/);
+      expect(isWellFormedKey(key)).toBe(true);
+    }
+    expect(newKeyId()).toMatch(/^key_[0-9A-Za-z]{16}$/);
+  });
+
+  it("rejects a changed character, a wrong length and other shapes", () => {
+    const key = generateKey();
+    const flipped = key.slice(0, 5) + (key[5] === "a" ? "b" : "a") + key.slice(6);
+    expect(isWellFormedKey(flipped)).toBe(false);
+    expect(isWellFormedKey(key.slice(0, -1))).toBe(false);
+    expect(isWellFormedKey(`${key}x`)).toBe(false);
+    expect(isWellFormedKey("sk-test-key")).toBe(false);
+    expect(isWellFormedKey(`pk-${key.slice(3)}`)).toBe(false);
+    expect(keyPrefix(key)).toBe(key.slice(0, 9));
+  });
+});
+
+describe("sliding window", () => {
+  const entries = [
+    { at: 1000, amount: 2 },
+    { at: 20_000, amount: 3 },
+    { at: 50_000, amount: 5 },
+  ];
+
+  it("prunes entries older than a minute and sums the rest", () => {
+    expect(prune(entries, 61_000)).toEqual(entries.slice(1));
+    expect(prune(entries, 60_999)).toBe(entries);
+    expect(used(entries)).toBe(10);
+  });
+
+  it("says when room frees up and when the window clears", () => {
+    expect(msUntilRoom(entries, 55_000, 10, 0)).toBe(0);
+    expect(msUntilRoom(entries, 55_000, 10, 2)).toBe(6000); // the first entry expires at 61 s
+    expect(msUntilRoom(entries, 55_000, 10, 4)).toBe(25_000); // the first two must expire
+    expect(msUntilReset(entries, 55_000)).toBe(55_000);
+    expect(msUntilReset([], 55_000)).toBe(0);
+  });
+
+  it("formats resets as OpenAI does", () => {
+    expect([formatReset(250), formatReset(1000), formatReset(59_001), formatReset(60_000), formatReset(366_000)]).toEqual([
+      "250ms",
+      "1s",
+      "1m0s",
+      "1m0s",
+      "6m6s",
+    ]);
+  });
+});
+
+describe("key limiter state", () => {
+  const admitAt = (state = emptyState(), now = 0, lease = "l1", estimatedTokens = 10, rec = record()) =>
+    tryAdmit(rec, state, now, { lease, estimatedTokens, promptEstimate: 4, gated: false });
+
+  it("admits, counts the request, reserves the estimate and opens a lease", () => {
+    const { state, result } = admitAt();
+    expect(result).toEqual({ ok: true, lease: "l1", keyId: "key_1", models: [], limits: snapshot(record(), state, 0) });
+    expect(state.requests).toEqual([{ at: 0, amount: 1 }]);
+    expect(state.tokens).toEqual([{ at: 0, amount: 10, lease: "l1" }]);
+    expect(snapshot(record(), state, 0)).toEqual({ rpm: 3, remainingRequests: 2, resetRequestsMs: 60_000, tpm: 100, remainingTokens: 90, resetTokensMs: 60_000 });
+  });
+
+  it("refuses by concurrency, then requests, then tokens, saying when to retry", () => {
+    let state = admitAt().state;
+    state = admitAt(state, 1, "l2").state;
+    const busy = admitAt(state, 2, "l3");
+    expect(busy.result).toMatchObject({ ok: false, reason: "limited", limit: "concurrency" });
+    state = settle(settle(state, "l1", null).state, "l2", null).state;
+    state = admitAt(state, 3, "l3").state;
+    state = settle(state, "l3", null).state;
+    const rpm = admitAt(state, 10_000, "l4");
+    expect(rpm.result).toMatchObject({ ok: false, limit: "requests", retryAfterMs: 50_000 });
+    const tpm = tryAdmit(record({ rpm: 100 }), emptyState(), 0, { lease: "x", estimatedTokens: 60, promptEstimate: 1, gated: false });
+    const second = tryAdmit(record({ rpm: 100 }), tpm.state, 5, { lease: "y", estimatedTokens: 60, promptEstimate: 1, gated: false });
+    expect(second.result).toMatchObject({ ok: false, limit: "tokens", retryAfterMs: 59_995 });
+  });
+
+  it("caps a reservation at the whole limit, so a large request can run in an empty window", () => {
+    const { state, result } = admitAt(emptyState(), 0, "l1", 5000);
+    expect(result.ok).toBe(true);
+    expect(used(state.tokens)).toBe(100);
+  });
+
+  it("settles with real usage once, charging the prompt estimate for a stream cut short", () => {
+    const open = admitAt().state;
+    const done = settle(open, "l1", { prompt_tokens: 7, completion_tokens: 5 });
+    expect(done.charged).toEqual({ prompt_tokens: 7, completion_tokens: 5 });
+    expect(done.state.tokens).toEqual([{ at: 0, amount: 12 }]);
+    expect(done.state.leases).toEqual({});
+    expect(settle(done.state, "l1", { prompt_tokens: 7, completion_tokens: 5 }).charged).toBeNull();
+    const cut = settle(open, "l1", { prompt_tokens: 0, completion_tokens: 3 });
+    expect(cut.charged).toEqual({ prompt_tokens: 4, completion_tokens: 3 });
+    expect(settle(open, "l1", null).state.tokens).toEqual([{ at: 0, amount: 0 }]);
+  });
+
+  it("rolls back an admission the backend queue refused, keeping the request count", () => {
+    const open = admitAt().state;
+    expect(rollback(open, "l1")).toEqual({ requests: [{ at: 0, amount: 1 }], tokens: [], leases: {} });
+  });
+
+  it("expired keys are refused; stale leases and charges are tidied away", () => {
+    expect(admitAt(emptyState(), Date.parse("2026-02-01T00:00:00Z"), "l1", 1, record({ expires_at: "2026-01-15T00:00:00.000Z" })).result).toEqual({
+      ok: false,
+      reason: "expired",
+    });
+    const open = admitAt().state;
+    expect(tidy(open, 1000, 500).leases).toEqual({});
+    expect(tidy(open, 60_001, 3_600_000)).toEqual({ requests: [], tokens: [], leases: open.leases });
+  });
+});
+
+describe("fair queue", () => {
+  it("serves keys round-robin, oldest first within a key", () => {
+    const queue = new FairQueue<string>();
+    for (const item of ["a1", "a2", "a3"]) queue.push("a", item);
+    queue.push("b", "b1");
+    queue.push("c", "c1");
+    queue.push("b", "b2");
+    const served: string[] = [];
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) served.push(item);
+    expect(served).toEqual(["a1", "b1", "c1", "a2", "b2", "a3"]);
+    expect(queue.size).toBe(0);
+  });
+
+  it("removes a waiter that gave up", () => {
+    const queue = new FairQueue<string>();
+    queue.push("a", "a1");
+    queue.push("b", "b1");
+    expect(queue.remove("a", "a1")).toBe(true);
+    expect(queue.remove("a", "a1")).toBe(false);
+    expect(queue.size).toBe(1);
+    expect(queue.shift()).toBe("b1");
+    expect(queue.shift()).toBeUndefined();
+  });
+});
