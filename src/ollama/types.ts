@@ -67,6 +67,49 @@ export interface NativeChatChunk extends NativeMetrics {
   error?: string;
 }
 
+export interface NativeGenerateRequest {
+  model: string;
+  prompt: string;
+  suffix?: string;
+  system?: string;
+  raw?: boolean;
+  options?: Record<string, unknown>;
+  stream: boolean;
+  keep_alive?: string | number;
+  think?: ThinkValue;
+  logprobs?: boolean;
+  top_logprobs?: number;
+}
+
+/** One NDJSON line of a /api/generate stream. */
+export interface NativeGenerateChunk extends NativeMetrics {
+  model?: string;
+  created_at?: string;
+  response?: string;
+  thinking?: string;
+  done?: boolean;
+  done_reason?: string;
+  /** Token ids of the conversation so far (final line, non-raw only); the gateway does not use them. */
+  context?: number[];
+  logprobs?: NativeLogprob[];
+  /** A failure after output started: Ollama's last line, with no `done`. */
+  error?: string;
+}
+
+export interface NativeEmbedRequest {
+  model: string;
+  input: string | string[];
+  truncate?: boolean;
+  dimensions?: number;
+  keep_alive?: string | number;
+  options?: Record<string, unknown>;
+}
+
+export interface NativeEmbedResponse extends NativeMetrics {
+  model?: string;
+  embeddings?: number[][];
+}
+
 export interface NativeModel {
   name: string;
   model?: string;

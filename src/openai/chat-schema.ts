@@ -85,6 +85,16 @@ const responseFormat = z.discriminatedUnion(
 const stop = z.union([z.string(), z.array(z.string()).max(16)]);
 const nonNegativeInt = z.number().int().nonnegative();
 
+/** OpenAI sampling fields shared by chat and legacy completions (→ Ollama `options`, see translate/options.ts). */
+export const samplingFields = {
+  temperature: z.number().nonnegative().nullish(),
+  top_p: z.number().nonnegative().nullish(),
+  seed: z.number().int().nullish(),
+  presence_penalty: z.number().nullish(),
+  frequency_penalty: z.number().nullish(),
+  stop: stop.nullish(),
+};
+
 /** Ollama-only body fields (the SDKs' extra_body): the reason many people put a gateway in front of Ollama. */
 export const ollamaExtras = {
   options: z.record(z.string(), z.unknown()).optional(),
@@ -97,12 +107,7 @@ export const chatRequestSchema = z.object({
   messages: z.array(chatMessage).min(1, "messages must contain at least one message"),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
-  temperature: z.number().nonnegative().nullish(),
-  top_p: z.number().nonnegative().nullish(),
-  seed: z.number().int().nullish(),
-  presence_penalty: z.number().nullish(),
-  frequency_penalty: z.number().nullish(),
-  stop: stop.nullish(),
+  ...samplingFields,
   max_tokens: nonNegativeInt.nullish(),
   max_completion_tokens: nonNegativeInt.nullish(),
   n: z.number().int().positive().nullish(),

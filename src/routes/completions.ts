@@ -1,7 +1,35 @@
-import { routeNotFound } from "../http/errors.ts";
+import { readJsonBody } from "../http/body.ts";
+import { type CompletionRequest, validateCompletionRequest } from "../openai/completions-schema.ts";
+import type { NativeGenerateChunk } from "../ollama/types.ts";
+import { CompletionsAggregator } from "../translate/completions-aggregate.ts";
+import { toNativeCompletion } from "../translate/completions-request.ts";
+import { CompletionsSseEncoder } from "../translate/completions-stream.ts";
 import type { AppContext } from "./context.ts";
+import { estimateTextTokens, type GenerationSpec, runGeneration } from "./generation.ts";
 
-/** POST /v1/completions → native /api/generate. (Being built.) */
-export async function completions(request: Request, _app: AppContext): Promise<Response> {
-  throw routeNotFound(request.method, new URL(request.url).pathname);
+/** Without max_tokens, reserve this many answer tokens for token limits; the real count settles it. */
+const DEFAULT_ANSWER_ESTIMATE = 1024;
+
+const echoOf = (body: CompletionRequest): string => (body.echo ? body.prompt : "");
+const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== undefined && body.logprobs !== null;
+
+const completionsSpec: GenerationSpec<CompletionRequest, NativeGenerateChunk> = {
+  upstreamPath: "/api/generate",
+  idPrefix: "cmpl",
+  estimateTokens: (body) =>
+    estimateTextTokens(body.prompt + (body.suffix ?? "") + (body.system ?? "")) + (body.max_tokens ?? DEFAULT_ANSWER_ESTIMATE),
+  toNative: (body, { model, defaults }) => toNativeCompletion(body, { model, defaults }),
+  encoder: (meta, body) =>
+    new CompletionsSseEncoder(meta, {
+      includeUsage: body.stream_options?.include_usage === true,
+      echo: echoOf(body),
+      logprobs: wantsLogprobs(body),
+    }),
+  aggregator: (meta, body) => new CompletionsAggregator(meta, echoOf(body), wantsLogprobs(body)),
+};
+
+/** POST /v1/completions (legacy) → native /api/generate. */
+export async function completions(request: Request, app: AppContext): Promise<Response> {
+  const body = validateCompletionRequest(await readJsonBody(request, app.config.maxBodyBytes));
+  return runGeneration(request, app, body, completionsSpec);
 }

@@ -1,4 +1,4 @@
-import type { NativeChatChunk, NativeLogprob, NativeToolCall } from "../ollama/types.ts";
+import type { NativeLogprob, NativeMetrics, NativeToolCall } from "../ollama/types.ts";
 
 /** Pieces shared by the streaming encoder and the non-stream aggregator. */
 
@@ -35,7 +35,8 @@ export interface CompletionMeta {
   systemFingerprint: string;
 }
 
-export function usageOf(chunk: NativeChatChunk): Usage {
+/** Usage from a final line's counts (/api/chat and /api/generate lines carry the same metrics). */
+export function usageOf(chunk: NativeMetrics): Usage {
   const prompt = chunk.prompt_eval_count ?? 0;
   const completion = chunk.eval_count ?? 0;
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };

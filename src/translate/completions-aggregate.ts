@@ -1,0 +1,59 @@
+import { ApiError } from "../http/errors.ts";
+import type { NativeGenerateChunk } from "../ollama/types.ts";
+import { type CompletionMeta, usageOf } from "./chat-common.ts";
+import {
+  appendLegacyLogprobs, codePoints, completionFinishReason, emptyLegacyLogprobs, type LegacyLogprobs, type TextCompletion,
+} from "./completions-common.ts";
+
+/**
+ * Assembles a non-stream `text_completion` from the streamed native /api/generate lines (upstream is always
+ * streamed). The echoed prompt, when asked for, leads the text; thinking is dropped.
+ */
+export class CompletionsAggregator {
+  readonly #meta: CompletionMeta;
+  #text: string;
+  /** Code points of the text so far, for text_offset. */
+  #offset: number;
+  readonly #logprobs: LegacyLogprobs | null;
+  #last: NativeGenerateChunk | null = null;
+
+  /** `echo`: the prompt when echo is on, else "". `wantLogprobs`: legacy `logprobs` was sent. */
+  constructor(meta: CompletionMeta, echo: string, wantLogprobs: boolean) {
+    this.#meta = meta;
+    this.#text = echo;
+    this.#offset = codePoints(echo);
+    this.#logprobs = wantLogprobs ? emptyLegacyLogprobs() : null;
+  }
+
+  get done(): boolean {
+    return this.#last !== null;
+  }
+
+  line(chunk: NativeGenerateChunk): void {
+    if (this.#last) return;
+    if (typeof chunk.error === "string") {
+      throw new ApiError(502, `The backend failed during generation: ${chunk.error}`, "server_error", "backend_error");
+    }
+    const text = chunk.response ?? "";
+    if (this.#logprobs && chunk.logprobs?.length) appendLegacyLogprobs(this.#logprobs, chunk.logprobs, this.#offset);
+    if (text) {
+      this.#text += text;
+      this.#offset += codePoints(text);
+    }
+    if (chunk.done) this.#last = chunk;
+  }
+
+  result(): TextCompletion {
+    const last = this.#last;
+    if (!last) throw new ApiError(502, "The backend closed the stream before the answer was complete.", "server_error", "backend_error");
+    return {
+      id: this.#meta.id,
+      object: "text_completion",
+      created: this.#meta.created,
+      model: this.#meta.model,
+      system_fingerprint: this.#meta.systemFingerprint,
+      choices: [{ text: this.#text, index: 0, logprobs: this.#logprobs, finish_reason: completionFinishReason(last.done_reason) }],
+      usage: usageOf(last),
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import type { ModelDefaults } from "../config.ts";
+import type { CompletionRequest } from "../openai/completions-schema.ts";
+import type { NativeGenerateRequest } from "../ollama/types.ts";
+import { buildOptions, buildThink } from "./options.ts";
+
+export interface CompletionTranslationContext {
+  /** The resolved native model name. */
+  model: string;
+  defaults?: ModelDefaults;
+}
+
+/**
+ * OpenAI legacy completion request → Ollama /api/generate request. Sampling fields are sent only when the client
+ * sent them (Ollama's own layer forces temperature, top_p and both penalties, overriding the Modelfile). Upstream
+ * is always streamed; the Worker assembles non-stream answers.
+ */
+export function toNativeCompletion(body: CompletionRequest, context: CompletionTranslationContext): NativeGenerateRequest {
+  const native: NativeGenerateRequest = { model: context.model, prompt: body.prompt, stream: true };
+  if (body.suffix !== undefined && body.suffix !== null) native.suffix = body.suffix;
+  if (body.system !== undefined) native.system = body.system;
+  if (body.raw !== undefined) native.raw = body.raw;
+  const options = buildOptions(body, body.max_tokens, context.defaults);
+  if (options) native.options = options;
+  const keepAlive = body.keep_alive ?? context.defaults?.keep_alive;
+  if (keepAlive !== undefined) native.keep_alive = keepAlive;
+  const think = buildThink(body, context.defaults);
+  if (think !== undefined) native.think = think;
+  // Legacy `logprobs: N` is both switches at once: N alternatives per position (0 = only the chosen token).
+  if (body.logprobs !== undefined && body.logprobs !== null) {
+    native.logprobs = true;
+    if (body.logprobs > 0) native.top_logprobs = body.logprobs;
+  }
+  return native;
+}
