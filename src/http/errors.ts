@@ -57,6 +57,12 @@ export const backendStalled = (ms: number) => backendTimeout(`The backend sent n
 
 export const backendBroke = () => new ApiError(502, "The connection to the backend broke during the answer.", "server_error", "backend_error");
 
+/** The same error with more response headers (the x-ratelimit-* set once a request was admitted). */
+export function withExtraHeaders(error: unknown, headers: Record<string, string>): unknown {
+  if (!(error instanceof ApiError)) return error;
+  return new ApiError(error.status, error.message, error.type, error.code, error.param, { ...headers, ...error.headers });
+}
+
 /** Anything that is not an ApiError is our bug (or a bad setting): report it without leaking internals. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;

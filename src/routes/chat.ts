@@ -15,13 +15,31 @@ const DEFAULT_ANSWER_ESTIMATE = 1024;
 const chatSpec: GenerationSpec<ChatRequest, NativeChatChunk> = {
   upstreamPath: "/api/chat",
   idPrefix: "chatcmpl",
-  estimateTokens: (body) =>
-    estimateTextTokens(JSON.stringify(body.messages)) + (body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_ANSWER_ESTIMATE),
+  estimateTokens: (body) => ({
+    prompt: estimatePromptTokens(body.messages),
+    answer: body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_ANSWER_ESTIMATE,
+  }),
   toNative: async (body, { model, defaults, signal, app }) =>
     toNativeChat(body, { model, defaults, remoteImages: await fetchRemoteImages(body, app, signal) }),
   encoder: (meta, body) => new ChatSseEncoder(meta, body.stream_options?.include_usage === true),
   aggregator: (meta, body) => new ChatAggregator(meta, body.logprobs === true),
 };
+
+/** An image costs the model a few hundred tokens whatever its byte size, so its base64 must not count as text. */
+const IMAGE_TOKENS = 768;
+
+function estimatePromptTokens(messages: ChatRequest["messages"]): number {
+  let tokens = 0;
+  for (const message of messages) {
+    const content = message.content;
+    if (typeof content === "string") tokens += estimateTextTokens(content);
+    else if (Array.isArray(content)) {
+      for (const part of content) tokens += part.type === "image_url" ? IMAGE_TOKENS : estimateTextTokens(JSON.stringify(part));
+    }
+    if (message.role === "assistant" && message.tool_calls) tokens += estimateTextTokens(JSON.stringify(message.tool_calls));
+  }
+  return tokens;
+}
 
 /** POST /v1/chat/completions → native /api/chat. */
 export async function chatCompletions(request: Request, app: AppContext): Promise<Response> {

@@ -16,8 +16,10 @@ const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== un
 const completionsSpec: GenerationSpec<CompletionRequest, NativeGenerateChunk> = {
   upstreamPath: "/api/generate",
   idPrefix: "cmpl",
-  estimateTokens: (body) =>
-    estimateTextTokens(body.prompt + (body.suffix ?? "") + (body.system ?? "")) + (body.max_tokens ?? DEFAULT_ANSWER_ESTIMATE),
+  estimateTokens: (body) => ({
+    prompt: estimateTextTokens(body.prompt + (body.suffix ?? "") + (body.system ?? "")),
+    answer: body.max_tokens ?? DEFAULT_ANSWER_ESTIMATE,
+  }),
   toNative: (body, { model, defaults }) => toNativeCompletion(body, { model, defaults }),
   encoder: (meta, body) =>
     new CompletionsSseEncoder(meta, {

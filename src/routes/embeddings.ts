@@ -1,5 +1,6 @@
 import { admit, modelNotAllowed } from "../http/auth.ts";
 import { readJsonBody } from "../http/body.ts";
+import { withExtraHeaders } from "../http/errors.ts";
 import { json } from "../http/respond.ts";
 import { validateEmbeddingRequest } from "../openai/embeddings-schema.ts";
 import type { NativeEmbedResponse } from "../ollama/types.ts";
@@ -27,6 +28,8 @@ export async function embeddings(request: Request, app: AppContext): Promise<Res
     const list = toOpenAIEmbeddings(answer, inputs.length, body.model, body.encoding_format ?? "float");
     usage = { prompt_tokens: list.usage.prompt_tokens, completion_tokens: 0, total_tokens: list.usage.total_tokens };
     return json(list, 200, admission.headers);
+  } catch (error) {
+    throw withExtraHeaders(error, admission.headers);
   } finally {
     admission.settle(usage);
   }

@@ -1,5 +1,6 @@
 import type { ModelDefaults } from "../config.ts";
 import { admit, modelNotAllowed } from "../http/auth.ts";
+import { withExtraHeaders } from "../http/errors.ts";
 import { json, withHeaders } from "../http/respond.ts";
 import type { CompletionMeta, Usage } from "../translate/chat-common.ts";
 import { completionId } from "../translate/chat-common.ts";
@@ -21,8 +22,8 @@ export interface GenerationBody {
 export interface GenerationSpec<Body extends GenerationBody, Line> {
   upstreamPath: "/api/chat" | "/api/generate";
   idPrefix: "chatcmpl" | "cmpl";
-  /** Tokens to reserve before the answer is known: prompt estimate plus the answer's cap. */
-  estimateTokens(body: Body): number;
+  /** Tokens to reserve before the answer is known: the prompt's estimate and the answer's cap. */
+  estimateTokens(body: Body): { prompt: number; answer: number };
   /** Body → native request, once the model is resolved (may do I/O, e.g. fetch image URLs). */
   toNative(body: Body, context: { model: string; defaults?: ModelDefaults; signal: AbortSignal; app: AppContext }): unknown;
   encoder(meta: CompletionMeta, body: Body): SseLineEncoder<Line> & { usage(): Usage | null };
@@ -35,7 +36,8 @@ export async function runGeneration<Body extends GenerationBody, Line>(
   body: Body,
   spec: GenerationSpec<Body, Line>,
 ): Promise<Response> {
-  const admission = await admit(request, app, { model: body.model, estimatedTokens: spec.estimateTokens(body) });
+  const estimate = spec.estimateTokens(body);
+  const admission = await admit(request, app, { model: body.model, estimatedTokens: estimate.prompt + estimate.answer, promptTokens: estimate.prompt });
   try {
     const { name } = await app.catalog.resolve(body.model);
     if (!admission.allowsModel(name)) throw modelNotAllowed(body.model);
@@ -59,7 +61,7 @@ export async function runGeneration<Body extends GenerationBody, Line>(
     return json(result, 200, admission.headers);
   } catch (error) {
     admission.settle(null);
-    throw error;
+    throw withExtraHeaders(error, admission.headers);
   }
 }
 

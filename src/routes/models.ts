@@ -1,6 +1,6 @@
 import type { AppContext } from "./context.ts";
 import { admit, modelNotAllowed } from "../http/auth.ts";
-import { invalidRequest } from "../http/errors.ts";
+import { invalidRequest, withExtraHeaders } from "../http/errors.ts";
 import { json } from "../http/respond.ts";
 import type { NativeShow } from "../ollama/types.ts";
 import { toModelList, toOpenAIModel } from "../translate/models.ts";
@@ -18,6 +18,8 @@ export async function listModels(request: Request, app: AppContext): Promise<Res
       return resolved.ok && admission.allowsModel(resolved.name);
     });
     return json(list, 200, admission.headers);
+  } catch (error) {
+    throw withExtraHeaders(error, admission.headers);
   } finally {
     admission.settle(null);
   }
@@ -32,6 +34,8 @@ export async function retrieveModel(request: Request & { params?: Record<string,
     if (!admission.allowsModel(name)) throw modelNotAllowed(id);
     const show = await app.ollama.json<NativeShow>("POST", "/api/show", { model: name });
     return json(toOpenAIModel(id, { name, modified_at: show.modified_at }, name), 200, admission.headers);
+  } catch (error) {
+    throw withExtraHeaders(error, admission.headers);
   } finally {
     admission.settle(null);
   }

@@ -66,6 +66,17 @@ describe("requests per minute", () => {
     const stream = await postJson("/v1/chat/completions", { model: "llama3.2", stream: true, messages: [user("hi")] }, bearer(created.key));
     expect(stream.headers.get("x-ratelimit-limit-requests")).toBe("10");
     await readSse(stream);
+    // Errors after admission carry them too: the request was counted.
+    const missing = await postJson("/v1/chat/completions", { model: "nope", messages: [user("hi")] }, bearer(created.key));
+    expect(missing.status).toBe(404);
+    for (const name of RATE_HEADERS) expect(missing.headers.get(name), name).not.toBeNull();
+    expect(Number(missing.headers.get("x-ratelimit-remaining-requests"))).toBeLessThan(8);
+    for (const path of ["/v1/embeddings", "/v1/completions"]) {
+      const body = path === "/v1/embeddings" ? { model: "nomic-embed-text", input: "x" } : { model: "llama3.2", prompt: "x" };
+      const res = await postJson(path, body, bearer(created.key));
+      expect(res.status, path).toBe(200);
+      for (const name of RATE_HEADERS) expect(res.headers.get(name), `${path} ${name}`).not.toBeNull();
+    }
   });
 });
 
