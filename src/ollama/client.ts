@@ -13,6 +13,19 @@ export interface UpstreamCall {
   abort(reason: ApiError): void;
 }
 
+/** What `OllamaClient.forward` sends. */
+export interface ForwardInit {
+  /** Bytes, or a stream passed through without buffering. */
+  body?: string | Uint8Array | ReadableStream<Uint8Array> | null;
+  /** Content-Type of the body (default application/json). */
+  contentType?: string;
+  /** Length of a stream body, when the client declared it. */
+  contentLength?: number;
+  /** Aborts the upstream call when the client goes away. */
+  clientSignal?: AbortSignal;
+  headersTimeoutMs?: number;
+}
+
 /** The client disconnected: nobody will read this error, it only labels the abort. */
 export const clientGone = () => new ApiError(499, "The client closed the connection.", "invalid_request_error", "client_closed");
 
@@ -72,6 +85,57 @@ export class OllamaClient {
     if (response.ok) return response;
     const text = await readErrorBody(response);
     throw mapUpstreamError(response.status, response.headers.get("content-type") ?? "", text);
+  }
+
+  /**
+   * Raw forwarding for the native passthrough. The body (bytes, or a stream that is never buffered) goes out as
+   * is, under fresh headers. Unlike `call`, every HTTP status resolves (redirects are not followed), so the
+   * caller decides what to pass on; only a failed connection, an abort or the headers timeout rejects, with an
+   * ApiError. For a stream body the headers timeout starts once the body has been sent, so a long upload is not
+   * mistaken for a silent backend.
+   */
+  forward(method: string, path: string, init: ForwardInit = {}): UpstreamCall {
+    const controller = new AbortController();
+    const abort = (reason: ApiError) => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    };
+    const { clientSignal } = init;
+    const onClientAbort = () => abort(clientGone());
+    if (clientSignal?.aborted) onClientAbort();
+    clientSignal?.addEventListener("abort", onClientAbort, { once: true });
+
+    const timeoutMs = init.headersTimeoutMs ?? this.#config.upstreamHeadersTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let answered = false;
+    const startTimer = () => {
+      if (answered || timer !== undefined) return;
+      timer = setTimeout(() => abort(backendTimeout(`The backend sent no response headers within ${timeoutMs} ms.`)), timeoutMs);
+    };
+
+    let body = init.body ?? null;
+    if (body instanceof ReadableStream) {
+      // Re-piped so we know when the upload is over; a known length keeps Content-Length instead of chunking.
+      const pipe = init.contentLength !== undefined ? new FixedLengthStream(init.contentLength) : new TransformStream<Uint8Array, Uint8Array>();
+      body.pipeTo(pipe.writable).then(startTimer, () => abort(clientGone()));
+      body = pipe.readable;
+    } else {
+      startTimer();
+    }
+
+    const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...this.#config.accessHeaders };
+    if (body !== null) headers["content-type"] = init.contentType ?? "application/json";
+    const signal = controller.signal;
+    const response = fetch(`${this.#config.ollamaUrl}${path}`, { method, headers, body, signal, redirect: "manual" })
+      .catch((): never => {
+        if (signal.reason instanceof ApiError) throw signal.reason;
+        throw backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
+      })
+      .finally(() => {
+        answered = true;
+        if (timer !== undefined) clearTimeout(timer);
+      });
+    response.catch(() => clientSignal?.removeEventListener("abort", onClientAbort));
+    return { response, signal, abort };
   }
 
   /** A small JSON call (tags, show, version) with its own short timeout. */

@@ -1,7 +1,7 @@
 import { requireAdmin } from "../http/admin-auth.ts";
 import { type Admission, admit, modelNotAllowed } from "../http/auth.ts";
 import { readJsonBody } from "../http/body.ts";
-import { ApiError, invalidRequest, routeNotFound, toApiError } from "../http/errors.ts";
+import { ApiError, backendBroke, invalidRequest, routeNotFound, toApiError, withExtraHeaders } from "../http/errors.ts";
 import { nativeErrorResponse, OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../ollama/passthrough.ts";
 import type { AppContext } from "./context.ts";
 import { estimateTextTokens } from "./generation.ts";
@@ -69,7 +69,10 @@ async function dispatch(request: Request, app: AppContext): Promise<Response> {
   return handler(request, app, path);
 }
 
-/** Forward to Ollama and relay the answer; settles the admission exactly once, however the answer ends. */
+/**
+ * Forward to Ollama and relay the answer; settles the admission exactly once, however the answer ends. Errors
+ * after admission keep the x-ratelimit headers.
+ */
 async function relay(
   request: Request,
   app: AppContext,
@@ -88,6 +91,8 @@ async function relay(
       headers: admission?.headers,
       onEnd: (usage) => admission?.settle(usage),
     });
+  } catch (error) {
+    throw admission ? withExtraHeaders(error, admission.headers) : error;
   } finally {
     if (!handedOver) admission?.settle(null);
   }
@@ -105,9 +110,13 @@ async function listFiltered(request: Request, app: AppContext, path: string): Pr
   try {
     const call = app.ollama.forward("GET", path, { clientSignal: request.signal });
     const answer = await upstreamAnswer(call, "GET");
-    const text = await answer.text();
+    const text = await answer.text().catch(() => {
+      throw backendBroke();
+    });
     const headers = { "content-type": answer.headers.get("content-type") ?? OLLAMA_JSON, ...admission.headers };
     return new Response(answer.ok ? filterModels(text, admission) : text, { status: answer.status, headers });
+  } catch (error) {
+    throw withExtraHeaders(error, admission.headers);
   } finally {
     admission.settle(null);
   }
@@ -150,7 +159,7 @@ function withModel(kind: ModelRoute): Handler {
       forwarded = JSON.stringify(kind === "show" ? { ...rest, model: name } : { ...fields, model: name });
     } catch (error) {
       admission.settle(null);
-      throw error;
+      throw withExtraHeaders(error, admission.headers);
     }
     const idle = kind === "show" ? null : app.config.upstreamIdleTimeoutMs;
     return relay(request, app, path, { body: forwarded }, admission, idle);

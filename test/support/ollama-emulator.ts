@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cloudflareErrorPage, createFaultSwitch, isLineFault, parseFaultRule, BUSY_MESSAGE } from "./emulator/faults.ts";
 import type { FaultSwitch } from "./emulator/faults.ts";
-import { flatHeaders, hostAllowed, originAllowed, pause, readBody, sendEmpty, sendError, sendJson, sendText } from "./emulator/http.ts";
+import { flatHeaders, hostAllowed, originAllowed, pause, readBody, readBytes, rfc3339Nano, sendEmpty, sendError, sendJson, sendText } from "./emulator/http.ts";
 import { DEFAULT_MODELS } from "./emulator/models.ts";
 import { routeRequest } from "./emulator/routes.ts";
 import type { EmulatorState, RouteContext } from "./emulator/routes.ts";
@@ -45,6 +45,13 @@ async function applyGateFault(fault: Fault, ctx: RouteContext): Promise<boolean>
       ctx.res.setHeader("Server", "cloudflare");
       sendText(ctx.res, fault.status, cloudflareErrorPage(fault.status), "text/html; charset=UTF-8");
       return true;
+    case "forbidden":
+      sendEmpty(ctx.res, 403);
+      return true;
+    case "access-redirect":
+      ctx.res.writeHead(302, { Location: "https://example.cloudflareaccess.com/cdn-cgi/access/login/ollama.example.com", "Content-Length": 0 });
+      ctx.res.end();
+      return true;
     case "drop":
       if (fault.afterLines > 0) return false;
       ctx.drop(); // before any header
@@ -54,10 +61,20 @@ async function applyGateFault(fault: Fault, ctx: RouteContext): Promise<boolean>
   }
 }
 
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;
+
 function handleControl(
-  path: string, method: string, raw: string, res: ServerResponse, emulator: Emulator, faults: FaultSwitch,
+  path: string, method: string, raw: string, res: ServerResponse, emulator: Emulator, faults: FaultSwitch, state: EmulatorState,
 ): void {
   const route = `${method} ${path.slice(CONTROL_PREFIX.length)}`;
+  if (route === "POST clock") {
+    // {"createdAt": "<RFC3339>"} fixes every line's created_at (so answers are byte-identical); null restores it.
+    const body = parseJsonOrNull(raw) as { createdAt?: unknown } | null;
+    const at = body?.createdAt ?? null;
+    if (at !== null && (typeof at !== "string" || !RFC3339.test(at))) return sendError(res, 400, "createdAt must be an RFC3339 time or null");
+    state.createdAt = at;
+    return sendJson(res, 200, { ok: true, createdAt: at });
+  }
   if (route === "GET requests") return sendJson(res, 200, emulator.requests);
   if (route === "GET stats") return sendJson(res, 200, emulator.stats());
   if (route === "POST reset") {
@@ -74,12 +91,15 @@ function handleControl(
 }
 
 export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const initialModels = options.models ?? DEFAULT_MODELS;
   const state: EmulatorState = {
-    models: options.models ?? DEFAULT_MODELS,
+    models: [...initialModels],
     version: options.version ?? "0.33.0",
     tokenDelayMs: options.tokenDelayMs ?? 0,
     legacyNotFound: options.legacyNotFound ?? false,
     loaded: new Map(),
+    blobs: new Set(),
+    createdAt: null,
   };
   const faults = createFaultSwitch();
   const counters: Counters = { epoch: 0, aborted: 0, completed: 0, total: 0 };
@@ -116,10 +136,11 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
     const method = req.method ?? "GET";
     const path = new URL(req.url ?? "/", "http://emulator").pathname;
     if (path.startsWith(CONTROL_PREFIX)) {
-      return handleControl(path, method, await readBody(req), res, emulator, faults);
+      return handleControl(path, method, await readBody(req), res, emulator, faults, state);
     }
     const { signal, drop } = track(res);
-    const raw = await readBody(req);
+    const bytes = await readBytes(req);
+    const raw = bytes.toString("utf8");
     requests.push({ method, path, headers: flatHeaders(req), body: parseJsonOrNull(raw) });
     // Ollama bound to loopback rejects foreign Host and Origin headers with an empty 403.
     if (!hostAllowed(req.headers.host) || !originAllowed(req.headers.origin, req.headers.host)) {
@@ -127,7 +148,8 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const fault = faults.take(path);
     const ctx: RouteContext = {
-      req, res, raw, state, signal, drop,
+      req, res, raw, bytes, state, signal, drop,
+      now: () => state.createdAt ?? rfc3339Nano(),
       tokenDelayMs: state.tokenDelayMs,
       lineFault: fault && isLineFault(fault) && !(fault.kind === "drop" && fault.afterLines === 0) ? fault : null,
     };
@@ -158,6 +180,10 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
       requests.length = 0; // keep the same array: callers may hold a reference
       faults.set(null);
       state.loaded.clear();
+      // Pulls, creates, copies, deletes and uploads since start are forgotten too.
+      state.models = [...initialModels];
+      state.blobs.clear();
+      state.createdAt = null;
       Object.assign(counters, { epoch: counters.epoch + 1, aborted: 0, completed: 0, total: 0 });
     },
     close: () =>

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_MODELS, startOllamaEmulator } from "../support/ollama-emulator.ts";
@@ -295,6 +296,17 @@ describe("faults", () => {
     expect((await res.json()).message.content).toBe("Hello! You said: x");
   });
 
+  it("forbidden (an empty 403) and access-redirect (a 302 to an Access login)", async () => {
+    withFault({ fault: { kind: "forbidden" }, paths: ["/api/tags"], times: 1 });
+    const forbidden = await fetch(emu.url + "/api/tags");
+    expect([forbidden.status, await forbidden.text()]).toEqual([403, ""]);
+    withFault({ fault: { kind: "access-redirect" }, times: 1 });
+    // (redirect: "manual": never follow it off this machine)
+    const manual = await post("/api/chat", { model: "llama3.2", messages: user("x") }, { redirect: "manual" });
+    expect(manual.status).toBe(302);
+    expect(manual.headers.get("location")).toMatch(/^https:\/\/[^/]+\.cloudflareaccess\.com\/cdn-cgi\/access\/login\//);
+  });
+
   it("error-midstream and malformed end the stream after N lines, even for stream:false", async () => {
     withFault({ fault: { kind: "error-midstream", afterLines: 2, message: "boom" } });
     const text = await (await chat({ stream: false, messages: user("a b c") })).text();
@@ -359,5 +371,125 @@ describe("counting and control routes", () => {
     await control("reset", {});
     expect(await (await control("requests")).json()).toEqual([]);
     expect(emu.requests).toEqual([]);
+  });
+});
+
+describe("model management", () => {
+  const names = async () => ((await (await fetch(emu.url + "/api/tags")).json()).models as Json[]).map((m) => m.name);
+  const send = (method: string, path: string, body: unknown) =>
+    fetch(emu.url + path, { method, body: typeof body === "string" ? body : JSON.stringify(body) });
+
+  it("pull streams progress ending in success, installs the model, and honours stream:false", async () => {
+    const res = await post("/api/pull", { model: "phi4-mini" });
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    const lines = await ndjson(res);
+    expect(lines[0]).toEqual({ status: "pulling manifest" });
+    expect(lines[1]!.status).toMatch(/^pulling [0-9a-f]{12}$/);
+    expect(lines[1]).toMatchObject({ digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), total: expect.any(Number), completed: expect.any(Number) });
+    expect(lines.slice(-3)).toEqual([{ status: "verifying sha256 digest" }, { status: "writing manifest" }, { status: "success" }]);
+    expect((await names())[0]).toBe("phi4-mini:latest");
+    // The legacy `name` field, as ollama-js sends it.
+    const quiet = await post("/api/pull", { name: "smollm2:135m", stream: false });
+    expect([quiet.status, quiet.headers.get("content-type"), await quiet.json()]).toEqual([200, "application/json", { status: "success" }]);
+    expect(await names()).toContain("smollm2:135m");
+  });
+
+  it("pull fails like a registry without the model: an error line, or a 500 without streaming", async () => {
+    const lines = await ndjson(await post("/api/pull", { model: "does-not-exist" }));
+    expect(lines).toEqual([{ status: "pulling manifest" }, { error: "pull model manifest: file does not exist" }]);
+    await expect(post("/api/pull", { model: "does-not-exist", stream: false }).then(async (r) => [r.status, await r.json()]))
+      .resolves.toEqual([500, { error: "pull model manifest: file does not exist" }]);
+    await expectError(post("/api/pull", {}), 400, "invalid model name");
+    expect(await names()).not.toContain("does-not-exist:latest");
+  });
+
+  it("push streams progress for an installed model", async () => {
+    const lines = await ndjson(await post("/api/push", { model: "llama3.2" }));
+    expect(lines[0]).toEqual({ status: "retrieving manifest" });
+    expect(lines[1]!.status).toMatch(/^pushing [0-9a-f]{12}$/);
+    expect(lines.slice(-2)).toEqual([{ status: "pushing manifest" }, { status: "success" }]);
+    const missing = await ndjson(await post("/api/push", { model: "ghost" }));
+    expect(missing.at(-1)).toEqual({ error: "model 'ghost' not found" });
+  });
+
+  it("create from a model or from uploaded blobs", async () => {
+    const lines = await ndjson(await post("/api/create", { model: "mario", from: "llama3.2", system: "You are Mario." }));
+    expect(lines[0]!.status).toMatch(/^using existing layer sha256:[0-9a-f]{64}$/);
+    expect(lines.at(-3)!.status).toMatch(/^creating new layer sha256:/);
+    expect(lines.slice(-2)).toEqual([{ status: "writing manifest" }, { status: "success" }]);
+    expect(await names()).toContain("mario:latest");
+    expect((await (await chat({ model: "mario", stream: false, messages: user("hi") })).json()).message.content).toBe("Hello! You said: hi");
+    // Errors sent through Ollama's progress channel carry a bare "application/json".
+    const channelError = async (res: Promise<Response>) => {
+      const r = await res;
+      return [r.status, r.headers.get("content-type"), await r.json()];
+    };
+    expect(await channelError(post("/api/create", { model: "x", stream: false })))
+      .toEqual([400, "application/json", { error: "neither 'from' or 'files' was specified" }]);
+    expect(await channelError(post("/api/create", { model: "x", from: "ghost" }))).toEqual([404, "application/json", { error: "model 'ghost' not found" }]);
+    await expectError(post("/api/create", { from: "llama3.2" }), 400, "invalid model name");
+
+    const gguf = Buffer.from("GGUF fake weights");
+    const digest = `sha256:${createHash("sha256").update(gguf).digest("hex")}`;
+    const missing = await ndjson(await post("/api/create", { model: "custom", files: { "m.gguf": digest } }));
+    expect(missing.at(-1)!.error).toMatch(/no such file or directory$/);
+    expect((await fetch(`${emu.url}/api/blobs/${digest}`, { method: "POST", body: gguf })).status).toBe(201);
+    const made = await post("/api/create", { model: "custom", files: { "m.gguf": digest }, stream: false });
+    expect(await made.json()).toEqual({ status: "success" });
+    expect(await names()).toContain("custom:latest");
+  });
+
+  it("blobs: HEAD 404 then 200, POST 201 then 200, digest checked", async () => {
+    const data = Buffer.from([0, 1, 2, 255, 254]);
+    const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+    const head = () => fetch(`${emu.url}/api/blobs/${digest}`, { method: "HEAD" }).then((r) => r.status);
+    expect(await head()).toBe(404);
+    expect((await fetch(`${emu.url}/api/blobs/${digest}`, { method: "POST", body: data })).status).toBe(201);
+    expect(await head()).toBe(200);
+    expect((await fetch(`${emu.url}/api/blobs/${digest}`, { method: "POST", body: data })).status).toBe(200);
+    const other = `sha256:${"0".repeat(64)}`;
+    await expectError(fetch(`${emu.url}/api/blobs/${other}`, { method: "POST", body: data }), 400, `digest mismatch, expected "${other}", got "${digest}"`);
+    await expectError(fetch(`${emu.url}/api/blobs/sha256:nope`, { method: "POST", body: data }), 400, "invalid digest format");
+    expect((await fetch(`${emu.url}/api/blobs/${digest}`)).status).toBe(405);
+  });
+
+  it("copy and delete, with Ollama's errors; reset restores the library", async () => {
+    const copied = await post("/api/copy", { source: "llama3.2", destination: "my-llama:v1" });
+    expect([copied.status, await copied.text()]).toEqual([200, ""]);
+    expect(await names()).toContain("my-llama:v1");
+    await expectError(post("/api/copy", { source: "ghost", destination: "x" }), 404, 'model "ghost" not found');
+    await expectError(post("/api/copy", { source: "llama3.2", destination: "" }), 400, 'destination "" is invalid');
+    const deleted = await send("DELETE", "/api/delete", { model: "my-llama:v1" });
+    expect([deleted.status, await deleted.text()]).toEqual([200, ""]);
+    expect(await names()).not.toContain("my-llama:v1");
+    expect((await send("DELETE", "/api/delete", { name: "llama3.2" })).status).toBe(200); // legacy `name`
+    await expectError(send("DELETE", "/api/delete", { model: "llama3.2" }), 404, "model 'llama3.2' not found");
+    await expectError(send("DELETE", "/api/delete", {}), 400, 'name "" is invalid');
+    expect((await send("POST", "/api/delete", { model: "x" })).status).toBe(405);
+    emu.reset();
+    expect(await names()).toEqual(DEFAULT_MODELS.map((m) => m.name));
+  });
+
+  it("a client that leaves mid-pull cancels it", async () => {
+    const ac = new AbortController();
+    const res = await post("/api/pull", { model: "slow-model" }, { signal: ac.signal }, slow);
+    const reader = res.body!.getReader();
+    await reader.read();
+    ac.abort();
+    await until(() => slow.stats().open === 0);
+    expect(slow.stats().aborted).toBe(1);
+    const { models } = await (await fetch(slow.url + "/api/tags")).json();
+    expect(models.map((m: Json) => m.name)).not.toContain("slow-model:latest");
+  });
+
+  it("a fixed clock makes answers byte-identical", async () => {
+    const at = "2026-11-01T10:00:00.123456789Z";
+    expect((await fetch(`${emu.url}/__emulator/clock`, { method: "POST", body: JSON.stringify({ createdAt: at }) })).status).toBe(200);
+    const once = await (await chat({ messages: user("same") })).text();
+    expect(await (await chat({ messages: user("same") })).text()).toBe(once);
+    expect(JSON.parse(once.split("\n")[0]!).created_at).toBe(at);
+    expect((await fetch(`${emu.url}/__emulator/clock`, { method: "POST", body: JSON.stringify({ createdAt: "soon" }) })).status).toBe(400);
+    emu.reset();
+    expect(JSON.parse((await (await chat({ messages: user("x") })).text()).split("\n")[0]!).created_at).not.toBe(at);
   });
 });

@@ -48,7 +48,7 @@ export function parseFaultRule(value: unknown): FaultRule | null | string {
   const f = value.fault;
   const needs: Record<string, string> = {
     "slow-first-byte": "delayMs", stall: "afterLines", "error-midstream": "afterLines",
-    busy: "", drop: "afterLines", malformed: "afterLines", html: "status",
+    busy: "", drop: "afterLines", malformed: "afterLines", html: "status", forbidden: "", "access-redirect": "",
   };
   const field = typeof f.kind === "string" ? needs[f.kind] : undefined;
   if (field === undefined) return `unknown fault kind ${JSON.stringify(f.kind)}`;

@@ -6,6 +6,7 @@ import { buildGeneration } from "./generation.ts";
 import { decodeBody, fail, stringField } from "./godecode.ts";
 import type { Checked } from "./godecode.ts";
 import { sendEmpty, sendError, sendJson, sendText } from "./http.ts";
+import { blob, copy, create, pull, push, remove } from "./manage.ts";
 import { findModel, psEntry, showBody, tagsBody } from "./models.ts";
 import type { EmulatedModel } from "./types.ts";
 import { checkChat, checkGenerate } from "./validate.ts";
@@ -20,11 +21,17 @@ export interface EmulatorState {
   legacyNotFound: boolean;
   /** Models used since start/reset (for /api/ps), least recently used first. */
   loaded: Map<string, EmulatedModel>;
+  /** Uploaded blobs, by digest in file form (`sha256-<hex>`). */
+  blobs: Set<string>;
+  /** A fixed created_at for every line (set over /__emulator/clock), or null for the real time. */
+  createdAt: string | null;
 }
 
 export interface RouteContext extends ReplyContext {
   req: IncomingMessage;
+  /** The body as UTF-8 text (JSON routes) and as bytes (blob uploads). */
   raw: string;
+  bytes: Buffer;
   state: EmulatorState;
 }
 
@@ -96,10 +103,29 @@ const ROUTES: Record<string, Record<string, Handler>> = {
   "/api/generate": { POST: generation("GenerateRequest", checkGenerate) },
   "/api/embed": { POST: embedding(embed) },
   "/api/embeddings": { POST: embedding(legacyEmbeddings) },
+  "/api/pull": { POST: pull },
+  "/api/push": { POST: push },
+  "/api/create": { POST: create },
+  "/api/copy": { POST: copy },
+  "/api/delete": { DELETE: remove },
 };
+
+const BLOBS_PREFIX = "/api/blobs/";
+
+function blobRoute(ctx: RouteContext, method: string, path: string): void {
+  if (method !== "HEAD" && method !== "POST") return sendText(ctx.res, 405, "405 method not allowed", "text/plain");
+  let digest: string;
+  try {
+    digest = decodeURIComponent(path.slice(BLOBS_PREFIX.length));
+  } catch {
+    digest = "";
+  }
+  blob(ctx, method, digest);
+}
 
 // Gin answers plain-text 404/405 for unknown paths and methods (Ollama enables HandleMethodNotAllowed).
 export function routeRequest(ctx: RouteContext, method: string, path: string): void | Promise<void> {
+  if (path.startsWith(BLOBS_PREFIX) && !path.slice(BLOBS_PREFIX.length).includes("/")) return blobRoute(ctx, method, path);
   const route = ROUTES[path];
   if (!route) return sendText(ctx.res, 404, "404 page not found", "text/plain");
   // HEAD is answered like GET without a body (node drops the body itself).

@@ -37,7 +37,11 @@ export type Fault =
   | { kind: "busy" }
   | { kind: "drop"; afterLines: number }
   | { kind: "malformed"; afterLines: number }
-  | { kind: "html"; status: number };
+  | { kind: "html"; status: number }
+  /** Ollama's Host check as seen through a tunnel without httpHostHeader: an empty 403. */
+  | { kind: "forbidden" }
+  /** Cloudflare Access without a valid service token: a redirect to its login page. */
+  | { kind: "access-redirect" };
 
 export interface FaultRule {
   fault: Fault;

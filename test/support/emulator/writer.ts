@@ -4,7 +4,7 @@ import type { Json } from "./answers.ts";
 import { DEFAULT_MIDSTREAM_ERROR } from "./faults.ts";
 import type { LineFault } from "./faults.ts";
 import type { Generation } from "./generation.ts";
-import { NDJSON_TYPE, pause, rfc3339Nano, sendJson } from "./http.ts";
+import { NDJSON_TYPE, pause, sendJson, sendText } from "./http.ts";
 
 export interface ReplyContext {
   res: ServerResponse;
@@ -14,10 +14,11 @@ export interface ReplyContext {
   lineFault: LineFault | null;
   /** Destroy the socket on purpose (not counted as a client abort). */
   drop(): void;
+  /** The created_at of a line: the real send time (like Ollama's time.Now().UTC()), unless the clock is fixed. */
+  now(): string;
 }
 
-// created_at is the real send time, like Ollama's time.Now().UTC().
-const stamp = (model: string, body: Json): Json => ({ model, created_at: rfc3339Nano(), ...body });
+const stamp = (ctx: ReplyContext, model: string, body: Json): Json => ({ model, created_at: ctx.now(), ...body });
 
 function writeLine(res: ServerResponse, obj: Json): void {
   if (!res.destroyed) res.write(`${JSON.stringify(obj)}\n`);
@@ -52,7 +53,7 @@ export async function sendGeneration(ctx: ReplyContext, gen: Generation): Promis
   if (!gen.stream && !lineFault) {
     // A non-streaming caller waits for the whole generation, as with real Ollama.
     if (!(await pause(tokenDelayMs * gen.lines.length, signal))) return;
-    sendJson(res, 200, stamp(gen.model, gen.single));
+    sendJson(res, 200, stamp(ctx, gen.model, gen.single));
     return;
   }
   // Line faults force streaming so that non-stream callers see them too.
@@ -61,10 +62,47 @@ export async function sendGeneration(ctx: ReplyContext, gen: Generation): Promis
   const cut = lineFault ? Math.min(lineFault.afterLines, gen.lines.length) : gen.lines.length;
   for (let i = 0; i < cut; i++) {
     if (i > 0 && !(await pause(tokenDelayMs, signal))) return;
-    writeLine(res, stamp(gen.model, gen.lines[i] ?? {}));
+    writeLine(res, stamp(ctx, gen.model, gen.lines[i] ?? {}));
   }
   if (cut > 0 && !(await pause(tokenDelayMs, signal))) return;
   if (lineFault) return applyLineFault(ctx, lineFault);
-  writeLine(res, stamp(gen.model, gen.final));
+  writeLine(res, stamp(ctx, gen.model, gen.final));
+  res.end();
+}
+
+/** A pull, push or create: progress lines, then success or an error (with the status it has when nothing was sent). */
+export interface Progress {
+  steps: Json[];
+  error?: { message: string; status?: number };
+  /** Runs once the operation completed (a client that left midway cancels it, as in Ollama). */
+  onSuccess?: () => void;
+}
+
+// Ollama's streamResponse/waitForStream: both set a bare "application/json" for their JSON answers.
+const PROGRESS_JSON = "application/json";
+
+export async function sendProgress(ctx: ReplyContext, stream: boolean, progress: Progress): Promise<void> {
+  const { res, signal, lineFault, tokenDelayMs } = ctx;
+  const { steps, error } = progress;
+  const errorBody = (message: string) => JSON.stringify({ error: message });
+  if (!stream && !lineFault) {
+    // waitForStream: only the last progress object, or the error with its status (500 by default).
+    if (!(await pause(tokenDelayMs * steps.length, signal))) return;
+    if (error) return sendText(res, error.status ?? 500, errorBody(error.message), PROGRESS_JSON);
+    progress.onSuccess?.();
+    return sendText(res, 200, JSON.stringify(steps.at(-1) ?? {}), PROGRESS_JSON);
+  }
+  // streamResponse: an error before anything was written is a plain JSON error with its status.
+  if (error && steps.length === 0 && !lineFault) return sendText(res, error.status ?? 500, errorBody(error.message), PROGRESS_JSON);
+  res.writeHead(200, { "Content-Type": NDJSON_TYPE });
+  res.flushHeaders();
+  const cut = lineFault ? Math.min(lineFault.afterLines, steps.length) : steps.length;
+  for (let i = 0; i < cut; i++) {
+    if (i > 0 && !(await pause(tokenDelayMs, signal))) return;
+    writeLine(res, steps[i] ?? {});
+  }
+  if (lineFault) return applyLineFault(ctx, lineFault);
+  if (error) writeLine(res, { error: error.message });
+  else progress.onSuccess?.();
   res.end();
 }

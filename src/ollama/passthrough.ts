@@ -1,0 +1,184 @@
+import { ApiError, backendBroke, backendStalled, toApiError } from "../http/errors.ts";
+import { IdleTimer } from "../http/idle-timer.ts";
+import type { Usage } from "../translate/chat-common.ts";
+import { clientGone, type UpstreamCall } from "./client.ts";
+import { mapUpstreamError, nativeErrorMessage } from "./errors.ts";
+import { NdjsonDecoder } from "./ndjson.ts";
+
+/**
+ * The pieces of the native /api/* passthrough: which upstream answers are passed on, the byte-exact relay of the
+ * ones that are (with usage read from a copy of the bytes), and errors in Ollama's own `{"error":"…"}` shape.
+ */
+
+/** Ollama's content type for its JSON answers and errors. */
+export const OLLAMA_JSON = "application/json; charset=utf-8";
+const ERROR_BODY_LIMIT = 64 * 1024;
+const utf8 = new TextEncoder();
+
+/** Our error, or the tunnel's, as a native client expects it: `{"error":"<message>"}` with the status. */
+export function nativeErrorResponse(error: ApiError): Response {
+  return new Response(JSON.stringify({ error: error.message }), {
+    status: error.status,
+    headers: { "content-type": OLLAMA_JSON, ...error.headers },
+  });
+}
+
+/**
+ * Wait for the upstream answer and decide whether it is passed on. 2xx answers and Ollama's own JSON errors are
+ * (the error re-made from the bytes read); a redirect (an Access login), an HTML page, Ollama's empty 403 from
+ * its Host check or any other non-Ollama failure becomes an ApiError, thrown. A HEAD answer has no body to tell
+ * Ollama from the tunnel, so its 400 and 404 (a missing blob) are taken as Ollama's.
+ */
+export async function upstreamAnswer(call: UpstreamCall, method: string): Promise<Response> {
+  const response = await call.response;
+  const status = response.status;
+  if (status >= 200 && status < 300) return response;
+  const contentType = response.headers.get("content-type") ?? "";
+  if (method === "HEAD" || (status >= 300 && status < 400)) {
+    response.body?.cancel().catch(() => {});
+    if (method === "HEAD" && (status === 400 || status === 404)) return new Response(null, { status, headers: { "content-type": contentType || OLLAMA_JSON } });
+    throw mapUpstreamError(status, contentType, "");
+  }
+  const text = await readStart(response.body);
+  if (text.length < ERROR_BODY_LIMIT && nativeErrorMessage(text) !== null) {
+    return new Response(text, { status, headers: { "content-type": contentType || OLLAMA_JSON } });
+  }
+  throw mapUpstreamError(status, contentType, text);
+}
+
+/** The first 64 KiB of an error body (all of any real error message). */
+async function readStart(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (!body) return "";
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (text.length < ERROR_BODY_LIMIT) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    // A body cut off mid-read still has a status; use what arrived.
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return text;
+}
+
+export interface RelayOptions {
+  /** Abort the upstream call when it sends nothing for this long (null: no limit, e.g. a long pull). */
+  idleTimeoutMs: number | null;
+  /** Called exactly once when the answer is over (read to the end, failed, or cancelled by the client). */
+  onEnd(usage: Usage | null): void;
+  /** Added to the response (e.g. the x-ratelimit-* set). */
+  headers?: Record<string, string>;
+}
+
+/**
+ * The client's response: status and content type as upstream sent them, and the body relayed chunk by chunk,
+ * unchanged. A copy of every chunk feeds an NDJSON decoder, so the token counts of the final `done:true` object
+ * (or of an /api/embed answer) can be reported when the body ends; a non-stream JSON body is one line, read the
+ * same way. If the upstream body fails midway (a reset, a stall), an NDJSON stream ends the way Ollama ends one:
+ * with an `{"error":"…"}` line; any other body is errored. A client that goes away aborts the upstream call.
+ */
+export function relayAnswer(method: string, upstream: Response, call: UpstreamCall, options: RelayOptions): Response {
+  const headers = new Headers(options.headers);
+  const contentType = upstream.headers.get("content-type");
+  if (contentType) headers.set("content-type", contentType);
+  if (method === "HEAD" || !upstream.body || upstream.status === 204) {
+    upstream.body?.cancel().catch(() => {});
+    options.onEnd(null);
+    return new Response(null, { status: upstream.status, headers });
+  }
+  const body = tap(upstream.body, call, (contentType ?? "").includes("ndjson"), options);
+  return new Response(body, { status: upstream.status, headers });
+}
+
+type Line = Record<string, unknown>;
+
+function usageOf(line: Line): Usage | null {
+  const final = line.done === true || Array.isArray(line.embeddings);
+  if (!final) return null;
+  const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : 0);
+  const prompt = count(line.prompt_eval_count);
+  const completion = count(line.eval_count);
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+function tap(source: ReadableStream<Uint8Array>, call: UpstreamCall, ndjson: boolean, options: RelayOptions): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  const decoder = new NdjsonDecoder<Line>();
+  let usage: Usage | null = null;
+  let decoding = true;
+  let endedWithNewline = true;
+  let ended = false;
+
+  const observe = (line: Line) => {
+    usage = usageOf(line) ?? usage;
+  };
+  // Accounting must never disturb the relay: a body that is not NDJSON only means the usage is unknown.
+  const feed = (bytes: Uint8Array | null) => {
+    if (!decoding) return;
+    try {
+      if (bytes) decoder.push(bytes, observe);
+      else decoder.flush(observe);
+    } catch {
+      decoding = false;
+      usage = null;
+    }
+  };
+  const idle = options.idleTimeoutMs === null
+    ? null
+    : new IdleTimer(options.idleTimeoutMs, () => {
+        call.abort(backendStalled(options.idleTimeoutMs!));
+        return false;
+      });
+  const finish = (result: Usage | null) => {
+    if (ended) return false;
+    ended = true;
+    idle?.stop();
+    options.onEnd(result);
+    return true;
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            feed(null);
+            finish(usage);
+            controller.close();
+            return;
+          }
+          idle?.touch();
+          feed(value);
+          if (value.byteLength > 0) endedWithNewline = value[value.byteLength - 1] === 0x0a;
+          controller.enqueue(value);
+        } catch (error) {
+          if (!finish(null)) return;
+          const reason = failureOf(call, error);
+          if (!ndjson) return controller.error(reason);
+          const line = `${endedWithNewline ? "" : "\n"}${JSON.stringify({ error: reason.message })}\n`;
+          controller.enqueue(utf8.encode(line));
+          controller.close();
+        }
+      },
+      cancel() {
+        finish(usage);
+        call.abort(clientGone());
+        reader.cancel().catch(() => {});
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Why the upstream body failed: the reason we aborted the call with (a stall), else a broken connection. */
+function failureOf(call: UpstreamCall, error: unknown): ApiError {
+  if (call.signal.aborted && call.signal.reason instanceof ApiError) return call.signal.reason;
+  const reason = toApiError(error);
+  return reason.status === 500 ? backendBroke() : reason;
+}
