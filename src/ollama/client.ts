@@ -2,7 +2,7 @@ import type { Config } from "../config.ts";
 import { ApiError, backendTimeout, backendUnavailable } from "../http/errors.ts";
 import { mapUpstreamError } from "./errors.ts";
 
-const ERROR_BODY_LIMIT = 64 * 1024;
+export const ERROR_BODY_LIMIT = 64 * 1024;
 
 /** One upstream request in flight: its response (once the headers are in) and a way to stop it. */
 export interface UpstreamCall {
@@ -83,7 +83,7 @@ export class OllamaClient {
       throw backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
     }
     if (response.ok) return response;
-    const text = await readErrorBody(response);
+    const text = await readErrorBody(response.body);
     throw mapUpstreamError(response.status, response.headers.get("content-type") ?? "", text);
   }
 
@@ -150,9 +150,10 @@ export class OllamaClient {
   }
 }
 
-async function readErrorBody(response: Response): Promise<string> {
-  if (!response.body) return "";
-  const reader = response.body.getReader();
+/** The first 64 KiB of an error body (all of any real error message); a body cut off mid-read gives what arrived. */
+export async function readErrorBody(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (!body) return "";
+  const reader = body.getReader();
   const decoder = new TextDecoder();
   let text = "";
   try {
@@ -162,7 +163,7 @@ async function readErrorBody(response: Response): Promise<string> {
       text += decoder.decode(value, { stream: true });
     }
   } catch {
-    // A body cut off mid-read still tells us the status; use what arrived.
+    // keep what arrived: the status still says what happened
   } finally {
     reader.cancel().catch(() => {});
   }

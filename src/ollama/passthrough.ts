@@ -1,7 +1,7 @@
 import { ApiError, backendBroke, backendStalled, toApiError } from "../http/errors.ts";
 import { IdleTimer } from "../http/idle-timer.ts";
 import type { Usage } from "../translate/chat-common.ts";
-import { clientGone, type UpstreamCall } from "./client.ts";
+import { clientGone, ERROR_BODY_LIMIT, readErrorBody, type UpstreamCall } from "./client.ts";
 import { mapUpstreamError, nativeErrorMessage } from "./errors.ts";
 import { NdjsonDecoder } from "./ndjson.ts";
 
@@ -12,7 +12,6 @@ import { NdjsonDecoder } from "./ndjson.ts";
 
 /** Ollama's content type for its JSON answers and errors. */
 export const OLLAMA_JSON = "application/json; charset=utf-8";
-const ERROR_BODY_LIMIT = 64 * 1024;
 const utf8 = new TextEncoder();
 
 /** Our error, or the tunnel's, as a native client expects it: `{"error":"<message>"}` with the status. */
@@ -39,31 +38,11 @@ export async function upstreamAnswer(call: UpstreamCall, method: string): Promis
     if (method === "HEAD" && (status === 400 || status === 404)) return new Response(null, { status, headers: { "content-type": contentType || OLLAMA_JSON } });
     throw mapUpstreamError(status, contentType, "");
   }
-  const text = await readStart(response.body);
+  const text = await readErrorBody(response.body);
   if (text.length < ERROR_BODY_LIMIT && nativeErrorMessage(text) !== null) {
     return new Response(text, { status, headers: { "content-type": contentType || OLLAMA_JSON } });
   }
   throw mapUpstreamError(status, contentType, text);
-}
-
-/** The first 64 KiB of an error body (all of any real error message). */
-async function readStart(body: ReadableStream<Uint8Array> | null): Promise<string> {
-  if (!body) return "";
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  try {
-    while (text.length < ERROR_BODY_LIMIT) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } catch {
-    // A body cut off mid-read still has a status; use what arrived.
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  return text;
 }
 
 export interface RelayOptions {
