@@ -4,6 +4,7 @@
  * --admin-token or ADMIN_TOKEN. Prints a readable table, or JSON with --json.
  */
 import { parseArgs } from "node:util";
+import type { KeyView } from "../src/keys/types.ts";
 
 const USAGE = `Usage:
   npm run keys -- create --name NAME [--models m1,m2] [--rpm N] [--tpm N] [--max-concurrency N] [--expires-at ISO-8601]
@@ -11,20 +12,8 @@ const USAGE = `Usage:
   npm run keys -- revoke KEY_ID
 Options: --url URL (or OLLAMA_EDGE_URL), --admin-token TOKEN (or ADMIN_TOKEN), --json`;
 
-interface KeyView {
-  id: string;
-  name: string;
-  prefix: string;
-  models: string[];
-  rpm: number;
-  tpm: number;
-  max_concurrency: number;
-  expires_at: string | null;
-  created_at: string;
-  last_used_at?: string | null;
-  usage?: { requests: number; prompt_tokens: number; completion_tokens: number };
-  key?: string;
-}
+/** A key as the admin API shows it; the create answer adds the one-time `key` and has no usage yet. */
+type ShownKey = Omit<KeyView, "usage" | "last_used_at"> & Partial<Pick<KeyView, "usage" | "last_used_at">> & { key?: string };
 
 class CliError extends Error {}
 
@@ -89,7 +78,7 @@ function table(rows: string[][]): string {
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 16).replace("T", " ") : "-");
 
-function keyTable(keys: KeyView[]): string {
+function keyTable(keys: ShownKey[]): string {
   if (!keys.length) return "No API keys yet. Create one with: npm run keys -- create --name NAME";
   const header = ["ID", "NAME", "PREFIX", "MODELS", "RPM", "TPM", "CONC", "EXPIRES", "LAST USED", "REQUESTS", "TOKENS"];
   const rows = keys.map((key) => [
@@ -127,7 +116,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         ...(values["max-concurrency"] !== undefined && { max_concurrency: wholeNumber("max-concurrency", values["max-concurrency"]) }),
         ...(values["expires-at"] !== undefined && { expires_at: values["expires-at"] }),
       };
-      const created = (await call(base, token, "POST", "/admin/keys", body)) as KeyView;
+      const created = (await call(base, token, "POST", "/admin/keys", body)) as ShownKey;
       if (values.json) return JSON.stringify(created, null, 2);
       return [
         `Created ${created.id} (${created.name}): rpm ${created.rpm}, tpm ${created.tpm}, max concurrency ${created.max_concurrency}, ` +
@@ -139,7 +128,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       ].join("\n");
     }
     case "list": {
-      const list = (await call(base, token, "GET", "/admin/keys")) as { data: KeyView[] };
+      const list = (await call(base, token, "GET", "/admin/keys")) as { data: ShownKey[] };
       return values.json ? JSON.stringify(list.data, null, 2) : keyTable(list.data);
     }
     case "revoke": {
