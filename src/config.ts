@@ -21,6 +21,10 @@ export interface Config {
   upstreamHeadersTimeoutMs: number;
   upstreamIdleTimeoutMs: number;
   modelsCacheTtlMs: number;
+  /** Retries of an upstream request whose connection failed before any answer (0 = none). */
+  upstreamRetries: number;
+  /** First retry delay; each further retry doubles it (with jitter), capped at 8× this. */
+  upstreamRetryBackoffMs: number;
   /** Most inputs one /v1/embeddings request may carry. */
   maxEmbeddingInputs: number;
   /** Most UTF-8 bytes of input text one /v1/embeddings request may carry. */
@@ -74,10 +78,13 @@ export function parseSize(variable: string, raw: string | undefined, fallback: n
   return Number(match[1]) * UNIT_BYTES[(match[2] ?? "b").toLowerCase()]!;
 }
 
-export function parseCount(variable: string, raw: string | undefined, fallback: number): number {
+export function parseCount(variable: string, raw: string | undefined, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (raw === undefined || raw.trim() === "") return fallback;
   const value = Number(raw.trim());
-  if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(variable, `expected a whole number ≥ 1, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(variable, `expected a whole number ${range}, got ${JSON.stringify(raw)}`);
+  }
   return value;
 }
 
@@ -154,6 +161,8 @@ export function parseConfig(env: EnvVars): Config {
     upstreamHeadersTimeoutMs: parseDuration("UPSTREAM_HEADERS_TIMEOUT", env.UPSTREAM_HEADERS_TIMEOUT, 300_000),
     upstreamIdleTimeoutMs: parseDuration("UPSTREAM_IDLE_TIMEOUT", env.UPSTREAM_IDLE_TIMEOUT, 120_000),
     modelsCacheTtlMs: parseDuration("MODELS_CACHE_TTL", env.MODELS_CACHE_TTL, 10_000),
+    upstreamRetries: parseCount("UPSTREAM_RETRIES", env.UPSTREAM_RETRIES, 2, 0, 10),
+    upstreamRetryBackoffMs: parseDuration("UPSTREAM_RETRY_BACKOFF", env.UPSTREAM_RETRY_BACKOFF, 250),
     maxEmbeddingInputs: parseCount("MAX_EMBEDDING_INPUTS", env.MAX_EMBEDDING_INPUTS, 256),
     maxEmbeddingBytes: parseSize("MAX_EMBEDDING_BYTES", env.MAX_EMBEDDING_BYTES, 1024 ** 2),
     adminToken: env.ADMIN_TOKEN?.trim() || null,
@@ -162,7 +171,7 @@ export function parseConfig(env: EnvVars): Config {
       tpm: parseCount("DEFAULT_KEY_TPM", env.DEFAULT_KEY_TPM, 200_000),
       max_concurrency: parseCount("DEFAULT_KEY_MAX_CONCURRENCY", env.DEFAULT_KEY_MAX_CONCURRENCY, 4),
     },
-    backendMaxConcurrency: env.BACKEND_MAX_CONCURRENCY?.trim() === "0" ? 0 : parseCount("BACKEND_MAX_CONCURRENCY", env.BACKEND_MAX_CONCURRENCY, 4),
+    backendMaxConcurrency: parseCount("BACKEND_MAX_CONCURRENCY", env.BACKEND_MAX_CONCURRENCY, 4, 0),
     queueMaxWaitMs: parseDuration("QUEUE_MAX_WAIT", env.QUEUE_MAX_WAIT, 30_000),
     queueMaxLength: parseCount("QUEUE_MAX_LENGTH", env.QUEUE_MAX_LENGTH, 64),
     leaseTtlMs: parseDuration("LEASE_TTL", env.LEASE_TTL, 15 * 60_000),

@@ -24,4 +24,6 @@ export interface EnvVars {
   QUEUE_MAX_WAIT?: string;
   QUEUE_MAX_LENGTH?: string;
   LEASE_TTL?: string;
+  UPSTREAM_RETRIES?: string;
+  UPSTREAM_RETRY_BACKOFF?: string;
 }

@@ -1,6 +1,7 @@
 import type { Config } from "../config.ts";
 import { ApiError, backendTimeout, backendUnavailable } from "../http/errors.ts";
 import { mapUpstreamError } from "./errors.ts";
+import { retryDelay, sleep } from "./retry.ts";
 
 export const ERROR_BODY_LIMIT = 64 * 1024;
 
@@ -29,9 +30,26 @@ export interface ForwardInit {
 /** The client disconnected: nobody will read this error, it only labels the abort. */
 export const clientGone = () => new ApiError(499, "The client closed the connection.", "invalid_request_error", "client_closed");
 
+const noHeaders = (ms: number) => backendTimeout(`The backend sent no response headers within ${ms} ms.`);
+
+/** An abortable upstream call: the client's own disconnect aborts it too. */
+function inFlight(clientSignal: AbortSignal | undefined) {
+  const controller = new AbortController();
+  const abort = (reason: ApiError) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  };
+  const onClientAbort = () => abort(clientGone());
+  if (clientSignal?.aborted) onClientAbort();
+  clientSignal?.addEventListener("abort", onClientAbort, { once: true });
+  const release = () => clientSignal?.removeEventListener("abort", onClientAbort);
+  return { signal: controller.signal, abort, release };
+}
+
 /**
  * Talks to Ollama. Builds every upstream request from scratch, so the client's Authorization, Cookie, Origin and
- * CF-* headers can never leak through; adds the Access service-token headers when configured.
+ * CF-* headers can never leak through; adds the Access service-token headers when configured. A connection that
+ * fails before any answer (Ollama restarting, a tunnel reconnecting) is retried with bounded exponential backoff;
+ * nothing is retried once an answer has started.
  */
 export class OllamaClient {
   readonly #config: Config;
@@ -40,51 +58,23 @@ export class OllamaClient {
     this.#config = config;
   }
 
-  #headers(hasBody: boolean): Record<string, string> {
-    const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...this.#config.accessHeaders };
-    if (hasBody) headers["content-type"] = "application/json";
-    return headers;
-  }
-
   /**
-   * Start a request. The headers timeout covers everything before the response headers (a model load included);
-   * `clientSignal` aborts the upstream call when the client goes away.
+   * Start a JSON request. The headers timeout covers everything before the response headers (a model load and
+   * retries included); `clientSignal` aborts the upstream call when the client goes away. Resolves with a 2xx.
    */
   call(method: "GET" | "POST", path: string, body: unknown, clientSignal?: AbortSignal, headersTimeoutMs = this.#config.upstreamHeadersTimeoutMs): UpstreamCall {
-    const controller = new AbortController();
-    const abort = (reason: ApiError) => {
-      if (!controller.signal.aborted) controller.abort(reason);
-    };
-    const onClientAbort = () => abort(clientGone());
-    if (clientSignal?.aborted) onClientAbort();
-    clientSignal?.addEventListener("abort", onClientAbort, { once: true });
-    const timer = setTimeout(
-      () => abort(backendTimeout(`The backend sent no response headers within ${headersTimeoutMs} ms.`)),
-      headersTimeoutMs,
-    );
-    const response = this.#send(method, path, body, controller.signal).finally(() => clearTimeout(timer));
-    response.catch(() => clientSignal?.removeEventListener("abort", onClientAbort));
-    return { response, signal: controller.signal, abort };
-  }
-
-  async #send(method: string, path: string, body: unknown, signal: AbortSignal): Promise<Response> {
-    let response: Response;
-    try {
-      response = await fetch(`${this.#config.ollamaUrl}${path}`, {
-        method,
-        headers: this.#headers(body !== undefined),
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-        // Ollama never redirects; Cloudflare Access does (to its login page). Report that instead of following it.
-        redirect: "manual",
-      });
-    } catch {
-      if (signal.reason instanceof ApiError) throw signal.reason;
-      throw backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
-    }
-    if (response.ok) return response;
-    const text = await readErrorBody(response.body);
-    throw mapUpstreamError(response.status, response.headers.get("content-type") ?? "", text);
+    const flight = inFlight(clientSignal);
+    const timer = setTimeout(() => flight.abort(noHeaders(headersTimeoutMs)), headersTimeoutMs);
+    const json = body === undefined ? null : JSON.stringify(body);
+    const response = this.#fetch(method, path, json, json === null ? null : "application/json", flight.signal, true)
+      .then(async (answer) => {
+        if (answer.ok) return answer;
+        const text = await readErrorBody(answer.body);
+        throw mapUpstreamError(answer.status, answer.headers.get("content-type") ?? "", text);
+      })
+      .finally(() => clearTimeout(timer));
+    response.catch(flight.release);
+    return { response, signal: flight.signal, abort: flight.abort };
   }
 
   /**
@@ -92,50 +82,52 @@ export class OllamaClient {
    * is, under fresh headers. Unlike `call`, every HTTP status resolves (redirects are not followed), so the
    * caller decides what to pass on; only a failed connection, an abort or the headers timeout rejects, with an
    * ApiError. For a stream body the headers timeout starts once the body has been sent, so a long upload is not
-   * mistaken for a silent backend.
+   * mistaken for a silent backend; a stream body cannot be sent twice, so it is not retried.
    */
   forward(method: string, path: string, init: ForwardInit = {}): UpstreamCall {
-    const controller = new AbortController();
-    const abort = (reason: ApiError) => {
-      if (!controller.signal.aborted) controller.abort(reason);
-    };
-    const { clientSignal } = init;
-    const onClientAbort = () => abort(clientGone());
-    if (clientSignal?.aborted) onClientAbort();
-    clientSignal?.addEventListener("abort", onClientAbort, { once: true });
-
+    const flight = inFlight(init.clientSignal);
     const timeoutMs = init.headersTimeoutMs ?? this.#config.upstreamHeadersTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let answered = false;
     const startTimer = () => {
       if (answered || timer !== undefined) return;
-      timer = setTimeout(() => abort(backendTimeout(`The backend sent no response headers within ${timeoutMs} ms.`)), timeoutMs);
+      timer = setTimeout(() => flight.abort(noHeaders(timeoutMs)), timeoutMs);
     };
 
     let body = init.body ?? null;
+    const replayable = !(body instanceof ReadableStream);
     if (body instanceof ReadableStream) {
       // Re-piped so we know when the upload is over; a known length keeps Content-Length instead of chunking.
       const pipe = init.contentLength !== undefined ? new FixedLengthStream(init.contentLength) : new TransformStream<Uint8Array, Uint8Array>();
-      body.pipeTo(pipe.writable).then(startTimer, () => abort(clientGone()));
+      body.pipeTo(pipe.writable).then(startTimer, () => flight.abort(clientGone()));
       body = pipe.readable;
     } else {
       startTimer();
     }
+    const contentType = body === null ? null : (init.contentType ?? "application/json");
+    const response = this.#fetch(method, path, body, contentType, flight.signal, replayable).finally(() => {
+      answered = true;
+      if (timer !== undefined) clearTimeout(timer);
+    });
+    response.catch(flight.release);
+    return { response, signal: flight.signal, abort: flight.abort };
+  }
 
+  /** fetch, retried while the connection fails before any answer; rejects only with an ApiError. */
+  async #fetch(method: string, path: string, body: BodyInit | null, contentType: string | null, signal: AbortSignal, replayable: boolean): Promise<Response> {
     const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...this.#config.accessHeaders };
-    if (body !== null) headers["content-type"] = init.contentType ?? "application/json";
-    const signal = controller.signal;
-    const response = fetch(`${this.#config.ollamaUrl}${path}`, { method, headers, body, signal, redirect: "manual" })
-      .catch((): never => {
+    if (contentType !== null) headers["content-type"] = contentType;
+    const retries = replayable ? this.#config.upstreamRetries : 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // Ollama never redirects; Cloudflare Access does (to its login page). Report that instead of following it.
+        return await fetch(`${this.#config.ollamaUrl}${path}`, { method, headers, body, signal, redirect: "manual" });
+      } catch {
         if (signal.reason instanceof ApiError) throw signal.reason;
-        throw backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
-      })
-      .finally(() => {
-        answered = true;
-        if (timer !== undefined) clearTimeout(timer);
-      });
-    response.catch(() => clientSignal?.removeEventListener("abort", onClientAbort));
-    return { response, signal, abort };
+        if (attempt >= retries) throw backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
+      }
+      await sleep(retryDelay(this.#config.upstreamRetryBackoffMs, attempt), signal);
+    }
   }
 
   /** A small JSON call (tags, show, version) with its own short timeout. */

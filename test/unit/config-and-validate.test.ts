@@ -76,6 +76,8 @@ describe("parseConfig", () => {
       upstreamHeadersTimeoutMs: 300_000,
       upstreamIdleTimeoutMs: 120_000,
       modelsCacheTtlMs: 10_000,
+      upstreamRetries: 2,
+      upstreamRetryBackoffMs: 250,
       maxEmbeddingInputs: 256,
       maxEmbeddingBytes: 1024 ** 2,
       adminToken: null,
@@ -112,6 +114,8 @@ describe("parseConfig", () => {
       QUEUE_MAX_WAIT: "5s",
       QUEUE_MAX_LENGTH: "8",
       LEASE_TTL: "1h",
+      UPSTREAM_RETRIES: "0",
+      UPSTREAM_RETRY_BACKOFF: "100ms",
     });
     expect(config).toStrictEqual({
       ollamaUrl: "https://ollama.example.com",
@@ -126,6 +130,8 @@ describe("parseConfig", () => {
       upstreamHeadersTimeoutMs: 120_000,
       upstreamIdleTimeoutMs: 90_000,
       modelsCacheTtlMs: 500,
+      upstreamRetries: 0,
+      upstreamRetryBackoffMs: 100,
       maxEmbeddingInputs: 32,
       maxEmbeddingBytes: 64 * 1024,
       adminToken: "admin",
@@ -153,6 +159,11 @@ describe("parseConfig", () => {
     });
     expect(configError({ UPSTREAM_IDLE_TIMEOUT: "forever" }).variable).toBe("UPSTREAM_IDLE_TIMEOUT");
     expect(configError({ MAX_IMAGE_BYTES: "big" }).variable).toBe("MAX_IMAGE_BYTES");
+    expect(configError({ UPSTREAM_RETRIES: "11" })).toStrictEqual({
+      variable: "UPSTREAM_RETRIES",
+      message: 'Invalid configuration UPSTREAM_RETRIES: expected a whole number from 0 to 10, got "11"',
+    });
+    expect(configError({ DEFAULT_KEY_RPM: "0" }).message).toBe('Invalid configuration DEFAULT_KEY_RPM: expected a whole number ≥ 1, got "0"');
   });
 
   it("needs both Access secrets or neither", () => {

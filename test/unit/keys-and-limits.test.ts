@@ -161,3 +161,18 @@ describe("fair queue", () => {
     expect(queue.shift()).toBeUndefined();
   });
 });
+
+describe("retry backoff", () => {
+  it("doubles from the base with ±25 % jitter, capped at 8× the base", async () => {
+    const { retryDelay } = await import("../../src/ollama/retry.ts");
+    for (let i = 0; i < 200; i++) {
+      const [first, second, fifth] = [retryDelay(100, 0), retryDelay(100, 1), retryDelay(100, 5)];
+      expect(first).toBeGreaterThanOrEqual(75);
+      expect(first).toBeLessThanOrEqual(125);
+      expect(second).toBeGreaterThanOrEqual(150);
+      expect(second).toBeLessThanOrEqual(250);
+      expect(fifth).toBeGreaterThanOrEqual(600);
+      expect(fifth).toBeLessThanOrEqual(1000);
+    }
+  });
+});

@@ -120,6 +120,44 @@ describe("backend failures before the answer get a real status", () => {
   });
 });
 
+describe("retries of connections that fail before any answer", () => {
+  const body = { model: "llama3.2", messages: [user("x")] };
+  const fast = { UPSTREAM_RETRY_BACKOFF: "20ms" };
+
+  it("a connection dropped before the headers is retried, and the client never notices", async () => {
+    await emulator.fault({ fault: { kind: "drop", afterLines: 0 }, times: 2 });
+    const res = await postJsonWith(fast, "/v1/chat/completions", body);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).choices[0].message.content).toBe("Hello! You said: x");
+    expect(await emulator.requests("/api/chat")).toHaveLength(3);
+  });
+
+  it("gives up after UPSTREAM_RETRIES with 502 backend_unavailable", async () => {
+    await emulator.fault({ fault: { kind: "drop", afterLines: 0 }, times: 10 });
+    const res = await postJsonWith({ ...fast, UPSTREAM_RETRIES: "3" }, "/v1/chat/completions", body);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as any).error.code).toBe("backend_unavailable");
+    expect(await emulator.requests("/api/chat")).toHaveLength(4);
+    await emulator.reset();
+    await emulator.fault({ fault: { kind: "drop", afterLines: 0 }, times: 10 });
+    expect((await postJsonWith({ UPSTREAM_RETRIES: "0" }, "/v1/chat/completions", body)).status).toBe(502);
+    expect(await emulator.requests("/api/chat")).toHaveLength(1);
+  });
+
+  it("never retries once the answer has started", async () => {
+    await emulator.fault({ fault: { kind: "drop", afterLines: 2 }, times: 1 });
+    const { data } = await readSse(await postJsonWith(fast, "/v1/chat/completions", { ...body, stream: true }));
+    expect(chunksOf(data).at(-1).error.type).toBe("server_error");
+    expect(await emulator.requests("/api/chat")).toHaveLength(1);
+  });
+
+  it("does not retry HTTP errors (503 busy is the backend's answer)", async () => {
+    await emulator.fault({ fault: { kind: "busy" }, times: 1 });
+    expect((await postJsonWith(fast, "/v1/chat/completions", body)).status).toBe(503);
+    expect(await emulator.requests("/api/chat")).toHaveLength(1);
+  });
+});
+
 describe("failures after a stream started end it with an error event", () => {
   const streamBody = { model: "llama3.2", stream: true, messages: [user("one two three")] };
 
