@@ -13,7 +13,7 @@ const USAGE = `Usage:
 Options: --url URL (or OLLAMA_EDGE_URL), --admin-token TOKEN (or ADMIN_TOKEN), --json`;
 
 /** A key as the admin API shows it; the create answer adds the one-time `key` and has no usage yet. */
-type ShownKey = Omit<KeyView, "usage" | "last_used_at"> & Partial<Pick<KeyView, "usage" | "last_used_at">> & { key?: string };
+type ShownKey = Omit<KeyView, "usage" | "last_used_at" | "in_flight"> & Partial<Pick<KeyView, "usage" | "last_used_at" | "in_flight">> & { key?: string };
 
 class CliError extends Error {}
 

@@ -5,7 +5,7 @@ import { corsHeaders, preflightResponse } from "./http/cors.ts";
 import { ApiError, errorResponse, routeNotFound, toApiError } from "./http/errors.ts";
 import { requestIdFor } from "./http/request-id.ts";
 import { withHeaders } from "./http/respond.ts";
-import { createKey, listKeys, revokeKey } from "./keys/admin.ts";
+import { createKey, gateStatus, listKeys, revokeKey } from "./keys/admin.ts";
 import { ModelCatalog } from "./models/catalog.ts";
 import { OllamaClient } from "./ollama/client.ts";
 import { chatCompletions } from "./routes/chat.ts";
@@ -30,6 +30,7 @@ router
   .post("/admin/keys", createKey as Handler)
   .get("/admin/keys", listKeys as Handler)
   .delete("/admin/keys/:id", revokeKey as Handler)
+  .get("/admin/gate", gateStatus as Handler)
   .all("*", (request: Request) => {
     throw routeNotFound(request.method, new URL(request.url).pathname);
   });

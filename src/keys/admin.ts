@@ -8,6 +8,7 @@ import { sha256, toHex } from "../http/secrets.ts";
 import { validate } from "../openai/validate.ts";
 import type { AppContext } from "../routes/context.ts";
 import { generateKey, keyPrefix, newKeyId } from "./key-format.ts";
+import { backendGate } from "./key-object.ts";
 import { keyRegistry } from "./registry.ts";
 import type { KeyRecord, KeyView } from "./types.ts";
 
@@ -59,6 +60,13 @@ export async function listKeys(request: Request, app: AppContext): Promise<Respo
   const entries = await keyRegistry(app.env).list();
   const views = await Promise.all(entries.map((entry) => keyObject(app.env, entry.hash).describe()));
   return json({ object: "list", data: views.filter((view): view is KeyView => view !== null) });
+}
+
+/** GET /admin/gate: the gateway-wide backend gate right now (requests in flight to Ollama, waiters). */
+export async function gateStatus(request: Request, app: AppContext): Promise<Response> {
+  await requireAdmin(request, app.config);
+  const stats = await backendGate(app.env).stats();
+  return json({ max_concurrency: app.config.backendMaxConcurrency, in_flight: stats.inFlight, queued: stats.queued });
 }
 
 /** DELETE /admin/keys/{id}: revoked at once; the next request with the key gets 401. */

@@ -35,7 +35,7 @@ export class KeyObject extends DurableObject<Env> {
   describe(): KeyView | null {
     if (!this.#record) return null;
     const { hash: _hash, ...view } = this.#record;
-    return view;
+    return { ...view, in_flight: Object.keys(this.#state.leases).length };
   }
 
   /** Forget the key entirely: the next request with it finds nothing and gets 401. */

@@ -18,8 +18,8 @@ export interface KeyRecord {
   usage: { requests: number; prompt_tokens: number; completion_tokens: number };
 }
 
-/** The public view of a key in the admin API: everything but the hash. */
-export type KeyView = Omit<KeyRecord, "hash">;
+/** The public view of a key in the admin API: everything but the hash, plus the requests in flight now. */
+export type KeyView = Omit<KeyRecord, "hash"> & { in_flight: number };
 
 /** The caller's settings that govern admission (the Worker's configuration is the source of truth). */
 export interface AdmissionPolicy {

@@ -65,6 +65,7 @@ describe("admin API", () => {
       created_at: created.created_at,
       last_used_at: expect.any(String),
       usage: { requests: 1, prompt_tokens: 2, completion_tokens: 4 },
+      in_flight: 0,
     });
     const text = JSON.stringify(list);
     expect(text).not.toContain(created.key);
