@@ -27,6 +27,20 @@ export interface ForwardInit {
   headersTimeoutMs?: number;
 }
 
+/** Where a client sends its requests: one backend's base URL and the headers it needs (Access token, API key). */
+export interface UpstreamTarget {
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface CallOptions {
+  /** The client's signal: its disconnect aborts the upstream call. */
+  signal?: AbortSignal;
+  headersTimeoutMs?: number;
+  /** Connection retries on this backend (default UPSTREAM_RETRIES; 0 when another backend can take over). */
+  retries?: number;
+}
+
 /** The client disconnected: nobody will read this error, it only labels the abort. */
 export const clientGone = () => new ApiError(499, "The client closed the connection.", "invalid_request_error", "client_closed");
 
@@ -53,20 +67,25 @@ function inFlight(clientSignal: AbortSignal | undefined) {
  */
 export class OllamaClient {
   readonly #config: Config;
+  readonly #target: UpstreamTarget;
 
-  constructor(config: Config) {
+  /** `target` is one backend (its URL and headers); by default the OLLAMA_URL one. */
+  constructor(config: Config, target: UpstreamTarget = { url: config.ollamaUrl, headers: config.accessHeaders }) {
     this.#config = config;
+    this.#target = target;
   }
 
   /**
    * Start a JSON request. The headers timeout covers everything before the response headers (a model load and
    * retries included); `clientSignal` aborts the upstream call when the client goes away. Resolves with a 2xx.
    */
-  call(method: "GET" | "POST", path: string, body: unknown, clientSignal?: AbortSignal, headersTimeoutMs = this.#config.upstreamHeadersTimeoutMs): UpstreamCall {
-    const flight = inFlight(clientSignal);
+  call(method: "GET" | "POST", path: string, body: unknown, options: CallOptions = {}): UpstreamCall {
+    const headersTimeoutMs = options.headersTimeoutMs ?? this.#config.upstreamHeadersTimeoutMs;
+    const flight = inFlight(options.signal);
     const timer = setTimeout(() => flight.abort(noHeaders(headersTimeoutMs)), headersTimeoutMs);
     const json = body === undefined ? null : JSON.stringify(body);
-    const response = this.#fetch(method, path, json, json === null ? null : "application/json", flight.signal, true)
+    const retries = options.retries ?? this.#config.upstreamRetries;
+    const response = this.#fetch(method, path, json, json === null ? null : "application/json", flight.signal, retries)
       .then(async (answer) => {
         if (answer.ok) return answer;
         const text = await readErrorBody(answer.body);
@@ -105,7 +124,7 @@ export class OllamaClient {
       startTimer();
     }
     const contentType = body === null ? null : (init.contentType ?? "application/json");
-    const response = this.#fetch(method, path, body, contentType, flight.signal, replayable).finally(() => {
+    const response = this.#fetch(method, path, body, contentType, flight.signal, replayable ? this.#config.upstreamRetries : 0).finally(() => {
       answered = true;
       if (timer !== undefined) clearTimeout(timer);
     });
@@ -114,14 +133,13 @@ export class OllamaClient {
   }
 
   /** fetch, retried while the connection fails before any answer; rejects only with an ApiError. */
-  async #fetch(method: string, path: string, body: BodyInit | null, contentType: string | null, signal: AbortSignal, replayable: boolean): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json, application/x-ndjson", ...this.#config.accessHeaders };
+  async #fetch(method: string, path: string, body: BodyInit | null, contentType: string | null, signal: AbortSignal, retries: number): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json, application/x-ndjson, text/event-stream", ...this.#target.headers };
     if (contentType !== null) headers["content-type"] = contentType;
-    const retries = replayable ? this.#config.upstreamRetries : 0;
     for (let attempt = 0; ; attempt++) {
       try {
         // Ollama never redirects; Cloudflare Access does (to its login page). Report that instead of following it.
-        return await fetch(`${this.#config.ollamaUrl}${path}`, { method, headers, body, signal, redirect: "manual" });
+        return await fetch(`${this.#target.url}${path}`, { method, headers, body, signal, redirect: "manual" });
       } catch {
         if (signal.reason instanceof ApiError) throw signal.reason;
         if (attempt >= retries) throw backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
@@ -131,8 +149,8 @@ export class OllamaClient {
   }
 
   /** A small JSON call (tags, show, version) with its own short timeout. */
-  async json<T>(method: "GET" | "POST", path: string, body?: unknown, timeoutMs = 10_000): Promise<T> {
-    const call = this.call(method, path, body, undefined, timeoutMs);
+  async json<T>(method: "GET" | "POST", path: string, body?: unknown, timeoutMs = 10_000, retries?: number): Promise<T> {
+    const call = this.call(method, path, body, { headersTimeoutMs: timeoutMs, retries });
     const response = await call.response;
     try {
       return (await response.json()) as T;

@@ -48,7 +48,7 @@ export async function runGeneration<Body extends GenerationBody, Line>(
       model: body.model,
       systemFingerprint: SYSTEM_FINGERPRINT,
     };
-    const call = app.ollama.call("POST", spec.upstreamPath, native, request.signal);
+    const call = app.ollama.call("POST", spec.upstreamPath, native, { signal: request.signal });
     if (body.stream) {
       const encoder = spec.encoder(meta, body);
       const response = await streamAnswer(call, encoder, app.config, () => admission.settle(encoder.usage()));
