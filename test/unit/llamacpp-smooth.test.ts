@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { smoothAnswer, smoothSse, StreamSmoother } from "../../src/llamacpp/smooth.ts";
+
+const utf8 = new TextEncoder();
+
+async function run(input: string, options: { model: string; includeUsage: boolean }, splitEvery = 0): Promise<{ out: string; smoother: StreamSmoother }> {
+  const smoother = new StreamSmoother(options);
+  const bytes = utf8.encode(input);
+  const parts = splitEvery ? Array.from({ length: Math.ceil(bytes.length / splitEvery) }, (_, i) => bytes.slice(i * splitEvery, (i + 1) * splitEvery)) : [bytes];
+  const source = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const part of parts) controller.enqueue(part);
+      controller.close();
+    },
+  });
+  const out = await new Response(source.pipeThrough(smoothSse(smoother))).text();
+  return { out, smoother };
+}
+
+const chunk = (delta: object, extra: object = {}) =>
+  `data: ${JSON.stringify({ id: "chatcmpl-x", object: "chat.completion.chunk", created: 1, model: "qwen.gguf", choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
+const LLAMA_STREAM =
+  chunk({ role: "assistant", content: null }) +
+  ": ping\n\n" +
+  chunk({ content: "Héllo 🌍" }) +
+  chunk({}, { choices: [{ index: 0, delta: {}, finish_reason: "stop" }], timings: { predicted_n: 2 } }) +
+  `data: ${JSON.stringify({ id: "chatcmpl-x", object: "chat.completion.chunk", created: 1, model: "qwen.gguf", choices: [], usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }, timings: {} })}\n\n` +
+  "data: [DONE]\n\n";
+
+const frames = (out: string) => out.split("\n\n").filter(Boolean);
+
+describe("llama-server SSE smoothing", () => {
+  it("renames the model, drops timings and pings, and drops the usage chunk the client did not ask for", async () => {
+    const { out, smoother } = await run(LLAMA_STREAM, { model: "my-alias", includeUsage: false });
+    const events = frames(out);
+    expect(events.at(-1)).toBe("data: [DONE]");
+    const chunks = events.slice(0, -1).map((event) => JSON.parse(event.slice(6)));
+    expect(chunks).toHaveLength(3);
+    expect(chunks.every((c) => c.model === "my-alias" && !("timings" in c) && !("usage" in c))).toBe(true);
+    expect(chunks[1].choices[0].delta.content).toBe("Héllo 🌍");
+    expect(smoother.usage()).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
+  });
+
+  it("keeps the usage chunk with include_usage and puts usage:null on the others", async () => {
+    const { out } = await run(LLAMA_STREAM, { model: "m", includeUsage: true });
+    const chunks = frames(out).slice(0, -1).map((event) => JSON.parse(event.slice(6)));
+    expect(chunks.map((c) => c.usage)).toEqual([null, null, null, { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }]);
+  });
+
+  it("gives the same output however the bytes are split", async () => {
+    const whole = (await run(LLAMA_STREAM, { model: "m", includeUsage: true })).out;
+    for (const size of [1, 2, 3, 7, 64]) expect((await run(LLAMA_STREAM, { model: "m", includeUsage: true }, size)).out).toBe(whole);
+  });
+
+  it("turns llama.cpp's error event into OpenAI's envelope and ends; a cut stream ends with an error", async () => {
+    const failed = await run(chunk({ content: "a" }) + 'data: {"error":{"code":500,"message":"slot crashed","type":"server_error"}}\n\n' + chunk({ content: "b" }), { model: "m", includeUsage: false });
+    const events = frames(failed.out);
+    expect(events).toHaveLength(2);
+    expect(JSON.parse(events[1]!.slice(6))).toEqual({
+      error: { message: "The backend failed during generation: slot crashed", type: "server_error", param: null, code: "backend_error" },
+    });
+    const cut = await run(chunk({ content: "a" }) + chunk({ content: "b" }), { model: "m", includeUsage: false });
+    expect(JSON.parse(frames(cut.out).at(-1)!.slice(6)).error.message).toBe("The backend closed the stream before the answer was complete.");
+    expect(cut.smoother.usage()).toEqual({ prompt_tokens: 0, completion_tokens: 2, total_tokens: 2 });
+  });
+
+  it("smooths a non-stream answer", () => {
+    const { body, usage } = smoothAnswer({ id: "x", model: "file.gguf", timings: { a: 1 }, usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } }, { model: "alias", includeUsage: false });
+    expect(body).toEqual({ id: "x", model: "alias", usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
+    expect(usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+  });
+});
