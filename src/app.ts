@@ -6,8 +6,9 @@ import { ApiError, errorResponse, routeNotFound, toApiError } from "./http/error
 import { requestIdFor } from "./http/request-id.ts";
 import { withHeaders } from "./http/respond.ts";
 import { createKey, gateStatus, listKeys, revokeKey } from "./keys/admin.ts";
+import type { BackendConfig } from "./backends/config.ts";
 import { ModelCatalog } from "./models/catalog.ts";
-import { OllamaClient } from "./ollama/client.ts";
+import { OllamaClient, type UpstreamTarget } from "./ollama/client.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { completions } from "./routes/completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
@@ -46,12 +47,13 @@ export async function handle(request: Request, env: Env, ctx?: ExecutionContext)
     if (request.method === "OPTIONS") {
       response = preflightResponse(config, request);
     } else {
-      const ollama = new OllamaClient(config);
+      const clientFor = (backend: BackendConfig) => new OllamaClient(config, upstreamTarget(backend));
       const app: AppContext = {
         env,
         config,
-        ollama,
-        catalog: new ModelCatalog(ollama, config),
+        ollama: clientFor(config.backends.find((backend) => backend.kind === "ollama") ?? config.backends[0]!),
+        clientFor,
+        catalog: new ModelCatalog(config, clientFor),
         requestId,
         waitUntil: (promise) => (ctx ? ctx.waitUntil(promise) : void promise.catch(() => {})),
       };
@@ -63,6 +65,12 @@ export async function handle(request: Request, env: Env, ctx?: ExecutionContext)
     response = errorResponse(apiError);
   }
   return withHeaders(response, { ...cors, "x-request-id": requestId });
+}
+
+/** A backend's URL and headers; llama-server's own API key travels as its bearer token (never the client's). */
+function upstreamTarget(backend: BackendConfig): UpstreamTarget {
+  const headers = backend.apiKey ? { ...backend.headers, authorization: `Bearer ${backend.apiKey}` } : backend.headers;
+  return { url: backend.url, headers };
 }
 
 /** Our own bug: log the message and stack (never request data, which may hold keys), answer a plain 500. */

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { ConfigError, parseCount, parseDuration, parseJson, parseSize, parseUrl } from "./config-parse.ts";
 import type { EnvVars } from "./env-vars.ts";
+import { type BackendConfig, parseBackends } from "./backends/config.ts";
 
 export { ConfigError, parseCount, parseDuration, parseSize };
 
@@ -14,6 +15,12 @@ export interface ModelDefaults {
 export interface Config {
   ollamaUrl: string;
   accessHeaders: Record<string, string>;
+  /** The home machines: BACKENDS, or one Ollama at OLLAMA_URL. */
+  backends: BackendConfig[];
+  /** BACKENDS was set (model lists then name the backend as owner). */
+  backendsConfigured: boolean;
+  /** How long a backend that failed is passed over before it is tried again. */
+  backendCooldownMs: number;
   modelAliases: Record<string, string>;
   modelDefaults: Record<string, ModelDefaults>;
   corsOrigins: "*" | string[];
@@ -71,13 +78,15 @@ function accessHeaders(env: EnvVars): Record<string, string> {
 }
 
 export function parseConfig(env: EnvVars): Config {
-  if (env.BACKENDS?.trim()) {
-    // Several backends are planned, not built: refusing beats silently serving only OLLAMA_URL.
-    throw new ConfigError("BACKENDS", "several backends are not supported yet; remove BACKENDS and set OLLAMA_URL");
-  }
+  const ollamaUrl = parseUrl("OLLAMA_URL", env.OLLAMA_URL, "http://127.0.0.1:11434");
+  const access = accessHeaders(env);
   return {
-    ollamaUrl: parseUrl("OLLAMA_URL", env.OLLAMA_URL, "http://127.0.0.1:11434"),
-    accessHeaders: accessHeaders(env),
+    ollamaUrl,
+    accessHeaders: access,
+    // $NAME references in BACKENDS are looked up among all vars and secrets, not only the known settings.
+    backends: parseBackends(env.BACKENDS, ollamaUrl, access, env as Readonly<Record<string, unknown>>),
+    backendsConfigured: Boolean(env.BACKENDS?.trim()),
+    backendCooldownMs: parseDuration("BACKEND_COOLDOWN", env.BACKEND_COOLDOWN, 30_000),
     modelAliases: parseJson("MODEL_ALIASES", env.MODEL_ALIASES, aliasesSchema, {}),
     modelDefaults: parseJson("MODEL_DEFAULTS", env.MODEL_DEFAULTS, defaultsSchema, {}),
     corsOrigins: parseOrigins(env.CORS_ORIGINS),

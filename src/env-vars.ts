@@ -25,5 +25,6 @@ export interface EnvVars {
   QUEUE_MAX_LENGTH?: string;
   LEASE_TTL?: string;
   UPSTREAM_RETRIES?: string;
+  BACKEND_COOLDOWN?: string;
   UPSTREAM_RETRY_BACKOFF?: string;
 }

@@ -1,51 +1,148 @@
+import type { BackendConfig } from "../backends/config.ts";
+import { type Candidate, candidatesFor, rankCandidates, servedModels } from "../backends/routing.ts";
+import { freeCapacity, isDown, markDown, markUp, nextTurn } from "../backends/state.ts";
 import type { Config } from "../config.ts";
-import { modelNotFound } from "../http/errors.ts";
+import { modelNotFound, toApiError } from "../http/errors.ts";
 import type { OllamaClient } from "../ollama/client.ts";
 import type { NativeModel, NativeTags } from "../ollama/types.ts";
-import { resolveModel } from "./resolve.ts";
+import { closestNames } from "./resolve.ts";
 
 interface Snapshot {
   at: number;
   models: NativeModel[];
 }
 
-/** Per isolate and backend URL: the installed-model list is cached briefly so most requests skip /api/tags. */
+/** One backend's models as it lists them (narrowed by its `models` setting). */
+export interface Listing {
+  backend: BackendConfig;
+  models: NativeModel[];
+}
+
+/** What a request for a model resolves to: the backends that have it, best first, and its name on the first. */
+export interface Route {
+  name: string;
+  candidates: Candidate[];
+}
+
+/**
+ * Per isolate and backend: model lists cached briefly so most requests skip the listing call. A backend whose
+ * listing fails is marked down for the cooldown; its last list is kept, so a blip does not hide its models.
+ */
 const snapshots = new Map<string, Snapshot>();
 
-export class ModelCatalog {
-  readonly #client: OllamaClient;
-  readonly #config: Config;
+const snapshotKey = (backend: BackendConfig) => `${backend.name} ${backend.url}`;
 
-  constructor(client: OllamaClient, config: Config) {
-    this.#client = client;
+interface LlamaModels {
+  data?: { id?: string; created?: number }[];
+}
+
+export class ModelCatalog {
+  readonly #config: Config;
+  readonly #clientFor: (backend: BackendConfig) => OllamaClient;
+
+  constructor(config: Config, clientFor: (backend: BackendConfig) => OllamaClient) {
     this.#config = config;
+    this.#clientFor = clientFor;
   }
 
-  async list(forceRefresh = false): Promise<NativeModel[]> {
-    const cached = snapshots.get(this.#config.ollamaUrl);
+  /** Every backend's list, fetched in parallel where the cache is stale. */
+  async listings(forceRefresh = false): Promise<Listing[]> {
+    const results = await Promise.allSettled(this.#config.backends.map((backend) => this.#listing(backend, forceRefresh)));
+    const listings: Listing[] = [];
+    let firstError: unknown = null;
+    results.forEach((result, i) => {
+      const backend = this.#config.backends[i]!;
+      if (result.status === "fulfilled") return listings.push({ backend, models: result.value });
+      firstError ??= result.reason;
+      const stale = snapshots.get(snapshotKey(backend));
+      if (stale) listings.push({ backend, models: stale.models });
+    });
+    if (!listings.length && firstError) throw toApiError(firstError);
+    return listings;
+  }
+
+  async #listing(backend: BackendConfig, forceRefresh: boolean): Promise<NativeModel[]> {
+    const cached = snapshots.get(snapshotKey(backend));
     if (!forceRefresh && cached && Date.now() - cached.at < this.#config.modelsCacheTtlMs) return cached.models;
-    const tags = await this.#client.json<NativeTags>("GET", "/api/tags");
-    const models = Array.isArray(tags.models) ? tags.models : [];
-    snapshots.set(this.#config.ollamaUrl, { at: Date.now(), models });
+    let listed: NativeModel[];
+    try {
+      listed = await this.#fetchListing(backend);
+    } catch (error) {
+      markDown(backend, this.#config.backendCooldownMs);
+      throw error;
+    }
+    markUp(backend);
+    const names = new Set(servedModels(backend, listed.map(nameOf)));
+    const models = listed.filter((model) => names.has(nameOf(model)));
+    snapshots.set(snapshotKey(backend), { at: Date.now(), models });
     return models;
   }
 
-  /** The native name for what the client asked for; refreshes the list once on a miss (a model just pulled). */
-  async resolve(requested: string): Promise<{ name: string; model: NativeModel }> {
-    let models = await this.list();
-    let result = resolveModel(requested, namesOf(models), this.#config.modelAliases);
-    if (!result.ok) {
-      models = await this.list(true);
-      result = resolveModel(requested, namesOf(models), this.#config.modelAliases);
+  async #fetchListing(backend: BackendConfig): Promise<NativeModel[]> {
+    // Listing is cheap and other backends can answer: one try, no connection retries.
+    const client = this.#clientFor(backend);
+    if (backend.kind === "ollama") {
+      const tags = await client.json<NativeTags>("GET", "/api/tags", undefined, 10_000, 0);
+      return Array.isArray(tags.models) ? tags.models : [];
     }
-    if (!result.ok) throw modelNotFound(result.message);
-    const name = result.name;
-    return { name, model: models.find((model) => (model.model ?? model.name) === name || model.name === name)! };
+    const list = await client.json<LlamaModels>("GET", "/v1/models", undefined, 10_000, 0);
+    return (list.data ?? [])
+      .filter((entry): entry is { id: string; created?: number } => typeof entry.id === "string")
+      .map((entry) => ({
+        name: entry.id,
+        model: entry.id,
+        ...(typeof entry.created === "number" && { modified_at: new Date(entry.created * 1000).toISOString() }),
+      }));
+  }
+
+  /** All models, each once (the first backend that lists it owns it in the merged list). */
+  async list(forceRefresh = false): Promise<(NativeModel & { backend: string })[]> {
+    const seen = new Set<string>();
+    const merged: (NativeModel & { backend: string })[] = [];
+    for (const { backend, models } of await this.listings(forceRefresh)) {
+      for (const model of models) {
+        if (seen.has(nameOf(model))) continue;
+        seen.add(nameOf(model));
+        merged.push({ ...model, backend: backend.name });
+      }
+    }
+    return merged;
+  }
+
+  /**
+   * The backends that have the requested model, best first (healthy, most free capacity, load spread across
+   * equals). Refreshes the lists once on a miss (a model just pulled); otherwise 404 naming the closest models.
+   */
+  async route(requested: string): Promise<Route> {
+    let found = await this.#candidates(requested, false);
+    if (!found.candidates.length) found = await this.#candidates(requested, true);
+    if (!found.candidates.length) {
+      const target = this.#config.modelAliases[requested] ?? requested;
+      const via = target === requested ? "" : ` (alias of '${target}')`;
+      const closest = closestNames(target, found.names, 3);
+      const hint = closest.length ? ` Closest installed models: ${closest.join(", ")}.` : " No models are installed.";
+      throw modelNotFound(`The model '${requested}'${via} does not exist on the backend.${hint}`);
+    }
+    const ranked = rankCandidates(found.candidates, (backend) => freeCapacity(backend, this.#config.backendMaxConcurrency), (backend) => isDown(backend), nextTurn());
+    return { name: ranked[0]!.model, candidates: ranked };
+  }
+
+  /** The first backend's resolved name (what single-backend callers need). */
+  async resolve(requested: string): Promise<{ name: string; backend: BackendConfig; candidates: Candidate[] }> {
+    const route = await this.route(requested);
+    return { name: route.name, backend: route.candidates[0]!.backend, candidates: route.candidates };
+  }
+
+  async #candidates(requested: string, forceRefresh: boolean): Promise<{ candidates: Candidate[]; names: string[] }> {
+    const listings = await this.listings(forceRefresh);
+    const served = new Map(listings.map(({ backend, models }) => [backend.name, models.map(nameOf)]));
+    const candidates = candidatesFor(requested, listings.map((l) => l.backend), served, this.#config.modelAliases);
+    return { candidates, names: [...new Set([...served.values()].flat())] };
   }
 }
 
-function namesOf(models: readonly NativeModel[]): string[] {
-  return models.map((model) => model.model ?? model.name);
+export function nameOf(model: NativeModel): string {
+  return model.model ?? model.name;
 }
 
 /** For tests: forget cached lists. */

@@ -1,4 +1,5 @@
 import type { Config, ModelDefaults } from "../config.ts";
+import type { BackendConfig } from "../backends/config.ts";
 import type { Env } from "../env.ts";
 import type { ModelCatalog } from "../models/catalog.ts";
 import type { OllamaClient } from "../ollama/client.ts";
@@ -11,6 +12,8 @@ export interface AppContext {
   waitUntil(promise: Promise<unknown>): void;
   ollama: OllamaClient;
   catalog: ModelCatalog;
+  /** The upstream client of one backend (its URL, Access headers, API key). */
+  clientFor(backend: BackendConfig): OllamaClient;
   requestId: string;
 }
 

@@ -66,6 +66,9 @@ describe("parseConfig", () => {
     expect(parseConfig({})).toStrictEqual({
       ollamaUrl: "http://127.0.0.1:11434",
       accessHeaders: {},
+      backends: [{ name: "ollama", kind: "ollama", url: "http://127.0.0.1:11434", models: null, maxConcurrency: null, apiKey: null, headers: {} }],
+      backendsConfigured: false,
+      backendCooldownMs: 30_000,
       modelAliases: {},
       modelDefaults: {},
       corsOrigins: "*",
@@ -116,10 +119,24 @@ describe("parseConfig", () => {
       LEASE_TTL: "1h",
       UPSTREAM_RETRIES: "0",
       UPSTREAM_RETRY_BACKOFF: "100ms",
+      BACKEND_COOLDOWN: "5s",
     });
     expect(config).toStrictEqual({
       ollamaUrl: "https://ollama.example.com",
       accessHeaders: { "CF-Access-Client-Id": "abc.access", "CF-Access-Client-Secret": "s3cret" },
+      backends: [
+        {
+          name: "ollama",
+          kind: "ollama",
+          url: "https://ollama.example.com",
+          models: null,
+          maxConcurrency: null,
+          apiKey: null,
+          headers: { "CF-Access-Client-Id": "abc.access", "CF-Access-Client-Secret": "s3cret" },
+        },
+      ],
+      backendsConfigured: false,
+      backendCooldownMs: 5000,
       modelAliases: { "gpt-4o-mini": "llama3.2:3b" },
       modelDefaults: { "llama3.2:3b": { options: { num_ctx: 8192 }, keep_alive: "30m", think: false } },
       corsOrigins: ["https://a.example", "https://b.example"],
