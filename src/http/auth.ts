@@ -1,7 +1,8 @@
 import { keyObject } from "../keys/admin.ts";
 import { isWellFormedKey } from "../keys/key-format.ts";
 import type { Config } from "../config.ts";
-import type { AdmissionPolicy, AdmitResult, LimitSnapshot } from "../keys/types.ts";
+import type { BackendConfig } from "../backends/config.ts";
+import type { AdmissionPolicy, AdmitResult, GatePolicy, LimitSnapshot } from "../keys/types.ts";
 import { formatReset } from "../limits/window.ts";
 import type { AppContext } from "../routes/context.ts";
 import type { Usage } from "../translate/chat-common.ts";
@@ -20,6 +21,8 @@ export interface Admission {
   allowsModel(name: string): boolean;
   /** Report the real token counts (null if none were used) and free the slot. Only the first call counts. */
   settle(usage: Usage | null): void;
+  /** Failover: take a slot at another backend's gate instead (429 if its queue turns the request away). */
+  moveTo(backend: BackendConfig): Promise<void>;
 }
 
 export interface AdmissionRequest {
@@ -29,6 +32,8 @@ export interface AdmissionRequest {
   estimatedTokens: number;
   /** The prompt part of the estimate (charged if a stream ends before the backend reports counts). */
   promptTokens?: number;
+  /** The backend the request will go to first (its gate is waited for); default the first configured. */
+  backend?: BackendConfig;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -49,7 +54,7 @@ export async function admit(request: Request, app: AppContext, want: AdmissionRe
     hash,
     estimatedTokens: want.estimatedTokens,
     promptEstimate: want.promptTokens ?? want.estimatedTokens,
-    policy: admissionPolicy(app.config),
+    policy: admissionPolicy(app.config, want.backend),
   });
   if (!result.ok) throw refusal(result);
   if (request.signal.aborted) {
@@ -67,14 +72,22 @@ export async function admit(request: Request, app: AppContext, want: AdmissionRe
       const counts = usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens } : null;
       app.waitUntil(key.settle(result.lease, counts));
     },
+    async moveTo(backend) {
+      const granted = await key.moveGate(result.lease, gatePolicy(app.config, backend));
+      if (!granted.ok) throw refusal({ ok: false, reason: "limited", limit: "queue", retryAfterMs: granted.retryAfterMs, message: granted.message, limits: null });
+    },
   };
 }
 
-function admissionPolicy(config: Config): AdmissionPolicy {
-  const gate = config.backendMaxConcurrency
-    ? { maxConcurrency: config.backendMaxConcurrency, maxWaitMs: config.queueMaxWaitMs, maxQueue: config.queueMaxLength, leaseTtlMs: config.leaseTtlMs }
-    : null;
-  return { leaseTtlMs: config.leaseTtlMs, gate };
+/** The gate of the backend a request goes to: its own limit, or the gateway-wide one; none when that is 0. */
+export function gatePolicy(config: Config, backend: BackendConfig): GatePolicy | null {
+  const max = backend.maxConcurrency ?? config.backendMaxConcurrency;
+  if (!max) return null;
+  return { name: backend.name, maxConcurrency: max, maxWaitMs: config.queueMaxWaitMs, maxQueue: config.queueMaxLength, leaseTtlMs: config.leaseTtlMs };
+}
+
+function admissionPolicy(config: Config, backend: BackendConfig | undefined): AdmissionPolicy {
+  return { leaseTtlMs: config.leaseTtlMs, gate: gatePolicy(config, backend ?? config.backends[0]!) };
 }
 
 function refusal(result: Exclude<AdmitResult, { ok: true }>): ApiError {

@@ -65,8 +65,14 @@ export async function listKeys(request: Request, app: AppContext): Promise<Respo
 /** GET /admin/gate: the gateway-wide backend gate right now (requests in flight to Ollama, waiters). */
 export async function gateStatus(request: Request, app: AppContext): Promise<Response> {
   await requireAdmin(request, app.config);
-  const stats = await backendGate(app.env).stats();
-  return json({ max_concurrency: app.config.backendMaxConcurrency, in_flight: stats.inFlight, queued: stats.queued });
+  const gates = await Promise.all(
+    app.config.backends.map(async (backend) => {
+      const stats = await backendGate(app.env, backend.name).stats();
+      return { backend: backend.name, max_concurrency: backend.maxConcurrency ?? app.config.backendMaxConcurrency, in_flight: stats.inFlight, queued: stats.queued };
+    }),
+  );
+  const total = (field: "in_flight" | "queued") => gates.reduce((sum, gate) => sum + gate[field], 0);
+  return json({ max_concurrency: app.config.backendMaxConcurrency, in_flight: total("in_flight"), queued: total("queued"), backends: gates });
 }
 
 /** DELETE /admin/keys/{id}: revoked at once; the next request with the key gets 401. */

@@ -1,13 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
-import { emptyState, type KeyState, rollback, settle, snapshot, tidy, tryAdmit } from "./key-state.ts";
-import type { AdmitInput, AdmitResult, KeyRecord, KeyView, SettleUsage } from "./types.ts";
+import type { GateResult } from "../limits/backend-gate.ts";
+import { emptyState, type KeyState, moveLease, rollback, settle, snapshot, tidy, tryAdmit } from "./key-state.ts";
+import type { AdmitInput, AdmitResult, GatePolicy, KeyRecord, KeyView, SettleUsage } from "./types.ts";
 
 const utf8 = new TextEncoder();
 
-/** The gateway-wide backend gate (one per backend; today there is one backend). */
-export function backendGate(env: Env) {
-  return env.BACKEND_GATE.get(env.BACKEND_GATE.idFromName("ollama"));
+/** The gate of one backend (its requests in flight and fair queue), by the backend's name. */
+export function backendGate(env: Env, name: string) {
+  return env.BACKEND_GATE.get(env.BACKEND_GATE.idFromName(name));
 }
 
 /**
@@ -40,11 +41,11 @@ export class KeyObject extends DurableObject<Env> {
 
   /** Forget the key entirely: the next request with it finds nothing and gets 401. */
   async revoke(): Promise<void> {
-    const gated = Object.entries(this.#state.leases).filter(([, lease]) => lease.gated).map(([id]) => id);
+    const gated = Object.entries(this.#state.leases).filter(([, lease]) => lease.gate !== null);
     this.#record = undefined;
     this.#state = emptyState();
     await this.ctx.storage.deleteAll();
-    await Promise.all(gated.map((lease) => backendGate(this.env).release(lease)));
+    await Promise.all(gated.map(([lease, { gate }]) => backendGate(this.env, gate!).release(lease)));
   }
 
   async admit(input: AdmitInput): Promise<AdmitResult> {
@@ -57,7 +58,7 @@ export class KeyObject extends DurableObject<Env> {
       lease,
       estimatedTokens: input.estimatedTokens,
       promptEstimate: input.promptEstimate,
-      gated: policy.gate !== null,
+      gate: policy.gate?.name ?? null,
     });
     this.#state = decided.state;
     const result = decided.result;
@@ -69,7 +70,7 @@ export class KeyObject extends DurableObject<Env> {
     if (!result.ok || !policy.gate) return result;
 
     // Gateway-wide GPU protection: wait for a backend slot in the fair queue, still within this one call.
-    const granted = await backendGate(this.env).acquire(record.id, lease, policy.gate);
+    const granted = await backendGate(this.env, policy.gate.name).acquire(record.id, lease, policy.gate);
     if (granted.ok) return result;
     this.#state = rollback(this.#state, lease);
     this.#save();
@@ -87,7 +88,27 @@ export class KeyObject extends DurableObject<Env> {
       record.usage.completion_tokens += settled.charged.completion_tokens;
     }
     this.#save();
-    if (settled.gated) await backendGate(this.env).release(lease);
+    if (settled.gate) await backendGate(this.env, settled.gate).release(lease);
+  }
+
+  /**
+   * Failover: the request leaves one backend for another. Its slot at the old backend's gate is freed and one at
+   * the new backend's gate is waited for (null: the new backend has no gate).
+   */
+  async moveGate(lease: string, gate: GatePolicy | null): Promise<GateResult> {
+    const record = this.#record;
+    const open = this.#state.leases[lease];
+    if (!record || !open) return { ok: false, retryAfterMs: 1000, message: "The request's admission has expired." };
+    if (open.gate) await backendGate(this.env, open.gate).release(lease);
+    this.#state = moveLease(this.#state, lease, null);
+    this.#save();
+    if (!gate) return { ok: true };
+    const granted = await backendGate(this.env, gate.name).acquire(record.id, lease, gate);
+    if (granted.ok) {
+      this.#state = moveLease(this.#state, lease, gate.name);
+      this.#save();
+    }
+    return granted;
   }
 
   /** Requests in flight for this key (tests, diagnostics). */

@@ -5,7 +5,7 @@ import type { AdmitResult, KeyRecord, LimitSnapshot, SettleUsage } from "./types
 export interface KeyState {
   requests: Charge[];
   tokens: Charge[];
-  leases: Record<string, { at: number; promptEstimate: number; gated: boolean }>;
+  leases: Record<string, { at: number; promptEstimate: number; gate: string | null }>;
 }
 
 export const emptyState = (): KeyState => ({ requests: [], tokens: [], leases: {} });
@@ -36,7 +36,7 @@ export function tryAdmit(
   record: KeyRecord,
   state: KeyState,
   now: number,
-  input: { lease: string; estimatedTokens: number; promptEstimate: number; gated: boolean },
+  input: { lease: string; estimatedTokens: number; promptEstimate: number; gate: string | null },
 ): { state: KeyState; result: AdmitResult } {
   if (record.expires_at !== null && Date.parse(record.expires_at) <= now) return { state, result: { ok: false, reason: "expired" } };
   const limited = (limit: "requests" | "tokens" | "concurrency", retryAfterMs: number, message: string) => ({
@@ -60,7 +60,7 @@ export function tryAdmit(
   const next: KeyState = {
     requests: [...state.requests, { at: now, amount: 1 }],
     tokens: [...state.tokens, { at: now, amount: reserve, lease: input.lease }],
-    leases: { ...state.leases, [input.lease]: { at: now, promptEstimate: input.promptEstimate, gated: input.gated } },
+    leases: { ...state.leases, [input.lease]: { at: now, promptEstimate: input.promptEstimate, gate: input.gate } },
   };
   return { state: next, result: { ok: true, lease: input.lease, keyId: record.id, models: record.models, limits: snapshot(record, next, now) } };
 }
@@ -73,9 +73,9 @@ export function settle(
   state: KeyState,
   lease: string,
   usage: SettleUsage | null,
-): { state: KeyState; charged: SettleUsage | null; gated: boolean } {
+): { state: KeyState; charged: SettleUsage | null; gate: string | null } {
   const open = state.leases[lease];
-  if (!open) return { state, charged: null, gated: false }; // settled already, or expired: never charge twice
+  if (!open) return { state, charged: null, gate: null }; // settled already, or expired: never charge twice
   const leases = { ...state.leases };
   delete leases[lease];
   const charged = usage
@@ -83,7 +83,14 @@ export function settle(
     : null;
   const amount = charged ? charged.prompt_tokens + charged.completion_tokens : 0;
   const tokens = state.tokens.map((entry) => (entry.lease === lease ? { at: entry.at, amount } : entry));
-  return { state: { requests: state.requests, tokens, leases }, charged, gated: open.gated };
+  return { state: { requests: state.requests, tokens, leases }, charged, gate: open.gate };
+}
+
+/** The lease now holds a slot at another backend's gate (failover). */
+export function moveLease(state: KeyState, lease: string, gate: string | null): KeyState {
+  const open = state.leases[lease];
+  if (!open) return state;
+  return { ...state, leases: { ...state.leases, [lease]: { ...open, gate } } };
 }
 
 /** Undo an admission that never reached the backend (the gateway queue turned it away): free its lease and tokens. */

@@ -24,11 +24,13 @@ export type KeyView = Omit<KeyRecord, "hash"> & { in_flight: number };
 /** The caller's settings that govern admission (the Worker's configuration is the source of truth). */
 export interface AdmissionPolicy {
   leaseTtlMs: number;
-  /** The gateway-wide backend gate, or null when BACKEND_MAX_CONCURRENCY is 0. */
+  /** The chosen backend's gate, or null when its limit is 0 (no gate). */
   gate: GatePolicy | null;
 }
 
 export interface GatePolicy {
+  /** The backend's name: each backend has its own gate. */
+  name: string;
   maxConcurrency: number;
   maxWaitMs: number;
   maxQueue: number;

@@ -78,7 +78,7 @@ describe("sliding window", () => {
 
 describe("key limiter state", () => {
   const admitAt = (state = emptyState(), now = 0, lease = "l1", estimatedTokens = 10, rec = record()) =>
-    tryAdmit(rec, state, now, { lease, estimatedTokens, promptEstimate: 4, gated: false });
+    tryAdmit(rec, state, now, { lease, estimatedTokens, promptEstimate: 4, gate: null });
 
   it("admits, counts the request, reserves the estimate and opens a lease", () => {
     const { state, result } = admitAt();
@@ -98,8 +98,8 @@ describe("key limiter state", () => {
     state = settle(state, "l3", null).state;
     const rpm = admitAt(state, 10_000, "l4");
     expect(rpm.result).toMatchObject({ ok: false, limit: "requests", retryAfterMs: 50_000 });
-    const tpm = tryAdmit(record({ rpm: 100 }), emptyState(), 0, { lease: "x", estimatedTokens: 60, promptEstimate: 1, gated: false });
-    const second = tryAdmit(record({ rpm: 100 }), tpm.state, 5, { lease: "y", estimatedTokens: 60, promptEstimate: 1, gated: false });
+    const tpm = tryAdmit(record({ rpm: 100 }), emptyState(), 0, { lease: "x", estimatedTokens: 60, promptEstimate: 1, gate: null });
+    const second = tryAdmit(record({ rpm: 100 }), tpm.state, 5, { lease: "y", estimatedTokens: 60, promptEstimate: 1, gate: null });
     expect(second.result).toMatchObject({ ok: false, limit: "tokens", retryAfterMs: 59_995 });
   });
 

@@ -181,7 +181,7 @@ describe("gateway-wide backend gate", () => {
     expect(order).toEqual(["A1", "A2", "B1", "A3", "A4"]);
     await expect.poll(async () => (await bindings.BACKEND_GATE.get(bindings.BACKEND_GATE.idFromName("ollama")).stats())).toEqual({ inFlight: 0, queued: 0 });
     const gate = await gatewayWith(gated, "/admin/gate", { headers: { authorization: ADMIN_AUTH } });
-    expect(await gate.json()).toEqual({ max_concurrency: 1, in_flight: 0, queued: 0 });
+    expect(await gate.json()).toEqual({ max_concurrency: 1, in_flight: 0, queued: 0, backends: [{ backend: "ollama", max_concurrency: 1, in_flight: 0, queued: 0 }] });
   });
 
   it("answers 429 with Retry-After when the queue is full or the wait runs out", async () => {
