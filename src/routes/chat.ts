@@ -14,6 +14,7 @@ const DEFAULT_ANSWER_ESTIMATE = 1024;
 
 const chatSpec: GenerationSpec<ChatRequest, NativeChatChunk> = {
   upstreamPath: "/api/chat",
+  openaiPath: "/v1/chat/completions",
   idPrefix: "chatcmpl",
   estimateTokens: (body) => ({
     prompt: estimatePromptTokens(body.messages),
@@ -43,8 +44,9 @@ function estimatePromptTokens(messages: ChatRequest["messages"]): number {
 
 /** POST /v1/chat/completions → native /api/chat. */
 export async function chatCompletions(request: Request, app: AppContext): Promise<Response> {
-  const body = validate(chatRequestSchema, await readJsonBody(request, app.config.maxBodyBytes));
-  return runGeneration(request, app, body, chatSpec);
+  const raw = await readJsonBody(request, app.config.maxBodyBytes);
+  const body = validate(chatRequestSchema, raw);
+  return runGeneration(request, app, body, chatSpec, raw as Record<string, unknown>);
 }
 
 async function fetchRemoteImages(body: ChatRequest, app: AppContext, signal: AbortSignal): Promise<Map<string, string>> {

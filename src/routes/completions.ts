@@ -15,6 +15,7 @@ const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== un
 
 const completionsSpec: GenerationSpec<CompletionRequest, NativeGenerateChunk> = {
   upstreamPath: "/api/generate",
+  openaiPath: "/v1/completions",
   idPrefix: "cmpl",
   estimateTokens: (body) => ({
     prompt: estimateTextTokens(body.prompt + (body.suffix ?? "") + (body.system ?? "")),
@@ -32,6 +33,7 @@ const completionsSpec: GenerationSpec<CompletionRequest, NativeGenerateChunk> = 
 
 /** POST /v1/completions (legacy) → native /api/generate. */
 export async function completions(request: Request, app: AppContext): Promise<Response> {
-  const body = validateCompletionRequest(await readJsonBody(request, app.config.maxBodyBytes));
-  return runGeneration(request, app, body, completionsSpec);
+  const raw = await readJsonBody(request, app.config.maxBodyBytes);
+  const body = validateCompletionRequest(raw);
+  return runGeneration(request, app, body, completionsSpec, raw as Record<string, unknown>);
 }

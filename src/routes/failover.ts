@@ -1,0 +1,80 @@
+import type { Candidate } from "../backends/routing.ts";
+import { markDown, occupy } from "../backends/state.ts";
+import { type Admission, admit, modelNotAllowed } from "../http/auth.ts";
+import { ApiError, toApiError, withExtraHeaders } from "../http/errors.ts";
+import type { AppContext } from "./context.ts";
+
+/** A failure before the backend answered anything: another backend may take the request. */
+class BeforeAnswer extends Error {
+  readonly failure: ApiError;
+
+  constructor(failure: ApiError) {
+    super(failure.message);
+    this.failure = failure;
+  }
+}
+
+/** Mark a failure as happening before any answer (connection, headers timeout, a 5xx status). */
+export async function beforeAnswer<T>(pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (error) {
+    throw new BeforeAnswer(toApiError(error));
+  }
+}
+
+const unwrap = (error: unknown) => (error instanceof BeforeAnswer ? error.failure : error);
+
+/** The backend, not the request, is at fault: its 5xx, an unreachable or silent machine, a model it lost. */
+function backendFailed(error: unknown): boolean {
+  if (!(error instanceof BeforeAnswer)) return false;
+  const { status, code } = error.failure;
+  return status >= 500 || code === "model_not_found";
+}
+
+export interface AttemptContext {
+  admission: Admission;
+  /** Connection retries on this backend: 0 while another backend could take over. */
+  retries: number | undefined;
+  /** Call when the request is over on this backend (frees its place in the routing count). */
+  release: () => void;
+}
+
+export interface RoutedRequest {
+  model: string;
+  estimatedTokens: number;
+  promptTokens?: number;
+}
+
+/**
+ * Admit a request and send it to the backends that have its model, best first. A backend that fails before
+ * answering is marked down for the cooldown and the next one is tried — never once the client has received
+ * anything. The model is resolved before admission (to pick the backend whose gate to wait for), but a resolution
+ * failure is reported only after the key is checked, so an unauthenticated caller learns nothing about models.
+ */
+export async function routed(request: Request, app: AppContext, want: RoutedRequest, attempt: (candidate: Candidate, context: AttemptContext) => Promise<Response>): Promise<Response> {
+  const route = await app.catalog.route(want.model).catch((error: unknown) => error);
+  const resolved = route instanceof Error ? null : (route as Awaited<ReturnType<typeof app.catalog.route>>);
+  const admission = await admit(request, app, { ...want, backend: resolved?.candidates[0]?.backend });
+  try {
+    if (!resolved) throw route;
+    const candidates = resolved.candidates.filter((candidate) => admission.allowsModel(candidate.model));
+    if (!candidates.length) throw modelNotAllowed(want.model);
+    for (let i = 0; ; i++) {
+      const candidate = candidates[i]!;
+      const last = i === candidates.length - 1;
+      if (i > 0) await admission.moveTo(candidate.backend);
+      const release = occupy(candidate.backend);
+      try {
+        return await attempt(candidate, { admission, retries: last ? undefined : 0, release });
+      } catch (error) {
+        release();
+        if (last || !backendFailed(error)) throw unwrap(error);
+        markDown(candidate.backend, app.config.backendCooldownMs);
+      }
+    }
+  } catch (error) {
+    admission.settle(null);
+    throw withExtraHeaders(error, admission.headers);
+  }
+}
