@@ -16,6 +16,7 @@ import { nativeApi } from "./routes/native.ts";
 import type { AppContext } from "./routes/context.ts";
 import { health } from "./routes/health.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
+import { llamaExtension } from "./routes/llamacpp.ts";
 
 type Handler = (request: Request, app: AppContext) => Promise<Response>;
 
@@ -32,6 +33,11 @@ router
   .get("/admin/keys", listKeys as Handler)
   .delete("/admin/keys/:id", revokeKey as Handler)
   .get("/admin/gate", gateStatus as Handler)
+  .all("/props", llamaExtension as Handler)
+  .all("/tokenize", llamaExtension as Handler)
+  .all("/detokenize", llamaExtension as Handler)
+  .all("/slots", llamaExtension as Handler)
+  .all("/metrics", llamaExtension as Handler)
   .all("*", (request: Request) => {
     throw routeNotFound(request.method, new URL(request.url).pathname);
   });

@@ -1,12 +1,13 @@
 import type { Candidate } from "../backends/routing.ts";
 import { json, withHeaders } from "../http/respond.ts";
+import { responseJson } from "../ollama/client.ts";
 import type { AppContext } from "../routes/context.ts";
 import { type AttemptContext, beforeAnswer } from "../routes/failover.ts";
 import { streamThrough } from "../routes/upstream-answer.ts";
 import { smoothAnswer, smoothSse, StreamSmoother } from "./smooth.ts";
 
 export interface LlamaRequest {
-  path: "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings";
+  path: "/v1/chat/completions" | "/v1/completions";
   /** The client's JSON as sent; `model` is replaced by the backend's own name for it. */
   payload: Record<string, unknown>;
   /** The name the client sent, echoed in answers. */
@@ -37,7 +38,7 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
     return withHeaders(response, admission.headers);
   }
   const response = await beforeAnswer(call.response);
-  const { body, usage } = smoothAnswer((await response.json()) as Record<string, unknown>, smoothing);
+  const { body, usage } = smoothAnswer(await responseJson<Record<string, unknown>>(response, llama.path), smoothing);
   release();
   admission.settle(usage);
   return json(body, 200, admission.headers);

@@ -18,6 +18,9 @@ export interface Listing {
   models: NativeModel[];
 }
 
+/** A model in the merged list, with the backend that lists it (the first, when several do). */
+export type ListedModel = NativeModel & { backend: string };
+
 /** What a request for a model resolves to: the backends that have it, best first, and its name on the first. */
 export interface Route {
   name: string;
@@ -96,9 +99,9 @@ export class ModelCatalog {
   }
 
   /** All models, each once (the first backend that lists it owns it in the merged list). */
-  async list(forceRefresh = false): Promise<(NativeModel & { backend: string })[]> {
+  async list(forceRefresh = false): Promise<ListedModel[]> {
     const seen = new Set<string>();
-    const merged: (NativeModel & { backend: string })[] = [];
+    const merged: ListedModel[] = [];
     for (const { backend, models } of await this.listings(forceRefresh)) {
       for (const model of models) {
         if (seen.has(nameOf(model))) continue;
@@ -117,7 +120,8 @@ export class ModelCatalog {
     let found = await this.#candidates(requested, false);
     if (!found.candidates.length) found = await this.#candidates(requested, true);
     if (!found.candidates.length) {
-      const target = this.#config.modelAliases[requested] ?? requested;
+      // Own keys only: a plain lookup turned "valueOf" or "__proto__" into Object.prototype's members (a 500).
+      const target = Object.hasOwn(this.#config.modelAliases, requested) ? this.#config.modelAliases[requested]! : requested;
       const via = target === requested ? "" : ` (alias of '${target}')`;
       const closest = closestNames(target, found.names, 3);
       const hint = closest.length ? ` Closest installed models: ${closest.join(", ")}.` : " No models are installed.";

@@ -151,12 +151,7 @@ export class OllamaClient {
   /** A small JSON call (tags, show, version) with its own short timeout. */
   async json<T>(method: "GET" | "POST", path: string, body?: unknown, timeoutMs = 10_000, retries?: number): Promise<T> {
     const call = this.call(method, path, body, { headersTimeoutMs: timeoutMs, retries });
-    const response = await call.response;
-    try {
-      return (await response.json()) as T;
-    } catch {
-      throw backendUnavailable(502, `The backend sent an unreadable answer to ${path}.`);
-    }
+    return responseJson<T>(await call.response, path);
   }
 }
 
@@ -178,4 +173,13 @@ export async function readErrorBody(body: ReadableStream<Uint8Array> | null): Pr
     reader.cancel().catch(() => {});
   }
   return text;
+}
+
+/** A backend's JSON answer; a body that is not JSON is the backend's failure (502), not ours. */
+export async function responseJson<T>(response: Response, path: string): Promise<T> {
+  try {
+    return (await response.json()) as T;
+  } catch {
+    throw backendUnavailable(502, `The backend sent an unreadable answer to ${path}.`);
+  }
 }

@@ -15,6 +15,18 @@ export function nativeErrorMessage(body: string): string | null {
   }
 }
 
+/** The message of a backend's JSON error: Ollama's `{"error":"…"}` or llama-server's `{"error":{"message":"…"}}`. */
+export function backendErrorMessage(body: string): string | null {
+  const native = nativeErrorMessage(body);
+  if (native !== null) return native;
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown } };
+    return typeof parsed.error?.message === "string" ? parsed.error.message : null;
+  } catch {
+    return null;
+  }
+}
+
 function htmlTitle(body: string): string | null {
   const match = /<title>([^<]{1,200})<\/title>/i.exec(body);
   return match ? match[1]!.trim() : null;
@@ -32,7 +44,7 @@ export function mapUpstreamError(status: number, contentType: string, body: stri
         "check CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET and that the Access policy's action is Service Auth.",
     );
   }
-  const native = nativeErrorMessage(body);
+  const native = backendErrorMessage(body);
   if (native !== null) {
     if (status === 404 && MODEL_NOT_FOUND.test(native)) return modelNotFound(`The model does not exist on the backend: ${native}.`);
     if (status === 503) return backendUnavailable(503, `The backend is busy or loading a model: ${native}`, RETRY_AFTER_SECONDS);

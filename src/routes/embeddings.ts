@@ -1,15 +1,21 @@
-import { admit, modelNotAllowed } from "../http/auth.ts";
+import type { Candidate } from "../backends/routing.ts";
 import { readJsonBody } from "../http/body.ts";
-import { withExtraHeaders } from "../http/errors.ts";
 import { json } from "../http/respond.ts";
-import { validateEmbeddingRequest } from "../openai/embeddings-schema.ts";
+import { type EmbeddingRequest, validateEmbeddingRequest } from "../openai/embeddings-schema.ts";
+import { responseJson } from "../ollama/client.ts";
 import type { NativeEmbedResponse } from "../ollama/types.ts";
-import type { Usage } from "../translate/chat-common.ts";
 import { toNativeEmbed, toOpenAIEmbeddings } from "../translate/embeddings.ts";
 import { type AppContext, modelDefaultsFor } from "./context.ts";
-import { estimateTextTokens } from "./generation.ts";
+import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
+import { estimateTextTokens, finish } from "./generation.ts";
 
-/** POST /v1/embeddings → native /api/embed: the whole batch in one upstream call. */
+/** An OpenAI-speaking backend's embeddings answer. */
+interface OpenAIEmbeddingList {
+  data?: { index?: number; embedding?: number[] }[];
+  usage?: { prompt_tokens?: number };
+}
+
+/** POST /v1/embeddings → native /api/embed (or llama-server's /v1/embeddings): the whole batch in one call. */
 export async function embeddings(request: Request, app: AppContext): Promise<Response> {
   const { config } = app;
   const body = validateEmbeddingRequest(await readJsonBody(request, config.maxBodyBytes), {
@@ -17,20 +23,35 @@ export async function embeddings(request: Request, app: AppContext): Promise<Res
     maxBytes: config.maxEmbeddingBytes,
   });
   const inputs = typeof body.input === "string" ? [body.input] : body.input;
-  const admission = await admit(request, app, { model: body.model, estimatedTokens: inputs.reduce((n, text) => n + estimateTextTokens(text), 0) });
-  let usage: Usage | null = null;
-  try {
-    const { name } = await app.catalog.resolve(body.model);
-    if (!admission.allowsModel(name)) throw modelNotAllowed(body.model);
-    const native = toNativeEmbed(body, name, modelDefaultsFor(config, body.model, name));
-    // A cold embedding model loads before it answers: allow the full headers timeout, not json()'s short default.
-    const answer = await app.ollama.json<NativeEmbedResponse>("POST", "/api/embed", native, config.upstreamHeadersTimeoutMs);
+  const estimatedTokens = inputs.reduce((n, text) => n + estimateTextTokens(text), 0);
+  return routed(request, app, { model: body.model, estimatedTokens }, async (candidate, context) => {
+    const answer = await embed(request, app, body, inputs, candidate, context);
     const list = toOpenAIEmbeddings(answer, inputs.length, body.model, body.encoding_format ?? "float");
-    usage = { prompt_tokens: list.usage.prompt_tokens, completion_tokens: 0, total_tokens: list.usage.total_tokens };
-    return json(list, 200, admission.headers);
-  } catch (error) {
-    throw withExtraHeaders(error, admission.headers);
-  } finally {
-    admission.settle(usage);
+    finish(context.admission, context.release, { prompt_tokens: list.usage.prompt_tokens, completion_tokens: 0, total_tokens: list.usage.total_tokens });
+    return json(list, 200, context.admission.headers);
+  });
+}
+
+/** The vectors in Ollama's shape, whichever kind of backend computed them. */
+async function embed(
+  request: Request,
+  app: AppContext,
+  body: EmbeddingRequest,
+  inputs: string[],
+  candidate: Candidate,
+  { retries }: AttemptContext,
+): Promise<NativeEmbedResponse> {
+  const client = app.clientFor(candidate.backend);
+  // A cold embedding model loads before it answers: allow the full headers timeout, not the short default.
+  const options = { signal: request.signal, retries, headersTimeoutMs: app.config.upstreamHeadersTimeoutMs };
+  if (candidate.backend.kind === "ollama") {
+    const native = toNativeEmbed(body, candidate.model, modelDefaultsFor(app.config, body.model, candidate.model));
+    const response = await beforeAnswer(client.call("POST", "/api/embed", native, options).response);
+    return responseJson<NativeEmbedResponse>(response, "/api/embed");
   }
+  const payload = { model: candidate.model, input: inputs, encoding_format: "float", ...(body.dimensions ? { dimensions: body.dimensions } : {}) };
+  const response = await beforeAnswer(client.call("POST", "/v1/embeddings", payload, options).response);
+  const list = await responseJson<OpenAIEmbeddingList>(response, "/v1/embeddings");
+  const ordered = [...(list.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+  return { embeddings: ordered.map((entry) => entry.embedding ?? []), prompt_eval_count: list.usage?.prompt_tokens ?? 0 };
 }

@@ -2,6 +2,7 @@ import type { AppContext } from "./context.ts";
 import { admit, modelNotAllowed } from "../http/auth.ts";
 import { invalidRequest, withExtraHeaders } from "../http/errors.ts";
 import { json } from "../http/respond.ts";
+import type { ListedModel } from "../models/catalog.ts";
 import type { NativeShow } from "../ollama/types.ts";
 import { toModelList, toOpenAIModel } from "../translate/models.ts";
 import { resolveModel } from "../models/resolve.ts";
@@ -11,7 +12,9 @@ export async function listModels(request: Request, app: AppContext): Promise<Res
   const admission = await admit(request, app, { model: null, estimatedTokens: 0 });
   try {
     const models = await app.catalog.list();
-    const list = toModelList(models, app.config.modelAliases);
+    // With several machines, a model's owner is the backend that serves it (listed once, by the first).
+    const owner = app.config.backendsConfigured ? (model: ListedModel) => model.backend : undefined;
+    const list = toModelList(models, app.config.modelAliases, owner);
     const names = models.map((model) => model.model ?? model.name);
     list.data = list.data.filter((entry) => {
       const resolved = resolveModel(entry.id, names, app.config.modelAliases);
@@ -30,10 +33,15 @@ export async function retrieveModel(request: Request & { params?: Record<string,
   const id = modelIdFromPath(request.params?.model ?? "");
   const admission = await admit(request, app, { model: id, estimatedTokens: 0 });
   try {
-    const { name } = await app.catalog.resolve(id);
+    const { name, backend } = await app.catalog.resolve(id);
     if (!admission.allowsModel(name)) throw modelNotAllowed(id);
-    const show = await app.ollama.json<NativeShow>("POST", "/api/show", { model: name });
-    return json(toOpenAIModel(id, { name, modified_at: show.modified_at }, name), 200, admission.headers);
+    const owner = app.config.backendsConfigured ? backend.name : undefined;
+    if (backend.kind !== "ollama") {
+      const listed = (await app.catalog.list()).find((model) => (model.model ?? model.name) === name);
+      return json(toOpenAIModel(id, listed, name, owner), 200, admission.headers);
+    }
+    const show = await app.clientFor(backend).json<NativeShow>("POST", "/api/show", { model: name });
+    return json(toOpenAIModel(id, { name, modified_at: show.modified_at }, name, owner), 200, admission.headers);
   } catch (error) {
     throw withExtraHeaders(error, admission.headers);
   } finally {

@@ -21,18 +21,27 @@ export function unixSeconds(timestamp: string | undefined): number {
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
 }
 
-export function toOpenAIModel(id: string, model: NativeModel | undefined, nativeName = id): OpenAIModel {
-  return { id, object: "model", created: unixSeconds(model?.modified_at), owned_by: ownerOf(nativeName) };
+/** `owner` overrides the name-derived owner (with several backends, the backend's name). */
+export function toOpenAIModel(id: string, model: NativeModel | undefined, nativeName = id, owner?: string): OpenAIModel {
+  return { id, object: "model", created: unixSeconds(model?.modified_at), owned_by: owner ?? ownerOf(nativeName) };
 }
 
-/** The installed models, then every alias that resolves to one of them (clients pick from this list). */
-export function toModelList(models: readonly NativeModel[], aliases: Readonly<Record<string, string>>): { object: "list"; data: OpenAIModel[] } {
-  const data = models.map((model) => toOpenAIModel(model.model ?? model.name, model));
+/**
+ * The installed models, then every alias that resolves to one of them (clients pick from this list).
+ * `ownerOfModel` names the owner of each model (default: from its name).
+ */
+export function toModelList<M extends NativeModel>(
+  models: readonly M[],
+  aliases: Readonly<Record<string, string>>,
+  ownerOfModel: (model: M) => string | undefined = () => undefined,
+): { object: "list"; data: OpenAIModel[] } {
+  const data = models.map((model) => toOpenAIModel(model.model ?? model.name, model, model.model ?? model.name, ownerOfModel(model)));
   const byName = new Map(models.map((model) => [model.model ?? model.name, model]));
   const names = [...byName.keys()];
   for (const alias of Object.keys(aliases)) {
     const resolved = resolveModel(alias, names, aliases);
-    if (resolved.ok && !byName.has(alias)) data.push(toOpenAIModel(alias, byName.get(resolved.name), resolved.name));
+    const target = byName.get(resolved.ok ? resolved.name : "");
+    if (resolved.ok && target && !byName.has(alias)) data.push(toOpenAIModel(alias, target, resolved.name, ownerOfModel(target)));
   }
   return { object: "list", data };
 }
