@@ -8,5 +8,8 @@ declare module "vitest" {
     emulatorUrl: string;
     imageServerUrl: string;
     apiKey: string;
+    secondEmulatorUrl: string;
+    llamaEmulatorUrl: string;
+    llamaEmbedderUrl: string;
   }
 }

@@ -1,14 +1,26 @@
 import type { TestProject } from "vitest/node";
 import { startImageServer } from "../support/image-server.ts";
-import { startOllamaEmulator } from "../support/ollama-emulator.ts";
+import { startLlamaEmulator } from "../support/llama-emulator.ts";
+import { DEFAULT_MODELS, startOllamaEmulator } from "../support/ollama-emulator.ts";
 
-/** One emulator (and image host) for all Worker tests; each test resets the emulator through its control routes. */
+/**
+ * One Ollama emulator (and image host) for all Worker tests; each test resets it through its control routes.
+ * For the several-backends tests: a second Ollama with a different set of models and a llama-server emulator.
+ */
 export default async function setup(project: TestProject) {
   const emulator = await startOllamaEmulator({ host: "127.0.0.1", port: 0 });
+  const secondModels = DEFAULT_MODELS.filter((model) => ["qwen3:8b", "nomic-embed-text:latest"].includes(model.name));
+  const second = await startOllamaEmulator({ host: "127.0.0.1", port: 0, models: [...secondModels, { ...DEFAULT_MODELS[0]!, name: "phi4:14b", family: "phi3" }] });
+  const llama = await startLlamaEmulator({ host: "127.0.0.1", port: 0, apiKey: "llama-secret", metrics: true });
+  // llama-server started with --embeddings serves embeddings only: a second one, as people run it.
+  const embedder = await startLlamaEmulator({ host: "127.0.0.1", port: 0, alias: "bge-m3", embeddings: true });
   const images = await startImageServer();
   project.provide("emulatorPort", emulator.port);
+  project.provide("secondEmulatorUrl", second.url);
+  project.provide("llamaEmulatorUrl", llama.url);
+  project.provide("llamaEmbedderUrl", embedder.url);
   project.provide("imageServerUrl", images.url);
   return async () => {
-    await Promise.all([emulator.close(), images.close()]);
+    await Promise.all([emulator.close(), second.close(), llama.close(), embedder.close(), images.close()]);
   };
 }
