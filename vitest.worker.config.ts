@@ -17,6 +17,9 @@ export default defineConfig({
           ADMIN_TOKEN: "test-admin-token",
           // The gateway-wide gate is off for most tests (they hold many streams open); its own tests turn it on.
           BACKEND_MAX_CONCURRENCY: "0",
+          // test/worker/fuzz.test.ts: the nightly size (`npm run fuzz`) and a seed to replay, from the shell.
+          FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
+          FUZZ_SEED: process.env.FUZZ_SEED ?? "",
         },
       },
     })),

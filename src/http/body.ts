@@ -27,10 +27,36 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   } catch {
     throw invalidRequest("The request body is not valid UTF-8.");
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     const detail = error instanceof Error ? error.message : "parse error";
     throw invalidRequest(`We could not parse the JSON body of your request (${detail}). Send valid JSON.`);
   }
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw invalidRequest(`The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`);
+  }
+  return value;
+}
+
+/**
+ * JSON.parse takes any depth, but the body is serialised again on its way upstream (JSON.stringify recurses:
+ * 100,000 levels overflow the stack, a 500) and Ollama's Go decoder refuses more than 10,000 levels anyway.
+ * No real request comes close to this.
+ */
+export const MAX_JSON_DEPTH = 512;
+
+/** Iterative, so that checking a hostile body cannot overflow the stack either. */
+export function nestedDeeperThan(root: unknown, max: number): boolean {
+  const pending: [value: object, depth: number][] = [];
+  if (root !== null && typeof root === "object") pending.push([root, 1]);
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [value, depth] = next;
+    if (depth > max) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (child !== null && typeof child === "object") pending.push([child, depth + 1]);
+    }
+  }
+  return false;
 }

@@ -37,9 +37,16 @@ const untagged = (name: string) => {
   return colon > name.lastIndexOf("/") ? name.slice(0, colon) : name;
 };
 
+/**
+ * Only this much of a requested name is compared. Edit distance costs length × length, and a body may carry a
+ * model name of megabytes: 1 MB took 3 s of CPU per request, 20 MiB would have taken minutes. Real names are far
+ * shorter (Ollama caps each part of a name at a few hundred characters).
+ */
+const MAX_COMPARED_CHARS = 256;
+
 /** Nearest by edit distance of the full names or of the names without their tags, whichever is closer. */
 export function closestNames(target: string, candidates: readonly string[], count: number): string[] {
-  const full = target.toLowerCase();
+  const full = target.slice(0, MAX_COMPARED_CHARS).toLowerCase();
   const base = untagged(full);
   return candidates
     .map((name) => {

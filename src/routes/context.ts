@@ -19,5 +19,7 @@ export interface AppContext {
 
 /** MODEL_DEFAULTS may be keyed by the name the client sent (an alias) or by the installed name. */
 export function modelDefaultsFor(config: Config, requested: string, resolved: string): ModelDefaults | undefined {
-  return config.modelDefaults[requested] ?? config.modelDefaults[resolved];
+  // Own keys only, or a model installed as "constructor" would get Object.prototype's members as its defaults.
+  const own = (name: string) => (Object.hasOwn(config.modelDefaults, name) ? config.modelDefaults[name] : undefined);
+  return own(requested) ?? own(resolved);
 }

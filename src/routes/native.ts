@@ -174,7 +174,7 @@ function estimateTokens(kind: ModelRoute, body: Record<string, unknown>): { prom
     case "chat":
       return { prompt: estimateTextTokens(JSON.stringify(body.messages ?? "")), answer: cap };
     case "generate":
-      return { prompt: estimateTextTokens(`${String(body.system ?? "")}${String(body.prompt ?? "")}`), answer: cap };
+      return { prompt: estimateTextTokens(textOf(body.system) + textOf(body.prompt)), answer: cap };
     case "embed":
       return { prompt: estimateTextTokens(JSON.stringify(body.input ?? "")), answer: 0 };
     default:
@@ -203,10 +203,18 @@ async function blob(request: Request, app: AppContext, path: string): Promise<Re
   const declared = Number(request.headers.get("content-length") ?? NaN);
   return relay(request, app, upstreamPath, {
     body: request.body,
-    contentType: request.headers.get("content-type") ?? "application/octet-stream",
+    // Never the client's own Content-Type: Ollama ignores it for blobs, and a value its HTTP parser refuses (a
+    // control character) came back as Ollama's bare 400, which the gateway could only report as a 502.
+    contentType: "application/octet-stream",
     contentLength: Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined,
   }, null, null);
 }
+
+/**
+ * Only strings count: Ollama refuses anything else (400), and String() on a hostile object such as
+ * `{"toString":1}` throws, which turned that body into a 500 before this estimate ever reached Ollama.
+ */
+const textOf = (value: unknown): string => (typeof value === "string" ? value : "");
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -1,4 +1,5 @@
 import type { ModelDefaults } from "../config.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "../http/body.ts";
 import { invalidRequest } from "../http/errors.ts";
 import type { ChatMessage, ChatRequest } from "../openai/chat-schema.ts";
 import type { NativeChatRequest, NativeMessage, NativeTool, NativeToolCall } from "../ollama/types.ts";
@@ -162,6 +163,10 @@ function toNativeToolCall(call: { id: string; function: { name: string; argument
   }
   if (args === null || typeof args !== "object" || Array.isArray(args)) {
     throw invalidRequest("Tool call arguments must be a JSON-encoded object.", param);
+  }
+  // A JSON string inside the body escapes the body's own depth check, but is sent upstream as an object.
+  if (nestedDeeperThan(args, MAX_JSON_DEPTH)) {
+    throw invalidRequest(`Tool call arguments are nested more than ${MAX_JSON_DEPTH} levels deep.`, param);
   }
   return { id: call.id, function: { name: call.function.name, arguments: args as Record<string, unknown> } };
 }

@@ -5,6 +5,8 @@ import { readCapped, TooLargeError } from "../http/read-capped.ts";
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif"]);
 const DATA_URI = /^data:([^;,]*)(?:;[^;,]*)*;base64,/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Redirects followed for one image (browsers allow 20; an image host needs one or two). */
+const MAX_REDIRECTS = 10;
 
 export type ImageSource = { kind: "inline"; base64: string } | { kind: "remote"; url: string };
 
@@ -38,10 +40,23 @@ export async function fetchImage(url: string, param: string, limits: ImageFetchL
   const timeout = AbortSignal.timeout(limits.timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   let response: Response;
-  try {
-    response = await fetch(url, { signal: combined, headers: { accept: "image/*" } });
-  } catch {
-    throw fail(timeout.aborted ? `no answer within ${limits.timeoutMs} ms` : "the server could not be reached");
+  let current = url;
+  // Redirects are followed by hand: the runtime's own limit fails with the same error as a dead host, so a
+  // redirect loop would be reported as "could not be reached". Here it gets its own message, and a redirect to
+  // anything but http(s) is refused.
+  for (let hops = 0; ; hops++) {
+    try {
+      response = await fetch(current, { signal: combined, headers: { accept: "image/*" }, redirect: "manual" });
+    } catch {
+      throw fail(timeout.aborted ? `no answer within ${limits.timeoutMs} ms` : "the server could not be reached");
+    }
+    const location = response.status >= 300 && response.status < 400 ? response.headers.get("location") : null;
+    if (location === null) break;
+    await response.body?.cancel();
+    if (hops === MAX_REDIRECTS) throw fail(`it redirects more than ${MAX_REDIRECTS} times`);
+    const next = URL.parse(location, current);
+    if (!next || (next.protocol !== "http:" && next.protocol !== "https:")) throw fail("it redirects to a URL that is not http(s)");
+    current = next.href;
   }
   if (!response.ok) {
     await response.body?.cancel();

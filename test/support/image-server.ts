@@ -1,6 +1,8 @@
 /**
  * A loopback HTTP server that plays the image hosts a chat request may point at: a real PNG, a page that is
- * not an image, an image over the size cap, and one that never finishes. For the image-fetch tests.
+ * not an image, an image over the size cap, and one that never finishes; and, for the hostile-input tests, a
+ * redirect loop, a redirect to file:, a server that never answers, one that drips bytes forever, and a file
+ * that is not an image.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -38,6 +40,27 @@ export async function startImageServer(): Promise<ImageServer> {
       case "/redirect.png":
         res.writeHead(302, { location: "/tiny.png" });
         res.end();
+        return;
+      case "/loop": // redirects to itself forever
+        res.writeHead(302, { location: "/loop" });
+        res.end();
+        return;
+      case "/hang": // never sends headers, until the client gives up
+        return;
+      case "/drip.png": {
+        // A byte every 50 ms, forever: no single read is slow, only the whole download is.
+        res.writeHead(200, { "content-type": "image/png" });
+        const timer = setInterval(() => res.write(Buffer.of(0)), 50);
+        res.on("close", () => clearInterval(timer));
+        return;
+      }
+      case "/to-file": // a redirect out of http(s)
+        res.writeHead(302, { location: "file:///etc/passwd" });
+        res.end();
+        return;
+      case "/fake.png": // claims to be an image by its name only
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        res.end(Buffer.from("MZ\x90\x00 not a PNG"));
         return;
       default:
         res.writeHead(404, { "content-type": "text/plain" });
