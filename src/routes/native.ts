@@ -1,7 +1,9 @@
+import type { BackendConfig } from "../backends/config.ts";
 import { requireAdmin } from "../http/admin-auth.ts";
 import { type Admission, admit, modelNotAllowed } from "../http/auth.ts";
 import { readJsonBody } from "../http/body.ts";
-import { ApiError, backendBroke, invalidRequest, routeNotFound, toApiError, withExtraHeaders } from "../http/errors.ts";
+import { ApiError, backendBroke, invalidRequest, modelNotFound, routeNotFound, toApiError, withExtraHeaders } from "../http/errors.ts";
+import type { OllamaClient } from "../ollama/client.ts";
 import { nativeErrorResponse, OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../ollama/passthrough.ts";
 import type { AppContext } from "./context.ts";
 import { estimateTextTokens } from "./generation.ts";
@@ -80,10 +82,11 @@ async function relay(
   upstream: { body?: string | ReadableStream<Uint8Array> | null; contentType?: string; contentLength?: number },
   admission: Admission | null,
   idleTimeoutMs: number | null,
+  client: OllamaClient = app.ollama,
 ): Promise<Response> {
   let handedOver = false;
   try {
-    const call = app.ollama.forward(request.method, path, { ...upstream, clientSignal: request.signal });
+    const call = client.forward(request.method, path, { ...upstream, clientSignal: request.signal });
     const answer = await upstreamAnswer(call, request.method);
     handedOver = true;
     return relayAnswer(request.method, answer, call, {
@@ -108,6 +111,8 @@ async function readOnly(request: Request, app: AppContext, path: string): Promis
 async function listFiltered(request: Request, app: AppContext, path: string): Promise<Response> {
   const admission = await admit(request, app, { model: null, estimatedTokens: 0 });
   try {
+    const ollamas = app.config.backends.filter((backend) => backend.kind === "ollama");
+    if (ollamas.length > 1) return await mergedList(request, app, path, ollamas, admission);
     const call = app.ollama.forward("GET", path, { clientSignal: request.signal });
     const answer = await upstreamAnswer(call, "GET");
     const text = await answer.text().catch(() => {
@@ -120,6 +125,31 @@ async function listFiltered(request: Request, app: AppContext, path: string): Pr
   } finally {
     admission.settle(null);
   }
+}
+
+/**
+ * With several Ollama machines, /api/tags and /api/ps list every machine's models (each once): what a native client
+ * can use through the gateway. Machines that do not answer are left out.
+ */
+async function mergedList(request: Request, app: AppContext, path: string, ollamas: BackendConfig[], admission: Admission): Promise<Response> {
+  const lists = await Promise.allSettled(
+    ollamas.map(async (backend) => {
+      const answer = await upstreamAnswer(app.clientFor(backend).forward("GET", path, { clientSignal: request.signal }), "GET");
+      const list = (await answer.json()) as { models?: unknown };
+      return Array.isArray(list.models) ? (list.models as { model?: string; name?: string }[]) : [];
+    }),
+  );
+  const seen = new Set<string>();
+  const models = lists
+    .flatMap((result) => (result.status === "fulfilled" ? result.value : []))
+    .filter((entry) => {
+      const name = entry.model ?? entry.name ?? "";
+      if (seen.has(name)) return false;
+      seen.add(name);
+      return true;
+    });
+  if (lists.every((result) => result.status === "rejected")) throw toApiError((lists[0] as PromiseRejectedResult).reason);
+  return new Response(filterModels(JSON.stringify({ models }), admission), { headers: { "content-type": OLLAMA_JSON, ...admission.headers } });
 }
 
 function filterModels(text: string, admission: Admission): string {
@@ -150,19 +180,24 @@ function withModel(kind: ModelRoute): Handler {
     const estimate = fields ? estimateTokens(kind, fields) : { prompt: 0, answer: 0 };
     const admission = await admit(request, app, { model, estimatedTokens: estimate.prompt + estimate.answer, promptTokens: estimate.prompt });
     let forwarded: string;
+    let client: OllamaClient;
     try {
       if (!fields) throw invalidRequest("The request body must be a JSON object.");
       if (model === null) throw invalidRequest(requested === undefined || requested === "" ? "model is required" : "model must be a string");
-      const { name } = await app.catalog.resolve(model);
+      // The native API is Ollama's: only Ollama machines can take it.
+      const target = (await app.catalog.route(model)).candidates.find((candidate) => candidate.backend.kind === "ollama");
+      if (!target) throw modelNotFound(`The model '${model}' is not on an Ollama backend; use the /v1 API for it.`);
+      const name = target.model;
       if (!admission.allowsModel(name)) throw modelNotAllowed(model);
       const { name: _legacy, ...rest } = fields;
       forwarded = JSON.stringify(kind === "show" ? { ...rest, model: name } : { ...fields, model: name });
+      client = app.clientFor(target.backend);
     } catch (error) {
       admission.settle(null);
       throw withExtraHeaders(error, admission.headers);
     }
     const idle = kind === "show" ? null : app.config.upstreamIdleTimeoutMs;
-    return relay(request, app, path, { body: forwarded }, admission, idle);
+    return relay(request, app, path, { body: forwarded }, admission, idle, client);
   };
 }
 

@@ -92,6 +92,23 @@ describe("several backends: discovery and routing", () => {
   });
 });
 
+describe("the native API with several Ollama machines", () => {
+  it("merges /api/tags, sends /api/chat to a machine that has the model, and keeps llama.cpp models out", async () => {
+    const tags = (await (await get("/api/tags")).json()) as any;
+    const names = tags.models.map((model: any) => model.name);
+    expect(names).toContain("phi4:14b");
+    expect(names).toContain("llava:7b");
+    expect(names.filter((name: string) => name === "qwen3:8b")).toHaveLength(1);
+    const chat = await post("/api/chat", { model: "phi4", stream: false, messages: [user("native")] });
+    expect(chat.status).toBe(200);
+    expect(((await chat.json()) as any).message.content).toBe("Hello! You said: native");
+    expect((await laptop.requests("/api/chat"))[0]!.body.model).toBe("phi4:14b");
+    const llamaModel = await post("/api/chat", { model: "qwen2.5-7b-instruct", messages: [user("x")] });
+    expect(llamaModel.status).toBe(404);
+    expect(await llamaModel.json()).toEqual({ error: "The model 'qwen2.5-7b-instruct' is not on an Ollama backend; use the /v1 API for it." });
+  });
+});
+
 describe("a llama-server backend", () => {
   it("answers chat with our auth and its own API key, never the client's", async () => {
     const key = await testKey();
