@@ -345,7 +345,7 @@ describe("faults", () => {
 describe("counting and control routes", () => {
   it("counts aborted streams correctly under concurrency", async () => {
     const controllers = Array.from({ length: 200 }, () => new AbortController());
-    const words = "a ".repeat(20); // ~23 tokens at 20 ms: every stream is still running below
+    const words = "a ".repeat(150); // ~150 tokens at 20 ms (3 s): every stream is still running below, even on a loaded machine
     const responses = await Promise.all(controllers.map((ac, i) =>
       post("/api/chat", { model: "llama3.2", messages: user(`n${i} ${words}`) }, { signal: ac.signal }, slow)));
     expect(slow.stats().open).toBe(200);
