@@ -71,7 +71,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
 }
 
 /** Any HTTP answer means the Worker is up (the probe path is a 404 by design). */
-async function waitForReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+export async function waitForReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
@@ -85,21 +85,20 @@ async function waitForReady(url: string, child: ChildProcess, timeoutMs: number)
   throw new Error(`no answer from ${url} within ${timeoutMs} ms`);
 }
 
-async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   try {
-    process.kill(-child.pid, "SIGTERM");
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
   } catch {
-    return;
+    // already gone
   }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5000);
+}
+
+/** Stop the whole process group (npx, wrangler, workerd, esbuild): killing only npx leaves the port held. */
+export async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  killGroup(child, "SIGTERM");
+  const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5000);
   await exited;
   clearTimeout(timer);
 }

@@ -7,11 +7,11 @@
  *
  * Same interface and process handling as `startWranglerDev` (own process group; `stop()` stops the group).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, PROJECT_ROOT, WRANGLER_ENV, type WranglerDev, type WranglerDevOptions } from "./wrangler-dev.ts";
+import { freePort, killGroup, PROJECT_ROOT, stopGroup, waitForReady, WRANGLER_ENV, type WranglerDev, type WranglerDevOptions } from "./wrangler-dev.ts";
 
 const env = () => ({ ...process.env, ...WRANGLER_ENV, CI: process.env.CI ?? "true" });
 
@@ -78,36 +78,4 @@ export async function startSnapshotWranglerDev(options: WranglerDevOptions = {})
     throw new Error(`wrangler dev (snapshot) did not start: ${(error as Error).message}\n${log.slice(-4000)}`);
   }
   return { url, port, child, output: () => log, stop, snapshotDir: dir };
-}
-
-/** Any HTTP answer means the Worker is up (the probe path is a 404 by design). */
-async function waitForReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
-    try {
-      await fetch(url, { signal: AbortSignal.timeout(2000) });
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  throw new Error(`no answer from ${url} within ${timeoutMs} ms`);
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    if (child.pid !== undefined) process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  killGroup(child, "SIGTERM");
-  const timer = setTimeout(() => killGroup(child, "SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
 }
