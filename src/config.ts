@@ -45,7 +45,7 @@ export interface Config {
   backendMaxConcurrency: number;
   queueMaxWaitMs: number;
   queueMaxLength: number;
-  /** A slot whose request never reported back (a Worker that died) is freed after this long. */
+  /** A slot not renewed for this long (its Worker died) is freed; running requests renew every third of it. */
   leaseTtlMs: number;
   /** ADMIN_TOKEN, or null when unset (the admin API then answers 404). Compared only through hashes. */
   adminToken: string | null;
@@ -110,7 +110,7 @@ export function parseConfig(env: EnvVars): Config {
     backendMaxConcurrency: parseCount("BACKEND_MAX_CONCURRENCY", env.BACKEND_MAX_CONCURRENCY, 4, 0),
     queueMaxWaitMs: parseDuration("QUEUE_MAX_WAIT", env.QUEUE_MAX_WAIT, 30_000),
     queueMaxLength: parseCount("QUEUE_MAX_LENGTH", env.QUEUE_MAX_LENGTH, 64),
-    leaseTtlMs: parseDuration("LEASE_TTL", env.LEASE_TTL, 15 * 60_000),
+    leaseTtlMs: parseDuration("LEASE_TTL", env.LEASE_TTL, 90_000),
   };
 }
 

@@ -63,12 +63,16 @@ export async function admit(request: Request, app: AppContext, want: AdmissionRe
     throw new ApiError(499, "The client closed the connection.", "invalid_request_error", "client_closed");
   }
   let settled = false;
+  // While the request runs, tell the key (and its backend gate) it is alive: if this Worker dies, its slots are
+  // reclaimed after LEASE_TTL instead of being held.
+  const renewal = setInterval(() => app.waitUntil(key.renew(result.lease)), Math.max(1000, Math.floor(app.config.leaseTtlMs / 3)));
   return {
     headers: rateLimitHeaders(result.limits),
     allowsModel: (name) => modelAllowed(result.models, name, app.config.modelAliases),
     settle(usage) {
       if (settled) return;
       settled = true;
+      clearInterval(renewal);
       const counts = usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens } : null;
       app.waitUntil(key.settle(result.lease, counts));
     },

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import type { GateResult } from "../limits/backend-gate.ts";
-import { emptyState, type KeyState, moveLease, rollback, settle, snapshot, tidy, tryAdmit } from "./key-state.ts";
+import { emptyState, type KeyState, moveLease, renewLease, rollback, settle, snapshot, tidy, tryAdmit } from "./key-state.ts";
 import type { AdmitInput, AdmitResult, GatePolicy, KeyRecord, KeyView, SettleUsage } from "./types.ts";
 
 const utf8 = new TextEncoder();
@@ -19,6 +19,8 @@ export function backendGate(env: Env, name: string) {
 export class KeyObject extends DurableObject<Env> {
   #record: KeyRecord | undefined;
   #state: KeyState;
+  /** LEASE_TTL as the latest caller configured it, for counting live leases between admissions. */
+  #leaseTtlMs = 90_000;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -36,7 +38,7 @@ export class KeyObject extends DurableObject<Env> {
   describe(): KeyView | null {
     if (!this.#record) return null;
     const { hash: _hash, ...view } = this.#record;
-    return { ...view, in_flight: Object.keys(this.#state.leases).length };
+    return { ...view, in_flight: this.inFlight() };
   }
 
   /** Forget the key entirely: the next request with it finds nothing and gets 401. */
@@ -52,6 +54,7 @@ export class KeyObject extends DurableObject<Env> {
     const record = this.#record;
     if (!record || !sameHash(record.hash, input.hash)) return { ok: false, reason: "unknown" };
     const { policy } = input;
+    this.#leaseTtlMs = policy.leaseTtlMs;
     const now = Date.now();
     const lease = crypto.randomUUID();
     const decided = tryAdmit(record, tidy(this.#state, now, policy.leaseTtlMs), now, {
@@ -111,9 +114,18 @@ export class KeyObject extends DurableObject<Env> {
     return granted;
   }
 
+  /** The request is still running (its Worker renews every LEASE_TTL/3): keep its slots. */
+  async renew(lease: string): Promise<void> {
+    const open = this.#state.leases[lease];
+    if (!this.#record || !open) return;
+    this.#state = renewLease(this.#state, lease, Date.now());
+    this.#save();
+    if (open.gate) await backendGate(this.env, open.gate).renew(lease);
+  }
+
   /** Requests in flight for this key (tests, diagnostics). */
   inFlight(): number {
-    return Object.keys(this.#state.leases).length;
+    return Object.keys(tidy(this.#state, Date.now(), this.#leaseTtlMs).leases).length;
   }
 
   #save(): void {

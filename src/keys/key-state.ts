@@ -1,30 +1,53 @@
-import { type Charge, msUntilReset, msUntilRoom, prune, used } from "../limits/window.ts";
+import { addToBucket, type Charge, msUntilReset, msUntilRoom, prune, used } from "../limits/window.ts";
 import type { AdmitResult, KeyRecord, LimitSnapshot, SettleUsage } from "./types.ts";
 
-/** One key's limiter state: request and token charges in the last minute, and the leases in flight. */
+/** A request in flight: its reservation and, for its lifetime, when it was last heard of. */
+export interface Lease {
+  /** Admission time: the reservation and the final charge count from here. */
+  at: number;
+  /** Last admission or renewal; a lease not renewed for LEASE_TTL belonged to a Worker that died. */
+  seen: number;
+  /** Tokens reserved at admission, replaced by the real count at settlement. */
+  reserved: number;
+  promptEstimate: number;
+  gate: string | null;
+}
+
+/**
+ * One key's limiter state. Requests and settled tokens are kept in per-second buckets (at most about 60 of each,
+ * whatever the rate), each bucket dated by its latest charge so a bucket never expires early: limits stay exact or
+ * err on the strict side by under a second, and every decision costs the same at 10 or 10,000 requests a minute.
+ */
 export interface KeyState {
   requests: Charge[];
   tokens: Charge[];
-  leases: Record<string, { at: number; promptEstimate: number; gate: string | null }>;
+  leases: Record<string, Lease>;
 }
 
 export const emptyState = (): KeyState => ({ requests: [], tokens: [], leases: {} });
 
-/** Drop charges older than a minute and leases older than `leaseTtlMs` (a Worker that never settled). */
+/** Drop charges older than a minute and leases not heard of for `leaseTtlMs` (their Worker died). */
 export function tidy(state: KeyState, now: number, leaseTtlMs: number): KeyState {
   const leases: KeyState["leases"] = {};
-  for (const [id, lease] of Object.entries(state.leases)) if (now - lease.at < leaseTtlMs) leases[id] = lease;
+  for (const [id, lease] of Object.entries(state.leases)) if (now - lease.seen < leaseTtlMs) leases[id] = lease;
   return { requests: prune(state.requests, now), tokens: prune(state.tokens, now), leases };
 }
 
+/** Settled tokens plus the reservations still open, in time order. */
+function tokenCharges(state: KeyState, now: number): Charge[] {
+  const open = Object.values(state.leases).map((lease) => ({ at: lease.at, amount: lease.reserved }));
+  return prune([...state.tokens, ...open].sort((a, b) => a.at - b.at), now);
+}
+
 export function snapshot(record: KeyRecord, state: KeyState, now: number): LimitSnapshot {
+  const tokens = tokenCharges(state, now);
   return {
     rpm: record.rpm,
-    remainingRequests: Math.max(0, record.rpm - state.requests.length),
+    remainingRequests: Math.max(0, record.rpm - used(state.requests)),
     resetRequestsMs: msUntilReset(state.requests, now),
     tpm: record.tpm,
-    remainingTokens: Math.max(0, record.tpm - used(state.tokens)),
-    resetTokensMs: msUntilReset(state.tokens, now),
+    remainingTokens: Math.max(0, record.tpm - used(tokens)),
+    resetTokensMs: msUntilReset(tokens, now),
   };
 }
 
@@ -46,21 +69,22 @@ export function tryAdmit(
   if (Object.keys(state.leases).length >= record.max_concurrency) {
     return limited("concurrency", 1000, `Concurrency limit reached: this key may have ${record.max_concurrency} requests in flight.`);
   }
-  if (state.requests.length >= record.rpm) {
+  if (used(state.requests) >= record.rpm) {
     return limited("requests", msUntilRoom(state.requests, now, record.rpm, 1), `Rate limit reached: ${record.rpm} requests per minute for this key.`);
   }
   const reserve = Math.min(Math.max(0, Math.ceil(input.estimatedTokens)), record.tpm);
-  if (used(state.tokens) + reserve > record.tpm) {
+  const tokens = tokenCharges(state, now);
+  if (used(tokens) + reserve > record.tpm) {
     return limited(
       "tokens",
-      msUntilRoom(state.tokens, now, record.tpm, reserve),
+      msUntilRoom(tokens, now, record.tpm, reserve),
       `Token limit reached: ${record.tpm} tokens per minute for this key (this request needs up to ${reserve}).`,
     );
   }
   const next: KeyState = {
-    requests: [...state.requests, { at: now, amount: 1 }],
-    tokens: [...state.tokens, { at: now, amount: reserve, lease: input.lease }],
-    leases: { ...state.leases, [input.lease]: { at: now, promptEstimate: input.promptEstimate, gate: input.gate } },
+    requests: addToBucket(state.requests, now, 1),
+    tokens: state.tokens,
+    leases: { ...state.leases, [input.lease]: { at: now, seen: now, reserved: reserve, promptEstimate: input.promptEstimate, gate: input.gate } },
   };
   return { state: next, result: { ok: true, lease: input.lease, keyId: record.id, models: record.models, limits: snapshot(record, next, now) } };
 }
@@ -69,11 +93,7 @@ export function tryAdmit(
  * Replace a lease's reservation with what was really used and close the lease. Unknown counts (null) charge
  * nothing; a stream cut short reports its prompt as 0, so the prompt estimate is charged instead.
  */
-export function settle(
-  state: KeyState,
-  lease: string,
-  usage: SettleUsage | null,
-): { state: KeyState; charged: SettleUsage | null; gate: string | null } {
+export function settle(state: KeyState, lease: string, usage: SettleUsage | null): { state: KeyState; charged: SettleUsage | null; gate: string | null } {
   const open = state.leases[lease];
   if (!open) return { state, charged: null, gate: null }; // settled already, or expired: never charge twice
   const leases = { ...state.leases };
@@ -82,8 +102,15 @@ export function settle(
     ? { prompt_tokens: usage.prompt_tokens || (usage.completion_tokens ? open.promptEstimate : 0), completion_tokens: usage.completion_tokens }
     : null;
   const amount = charged ? charged.prompt_tokens + charged.completion_tokens : 0;
-  const tokens = state.tokens.map((entry) => (entry.lease === lease ? { at: entry.at, amount } : entry));
+  const tokens = amount ? addToBucket(state.tokens, open.at, amount) : state.tokens;
   return { state: { requests: state.requests, tokens, leases }, charged, gate: open.gate };
+}
+
+/** The request is still running: its lease is not a dead Worker's. */
+export function renewLease(state: KeyState, lease: string, now: number): KeyState {
+  const open = state.leases[lease];
+  if (!open) return state;
+  return { ...state, leases: { ...state.leases, [lease]: { ...open, seen: now } } };
 }
 
 /** The lease now holds a slot at another backend's gate (failover). */
@@ -97,5 +124,5 @@ export function moveLease(state: KeyState, lease: string, gate: string | null): 
 export function rollback(state: KeyState, lease: string): KeyState {
   const leases = { ...state.leases };
   delete leases[lease];
-  return { requests: state.requests, tokens: state.tokens.filter((entry) => entry.lease !== lease), leases };
+  return { requests: state.requests, tokens: state.tokens, leases };
 }

@@ -22,6 +22,8 @@ export class BackendGate extends DurableObject<Env> {
   readonly #queue = new FairQueue<Waiter>();
   /** The policy of the latest caller: the Worker's configuration is the source of truth. */
   #max = 1;
+  #ttlMs = 90_000;
+  #sweep: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -30,7 +32,8 @@ export class BackendGate extends DurableObject<Env> {
 
   async acquire(keyId: string, lease: string, policy: GatePolicy): Promise<GateResult> {
     this.#max = policy.maxConcurrency;
-    this.#expire(policy.leaseTtlMs);
+    this.#ttlMs = policy.leaseTtlMs;
+    this.#expire();
     if (this.#inFlight.size < policy.maxConcurrency && this.#queue.size === 0) {
       this.#grant(lease);
       return { ok: true };
@@ -48,7 +51,16 @@ export class BackendGate extends DurableObject<Env> {
         }, policy.maxWaitMs),
       };
       this.#queue.push(keyId, waiter);
+      this.#expire();
     });
+  }
+
+  /** The request is still running: its slot is not a dead Worker's. */
+  renew(lease: string): void {
+    if (this.#inFlight.has(lease)) {
+      this.#inFlight.set(lease, Date.now());
+      this.#save();
+    }
   }
 
   release(lease: string): void {
@@ -76,14 +88,23 @@ export class BackendGate extends DurableObject<Env> {
     this.#save();
   }
 
-  /** Slots whose request never reported back (its Worker died) are reclaimed after LEASE_TTL. */
-  #expire(ttlMs: number): void {
+  /**
+   * Slots not renewed for LEASE_TTL belonged to a Worker that died: reclaim them and serve the waiters. While
+   * anyone waits, a timer checks again when the oldest slot would expire, so waiters are not stranded.
+   */
+  #expire(): void {
     const now = Date.now();
     let changed = false;
-    for (const [lease, at] of this.#inFlight) if (now - at >= ttlMs) changed = this.#inFlight.delete(lease);
+    for (const [lease, seen] of this.#inFlight) if (now - seen >= this.#ttlMs) changed = this.#inFlight.delete(lease);
     if (changed) {
       this.#save();
       this.#drain();
+    }
+    if (this.#sweep !== undefined) clearTimeout(this.#sweep);
+    this.#sweep = undefined;
+    if (this.#queue.size > 0 && this.#inFlight.size > 0) {
+      const oldest = Math.min(...this.#inFlight.values());
+      this.#sweep = setTimeout(() => this.#expire(), Math.max(10, oldest + this.#ttlMs - now));
     }
   }
 

@@ -4,10 +4,11 @@
  */
 
 export interface Charge {
+  /** When the charge counts from: for a bucket, its latest charge (so it never expires early). */
   at: number;
   amount: number;
-  /** Set while the charge is a reservation that settlement will replace. */
-  lease?: string;
+  /** For a bucket: when its first charge was made. */
+  from?: number;
 }
 
 export const MINUTE_MS = 60_000;
@@ -17,6 +18,30 @@ export function prune(entries: Charge[], now: number, windowMs = MINUTE_MS): Cha
   let first = 0;
   while (first < entries.length && entries[first]!.at <= cutoff) first++;
   return first === 0 ? entries : entries.slice(first);
+}
+
+const BUCKET_MS = 1000;
+
+/**
+ * Add a charge made at `at`, merged into the bucket of the same second when there is one: the list stays at about
+ * one entry per second of the window. Entries stay in time order (a late settlement is placed where it belongs).
+ */
+export function addToBucket(entries: readonly Charge[], at: number, amount: number): Charge[] {
+  const out = [...entries];
+  for (let i = out.length - 1; i >= 0; i--) {
+    const bucket = out[i]!;
+    const from = bucket.from ?? bucket.at;
+    if (at >= from && at - from < BUCKET_MS) {
+      out[i] = { from, at: Math.max(bucket.at, at), amount: bucket.amount + amount };
+      return out;
+    }
+    if (bucket.at < at) {
+      out.splice(i + 1, 0, { from: at, at, amount });
+      return out;
+    }
+  }
+  out.unshift({ from: at, at, amount });
+  return out;
 }
 
 export function used(entries: readonly Charge[]): number {

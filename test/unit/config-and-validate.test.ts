@@ -88,7 +88,7 @@ describe("parseConfig", () => {
       backendMaxConcurrency: 4,
       queueMaxWaitMs: 30_000,
       queueMaxLength: 64,
-      leaseTtlMs: 900_000,
+      leaseTtlMs: 90_000,
     });
   });
 

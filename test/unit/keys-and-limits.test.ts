@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { generateKey, isWellFormedKey, keyPrefix, newKeyId } from "../../src/keys/key-format.ts";
-import { emptyState, rollback, settle, snapshot, tidy, tryAdmit } from "../../src/keys/key-state.ts";
+import { emptyState, renewLease, rollback, settle, snapshot, tidy, tryAdmit } from "../../src/keys/key-state.ts";
 import type { KeyRecord } from "../../src/keys/types.ts";
 import { FairQueue } from "../../src/limits/fair-queue.ts";
 import { formatReset, msUntilReset, msUntilRoom, prune, used } from "../../src/limits/window.ts";
@@ -83,8 +83,9 @@ describe("key limiter state", () => {
   it("admits, counts the request, reserves the estimate and opens a lease", () => {
     const { state, result } = admitAt();
     expect(result).toEqual({ ok: true, lease: "l1", keyId: "key_1", models: [], limits: snapshot(record(), state, 0) });
-    expect(state.requests).toEqual([{ at: 0, amount: 1 }]);
-    expect(state.tokens).toEqual([{ at: 0, amount: 10, lease: "l1" }]);
+    expect(state.requests).toEqual([{ from: 0, at: 0, amount: 1 }]);
+    expect(state.tokens).toEqual([]);
+    expect(state.leases).toEqual({ l1: { at: 0, seen: 0, reserved: 10, promptEstimate: 4, gate: null } });
     expect(snapshot(record(), state, 0)).toEqual({ rpm: 3, remainingRequests: 2, resetRequestsMs: 60_000, tpm: 100, remainingTokens: 90, resetTokensMs: 60_000 });
   });
 
@@ -97,7 +98,8 @@ describe("key limiter state", () => {
     state = admitAt(state, 3, "l3").state;
     state = settle(state, "l3", null).state;
     const rpm = admitAt(state, 10_000, "l4");
-    expect(rpm.result).toMatchObject({ ok: false, limit: "requests", retryAfterMs: 50_000 });
+    // The three requests share one per-second bucket dated by the latest (t = 3 ms): room at 60,003 ms, never early.
+    expect(rpm.result).toMatchObject({ ok: false, limit: "requests", retryAfterMs: 50_003 });
     const tpm = tryAdmit(record({ rpm: 100 }), emptyState(), 0, { lease: "x", estimatedTokens: 60, promptEstimate: 1, gate: null });
     const second = tryAdmit(record({ rpm: 100 }), tpm.state, 5, { lease: "y", estimatedTokens: 60, promptEstimate: 1, gate: null });
     expect(second.result).toMatchObject({ ok: false, limit: "tokens", retryAfterMs: 59_995 });
@@ -106,24 +108,25 @@ describe("key limiter state", () => {
   it("caps a reservation at the whole limit, so a large request can run in an empty window", () => {
     const { state, result } = admitAt(emptyState(), 0, "l1", 5000);
     expect(result.ok).toBe(true);
-    expect(used(state.tokens)).toBe(100);
+    expect(state.leases.l1!.reserved).toBe(100);
+    expect(snapshot(record(), state, 0).remainingTokens).toBe(0);
   });
 
   it("settles with real usage once, charging the prompt estimate for a stream cut short", () => {
     const open = admitAt().state;
     const done = settle(open, "l1", { prompt_tokens: 7, completion_tokens: 5 });
     expect(done.charged).toEqual({ prompt_tokens: 7, completion_tokens: 5 });
-    expect(done.state.tokens).toEqual([{ at: 0, amount: 12 }]);
+    expect(done.state.tokens).toEqual([{ from: 0, at: 0, amount: 12 }]);
     expect(done.state.leases).toEqual({});
     expect(settle(done.state, "l1", { prompt_tokens: 7, completion_tokens: 5 }).charged).toBeNull();
     const cut = settle(open, "l1", { prompt_tokens: 0, completion_tokens: 3 });
     expect(cut.charged).toEqual({ prompt_tokens: 4, completion_tokens: 3 });
-    expect(settle(open, "l1", null).state.tokens).toEqual([{ at: 0, amount: 0 }]);
+    expect(settle(open, "l1", null).state.tokens).toEqual([]);
   });
 
   it("rolls back an admission the backend queue refused, keeping the request count", () => {
     const open = admitAt().state;
-    expect(rollback(open, "l1")).toEqual({ requests: [{ at: 0, amount: 1 }], tokens: [], leases: {} });
+    expect(rollback(open, "l1")).toEqual({ requests: [{ from: 0, at: 0, amount: 1 }], tokens: [], leases: {} });
   });
 
   it("expired keys are refused; stale leases and charges are tidied away", () => {
@@ -134,6 +137,24 @@ describe("key limiter state", () => {
     const open = admitAt().state;
     expect(tidy(open, 1000, 500).leases).toEqual({});
     expect(tidy(open, 60_001, 3_600_000)).toEqual({ requests: [], tokens: [], leases: open.leases });
+    // A renewed lease is alive however old its admission.
+    const renewed = renewLease(open, "l1", 10_000);
+    expect(tidy(renewed, 10_400, 500).leases).toEqual({ l1: { ...open.leases.l1!, seen: 10_000 } });
+  });
+
+  it("keeps one bucket per second however many requests, so each decision costs the same", () => {
+    let state = emptyState();
+    const busy = record({ rpm: 100_000, tpm: 10_000_000, max_concurrency: 100_000 });
+    for (let i = 0; i < 5000; i++) {
+      const now = i * 10; // 100 requests a second for 50 s
+      const admitted = tryAdmit(busy, state, now, { lease: `l${i}`, estimatedTokens: 10, promptEstimate: 1, gate: null });
+      expect(admitted.result.ok).toBe(true);
+      state = settle(admitted.state, `l${i}`, { prompt_tokens: 2, completion_tokens: 3 }).state;
+    }
+    expect(state.requests.length).toBeLessThanOrEqual(51);
+    expect(state.tokens.length).toBeLessThanOrEqual(51);
+    expect(used(state.requests)).toBe(5000);
+    expect(used(state.tokens)).toBe(25_000);
   });
 });
 
@@ -174,5 +195,26 @@ describe("retry backoff", () => {
       expect(fifth).toBeGreaterThanOrEqual(600);
       expect(fifth).toBeLessThanOrEqual(1000);
     }
+  });
+});
+
+describe("per-second buckets", () => {
+  it("merge charges of the same second and keep late settlements in time order", async () => {
+    const { addToBucket } = await import("../../src/limits/window.ts");
+    const buckets = [
+      { from: 0, at: 0, amount: 1 },
+      { from: 2000, at: 2000, amount: 1 },
+    ];
+    expect(addToBucket(buckets, 500, 3)).toEqual([
+      { from: 0, at: 500, amount: 4 },
+      { from: 2000, at: 2000, amount: 1 },
+    ]);
+    expect(addToBucket(buckets, 1500, 1)).toEqual([
+      { from: 0, at: 0, amount: 1 },
+      { from: 1500, at: 1500, amount: 1 },
+      { from: 2000, at: 2000, amount: 1 },
+    ]);
+    expect(addToBucket(buckets, 3500, 2).at(-1)).toEqual({ from: 3500, at: 3500, amount: 2 });
+    expect(addToBucket([], 7, 1)).toEqual([{ from: 7, at: 7, amount: 1 }]);
   });
 });

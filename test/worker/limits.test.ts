@@ -205,3 +205,35 @@ describe("gateway-wide backend gate", () => {
     await expect.poll(() => stub.inFlight()).toBe(0);
   });
 });
+
+describe("slots of a Worker that died", () => {
+  const gated = (extra: Record<string, string>) => ({ BACKEND_MAX_CONCURRENCY: "1", QUEUE_MAX_WAIT: "5s", ...extra });
+  const policy = { leaseTtlMs: 1500, gate: { name: "ollama", maxConcurrency: 1, maxWaitMs: 5000, maxQueue: 64, leaseTtlMs: 1500 } };
+
+  it("are reclaimed after LEASE_TTL, and a waiter then gets the slot without retrying", async () => {
+    const created = await createKey({ name: "orphan", max_concurrency: 10 });
+    const stub = await keyStub(created.key);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(created.key)));
+    const hash = [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+    // A request admitted by a Worker that then died: never renewed, never settled.
+    expect((await stub.admit({ hash, estimatedTokens: 1, promptEstimate: 1, policy })).ok).toBe(true);
+    const started = Date.now();
+    const res = await postJsonWith(gated({ LEASE_TTL: "1500ms" }), "/v1/chat/completions", { model: "llama3.2", messages: [user("x")] }, bearer(created.key));
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    await expect.poll(() => stub.inFlight()).toBe(0);
+  });
+
+  it("a live request keeps its slot past LEASE_TTL, because it renews", async () => {
+    const created = await createKey({ name: "alive", max_concurrency: 10 });
+    await emulator.fault({ fault: { kind: "stall", afterLines: 1 }, times: 1 });
+    const vars = gated({ LEASE_TTL: "1500ms", QUEUE_MAX_WAIT: "2500ms" });
+    const body = { model: "llama3.2", stream: true, messages: [user("x")] };
+    const holder = await postJsonWith(vars, "/v1/chat/completions", body, bearer(created.key));
+    expect(holder.status).toBe(200);
+    const waiter = await postJsonWith(vars, "/v1/chat/completions", { ...body, stream: false }, bearer(created.key));
+    expect(waiter.status).toBe(429); // 2.5 s of waiting, well past the 1.5 s TTL: the holder was renewed
+    await holder.body!.cancel();
+  });
+});
+
