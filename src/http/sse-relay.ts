@@ -1,7 +1,7 @@
 import { ApiError, backendBroke, backendStalled, toApiError } from "./errors.ts";
 import { IdleTimer } from "./idle-timer.ts";
 import { clientGone, type UpstreamCall } from "../ollama/client.ts";
-import type { TransformHooks } from "../translate/stream.ts";
+import type { TransformHooks, UpstreamTranslator } from "../translate/stream.ts";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -14,8 +14,12 @@ const utf8 = new TextEncoder();
 
 export interface RelayOptions {
   call: UpstreamCall;
-  /** NDJSON → SSE for this request. */
-  transform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>;
+  /**
+   * Upstream bytes → SSE for this request: a synchronous translator, driven straight from the upstream reader
+   * (one stream hop per chunk, the cheap way), or a TransformStream the upstream body is piped through.
+   */
+  translator?: UpstreamTranslator;
+  transform?: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>;
   /** The final error event for a failure outside the transform (stall, reset, timeout). */
   errorEvent: (error: ApiError) => string;
   heartbeatMs: number;
@@ -32,7 +36,7 @@ export interface RelayOptions {
  */
 export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
   const { call } = options;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let source: ChunkSource | undefined;
   let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
   let ended = false;
 
@@ -51,6 +55,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     idle.stop();
     options.onEnd?.();
   };
+  const onActivity = () => idle.touch();
 
   return new ReadableStream<Uint8Array>(
     {
@@ -59,13 +64,15 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
       },
       async pull(controller) {
         try {
-          if (!reader) {
+          if (!source) {
             const response = await call.response;
             idle.touch();
-            reader = pipeUpstream(response.body!, call, options.transform, () => idle.touch());
+            source = options.translator
+              ? translateUpstream(response.body!, call, options.translator, onActivity)
+              : pipeUpstream(response.body!, call, options.transform!, onActivity);
           }
-          const { done, value } = await reader.read();
-          if (done) {
+          const value = await source.next();
+          if (value === null) {
             finish();
             controller.close();
             return;
@@ -75,6 +82,8 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
         } catch (error) {
           if (ended) return;
           finish();
+          // A transform that failed cancelled the upstream body through its pipe; a translator that threw did not.
+          source?.cancel();
           controller.enqueue(utf8.encode(options.errorEvent(failureOf(call, error))));
           controller.close();
         }
@@ -82,11 +91,18 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
       cancel() {
         finish();
         call.abort(clientGone());
-        reader?.cancel().catch(() => {});
+        source?.cancel();
       },
     },
     { highWaterMark: 0 },
   );
+}
+
+/** Where the relay's bytes come from once the upstream headers are in. */
+interface ChunkSource {
+  /** The next bytes for the client, or null once the answer is over. Rejects when the relay must end with an error event. */
+  next(): Promise<Uint8Array | null>;
+  cancel(): void;
 }
 
 /** Why the upstream call failed: the reason we aborted it with (a stall, a timeout), else a broken connection. */
@@ -97,21 +113,81 @@ function failureOf(call: UpstreamCall, error: unknown): ApiError {
 }
 
 /**
- * Pipe the upstream body through the NDJSON→SSE transform. If the upstream read fails (reset, stall abort), the
- * transform is closed rather than aborted, so lines already received are still delivered, followed by an error
- * event that says what happened.
+ * Read the upstream body and translate each read synchronously: the translator's output for a read is enqueued as
+ * one chunk (reads that complete no line produce none). If an upstream read fails (reset, stall abort), the lines
+ * already received have been delivered and the translator ends with an error event that says what happened. Once
+ * the translator has finished ([DONE] or an error event), the upstream body is cancelled.
+ */
+function translateUpstream(
+  body: ReadableStream<Uint8Array>,
+  call: UpstreamCall,
+  translator: UpstreamTranslator,
+  onActivity: () => void,
+): ChunkSource {
+  const reader = body.getReader();
+  let over = false;
+  let cancelled = false;
+  return {
+    async next() {
+      while (!over) {
+        let read: ReadableStreamReadResult<Uint8Array>;
+        try {
+          read = await reader.read();
+        } catch (error) {
+          if (cancelled) return null;
+          over = true;
+          const text = translator.end(failureOf(call, error));
+          return text === "" ? null : utf8.encode(text);
+        }
+        if (cancelled) return null;
+        let text: string;
+        if (read.done) {
+          over = true;
+          text = translator.end(null);
+        } else {
+          onActivity();
+          text = translator.push(read.value);
+          if (translator.finished) {
+            over = true;
+            reader.cancel().catch(() => {});
+          }
+        }
+        if (text !== "") return utf8.encode(text);
+      }
+      return null;
+    },
+    cancel() {
+      over = cancelled = true;
+      reader.cancel().catch(() => {});
+    },
+  };
+}
+
+/**
+ * Pipe the upstream body through a transform. If the upstream read fails (reset, stall abort), the transform is
+ * closed rather than aborted, so lines already received are still delivered, followed by an error event that
+ * says what happened.
  */
 function pipeUpstream(
   body: ReadableStream<Uint8Array>,
   call: UpstreamCall,
   makeTransform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>,
   onActivity: () => void,
-): ReadableStreamDefaultReader<Uint8Array> {
+): ChunkSource {
   let failure: ApiError | null = null;
   const transform = makeTransform({ onActivity, failure: () => failure });
   body.pipeTo(transform.writable, { preventAbort: true }).catch((error: unknown) => {
     failure = failureOf(call, error);
     transform.writable.close().catch(() => {});
   });
-  return transform.readable.getReader();
+  const reader = transform.readable.getReader();
+  return {
+    async next() {
+      const { done, value } = await reader.read();
+      return done ? null : value;
+    },
+    cancel() {
+      reader.cancel().catch(() => {});
+    },
+  };
 }

@@ -1,0 +1,217 @@
+/**
+ * The micro-benchmark cases: each a floor and our code over the same input. Web APIs only, so the same cases run
+ * in Node (bench/micro.ts) and inside workerd (bench/workerd-micro.ts).
+ */
+import { validate } from "../src/openai/validate.ts";
+import { chatRequestSchema } from "../src/openai/chat-schema.ts";
+import { NdjsonDecoder } from "../src/ollama/ndjson.ts";
+import type { NativeChatChunk } from "../src/ollama/types.ts";
+import { ChatAggregator } from "../src/translate/chat-aggregate.ts";
+import type { CompletionMeta } from "../src/translate/chat-common.ts";
+import { toNativeChat } from "../src/translate/chat-request.ts";
+import { ChatSseEncoder } from "../src/translate/chat-stream.ts";
+import { CompletionsSseEncoder } from "../src/translate/completions-stream.ts";
+import { ndjsonToSse, type SseLineEncoder } from "../src/translate/stream.ts";
+import { chatRequestBody, chatStream, generateStream, splitRandomly } from "./fixtures.ts";
+
+export interface Runner {
+  label: string;
+  /** Units (tokens, or requests) processed per call. */
+  perCall: number;
+  call: () => Promise<unknown> | unknown;
+}
+
+export interface CaseDef {
+  id: string;
+  title: string;
+  unit: "token" | "request";
+  floor: Runner;
+  ours: Runner;
+  /** The production streaming path: `streamAnswer` (the relay the gateway returns as the response body). */
+  relay?: Runner;
+  /** Our decoding and encoding called directly, without any stream: our code's own share. */
+  core?: Runner;
+}
+
+export type SideName = "floor" | "ours" | "relay" | "core";
+
+const meta: CompletionMeta = { id: "chatcmpl-bench0123456789abcdef012", created: 1_795_000_000, model: "llama3.2", systemFingerprint: "fp_ollama_edge" };
+
+/** A source that hands out the pieces one read at a time, as a network body does. */
+export function source(pieces: readonly Uint8Array[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (next < pieces.length) controller.enqueue(pieces[next++]!);
+      else controller.close();
+    },
+  });
+}
+
+async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
+  const reader = stream.getReader();
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return bytes;
+    bytes += value.byteLength;
+  }
+}
+
+/** The floor of any streaming Worker that looks at its bytes: a TransformStream that forwards each chunk as is. */
+function passThrough(): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * `streamAnswer` from src/routes/upstream-answer.ts, passed in by the caller: that module reaches the upstream
+ * client, which is typed for Workers only, so the Node-typed bench imports it by path at run time.
+ */
+export type StreamAnswer = (
+  call: AnsweredCall,
+  encoder: SseLineEncoder<never>,
+  config: { heartbeatIntervalMs: number; upstreamIdleTimeoutMs: number },
+  onEnd: () => void,
+) => Promise<Response>;
+
+interface AnsweredCall {
+  readonly response: Promise<Response>;
+  readonly signal: AbortSignal;
+  abort(reason: unknown): void;
+}
+
+/** What streamAnswer reads from the configuration: the defaults. */
+const relayConfig = { heartbeatIntervalMs: 10_000, upstreamIdleTimeoutMs: 120_000 };
+
+/** An upstream call whose response has already arrived, with `pieces` as its body. */
+function answeredCall(pieces: readonly Uint8Array[]): AnsweredCall {
+  const controller = new AbortController();
+  return { response: Promise.resolve(new Response(source(pieces))), signal: controller.signal, abort: (reason) => controller.abort(reason) };
+}
+
+function streamCase(
+  id: string,
+  title: string,
+  tokens: number,
+  pieces: Uint8Array[],
+  makeEncoder: () => SseLineEncoder<never>,
+  streamAnswer: StreamAnswer | undefined,
+): CaseDef {
+  return {
+    id,
+    title,
+    unit: "token",
+    floor: { label: "pass-through TransformStream", perCall: tokens, call: () => drain(source(pieces).pipeThrough(passThrough())) },
+    ours: { label: "ndjsonToSse", perCall: tokens, call: () => drain(source(pieces).pipeThrough(ndjsonToSse(makeEncoder()))) },
+    ...(streamAnswer && {
+      relay: {
+        label: "streamAnswer (the gateway's SSE response body)",
+        perCall: tokens,
+        call: async () => drain((await streamAnswer(answeredCall(pieces), makeEncoder(), relayConfig, () => {})).body!),
+      },
+    }),
+    core: {
+      label: "decoder + encoder, no streams",
+      perCall: tokens,
+      call: () => {
+        const decoder = new NdjsonDecoder<never>();
+        const encoder = makeEncoder();
+        let out = "";
+        const onLine = (value: never) => {
+          out += encoder.line(value);
+        };
+        let bytes = 0;
+        for (const piece of pieces) {
+          decoder.push(piece, onLine);
+          if (out !== "") bytes += utf8.encode(out).byteLength;
+          out = "";
+        }
+        decoder.flush(onLine);
+        return bytes;
+      },
+    },
+  };
+}
+
+/** Every case, over answers of `tokensPerStream` generated lines split at random byte boundaries (~1 line a read). */
+export function microCases(tokensPerStream: number, streamAnswer?: StreamAnswer): CaseDef[] {
+  const chat = chatStream(tokensPerStream);
+  const chatPieces = splitRandomly(chat.bytes, Math.round(chat.bytes.length / chat.lines));
+  const generate = generateStream(tokensPerStream);
+  const generatePieces = splitRandomly(generate.bytes, Math.round(generate.bytes.length / generate.lines));
+  const request = JSON.stringify(chatRequestBody());
+  return [
+    streamCase("chat-stream", "chat stream: NDJSON → SSE (`ndjsonToSse` + `ChatSseEncoder`)", chat.tokens, chatPieces, () => new ChatSseEncoder(meta, false), streamAnswer),
+    streamCase(
+      "completions-stream",
+      "completions stream: NDJSON → SSE (`CompletionsSseEncoder`)",
+      generate.tokens,
+      generatePieces,
+      () => new CompletionsSseEncoder(meta, { includeUsage: false, echo: "", logprobs: false }),
+      streamAnswer,
+    ),
+    {
+      id: "aggregate",
+      title: "non-stream: NDJSON → one `chat.completion` (`NdjsonDecoder` + `ChatAggregator`)",
+      unit: "token",
+      floor: { label: "read the body, count bytes", perCall: chat.tokens, call: () => drain(source(chatPieces)) },
+      ours: {
+        label: "NdjsonDecoder + ChatAggregator + JSON body",
+        perCall: chat.tokens,
+        call: async () => {
+          // As aggregateAnswer does it: read, decode lines, aggregate; then the JSON response body.
+          const reader = source(chatPieces).getReader();
+          const decoder = new NdjsonDecoder<NativeChatChunk>();
+          const aggregator = new ChatAggregator(meta, false);
+          const onLine = (value: NativeChatChunk) => aggregator.line(value);
+          while (!aggregator.done) {
+            const { done, value } = await reader.read();
+            if (done) {
+              decoder.flush(onLine);
+              break;
+            }
+            decoder.push(value, onLine);
+          }
+          return JSON.stringify(aggregator.result()).length;
+        },
+      },
+    },
+    {
+      id: "request",
+      title: `request translation (${request.length} B agent request: \`validate(chatRequestSchema)\` + \`toNativeChat\`)`,
+      unit: "request",
+      floor: { label: "JSON.parse + JSON.stringify", perCall: 1, call: () => JSON.stringify(JSON.parse(request)).length },
+      ours: {
+        label: "parse + validate + toNativeChat + stringify",
+        perCall: 1,
+        call: () => JSON.stringify(toNativeChat(validate(chatRequestSchema, JSON.parse(request)), { model: "llama3.2:latest" })).length,
+      },
+    },
+  ];
+}
+
+/** The benchmark must measure a working transform: the random split gives exactly the unsplit output. */
+export async function selfCheck(tokensPerStream: number): Promise<void> {
+  const chat = chatStream(tokensPerStream);
+  const pieces = splitRandomly(chat.bytes, Math.round(chat.bytes.length / chat.lines));
+  const text = async (parts: Uint8Array[]) => {
+    const reader = source(parts).pipeThrough(ndjsonToSse(new ChatSseEncoder(meta, false))).getReader();
+    const decoder = new TextDecoder("utf-8", { fatal: true });
+    let out = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return out;
+      out += decoder.decode(value);
+    }
+  };
+  const [split, whole] = await Promise.all([text(pieces), text([chat.bytes])]);
+  if (split !== whole || !split.endsWith("data: [DONE]\n\n") || split.includes('"error"')) {
+    throw new Error("micro self-check failed: the split stream does not translate to the same SSE as the whole stream");
+  }
+}
