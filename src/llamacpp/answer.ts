@@ -1,10 +1,11 @@
 import type { Candidate } from "../backends/routing.ts";
+import { ApiError } from "../http/errors.ts";
 import { json, withHeaders } from "../http/respond.ts";
-import { responseJson } from "../ollama/client.ts";
 import type { AppContext } from "../routes/context.ts";
 import { type AttemptContext, beforeAnswer } from "../routes/failover.ts";
-import { streamThrough } from "../routes/upstream-answer.ts";
-import { smoothAnswer, smoothSse, StreamSmoother } from "./smooth.ts";
+import { readUpstream, streamThrough } from "../routes/upstream-answer.ts";
+import { OpenAIStreamAggregator } from "./aggregate.ts";
+import { SseEventDecoder, smoothSse, StreamSmoother } from "./smooth.ts";
 
 export interface LlamaRequest {
   path: "/v1/chat/completions" | "/v1/completions";
@@ -24,7 +25,9 @@ export interface LlamaRequest {
 export async function llamaAnswer(request: Request, app: AppContext, candidate: Candidate, context: AttemptContext, llama: LlamaRequest): Promise<Response> {
   const { admission, retries, release } = context;
   const payload: Record<string, unknown> = { ...llama.payload, model: candidate.model };
-  if (llama.stream) payload.stream_options = { ...(payload.stream_options as object | undefined), include_usage: true };
+  // Always streamed upstream, always with usage: token limits settle with real counts.
+  payload.stream = true;
+  payload.stream_options = { ...(payload.stream_options as object | undefined), include_usage: true };
   const call = app.clientFor(candidate.backend).call("POST", llama.path, payload, { signal: request.signal, retries });
   const smoothing = { model: llama.model, includeUsage: llama.includeUsage };
   if (llama.stream) {
@@ -37,9 +40,20 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
     );
     return withHeaders(response, admission.headers);
   }
-  const response = await beforeAnswer(call.response);
-  const { body, usage } = smoothAnswer(await responseJson<Record<string, unknown>>(response, llama.path), smoothing);
+  // Non-stream answers are streamed upstream too and assembled here, so a long generation keeps bytes flowing
+  // through the tunnel (no 524) and the idle watchdog can tell a silent backend from a slow one.
+  await beforeAnswer(call.response);
+  const aggregator = new OpenAIStreamAggregator();
+  const events = new SseEventDecoder();
+  const onData = (data: string) => aggregator.event(data);
+  await readUpstream(call, app.config, {
+    push: (bytes) => events.push(bytes, onData),
+    flush: () => events.flush(onData),
+    done: () => aggregator.done,
+  });
+  if (aggregator.error !== null) throw new ApiError(502, `The backend failed during generation: ${aggregator.error}`, "server_error", "backend_error");
+  if (!aggregator.done) throw new ApiError(502, "The backend closed the stream before the answer was complete.", "server_error", "backend_error");
   release();
-  admission.settle(usage);
-  return json(body, 200, admission.headers);
+  admission.settle(aggregator.usage());
+  return json(aggregator.result(llama.model, llama.path === "/v1/completions" ? "completion" : "chat"), 200, admission.headers);
 }

@@ -29,14 +29,6 @@ function usageFrom(value: unknown): Usage | null {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-/** A non-stream answer (chat, completion or embeddings): the same object, smoothed. */
-export function smoothAnswer(answer: Json, options: SmoothOptions): { body: Json; usage: Usage | null } {
-  const usage = usageFrom(answer.usage);
-  const body: Json = { ...answer, model: options.model };
-  delete body.timings;
-  return { body, usage };
-}
-
 /** State of one smoothed stream: what it reported, for settlement. */
 export class StreamSmoother {
   readonly #options: SmoothOptions;
@@ -110,52 +102,73 @@ function hasText(choice: Json): boolean {
 const utf8 = new TextEncoder();
 
 /**
- * llama-server's SSE bytes → smoothed SSE bytes. Events are reassembled across network reads (and split UTF-8
- * characters); comments (`: ping`) are dropped, since the gateway sends its own heartbeats.
+ * Server-Sent Events from a byte stream: events reassembled across network reads (and split UTF-8 characters),
+ * each event's `data:` lines joined; comments (`: ping`) and empty events are skipped.
  */
-export function smoothSse(smoother: StreamSmoother, hooks: TransformHooks = {}): TransformStream<Uint8Array, Uint8Array> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  const drain = (final: boolean): string => {
-    let out = "";
-    pending = pending.replace(/\r\n/g, "\n");
+export class SseEventDecoder {
+  readonly #decoder = new TextDecoder();
+  #pending = "";
+
+  push(bytes: Uint8Array, onData: (data: string) => void): void {
+    this.#pending += this.#decoder.decode(bytes, { stream: true });
+    this.#drain(false, onData);
+  }
+
+  flush(onData: (data: string) => void): void {
+    this.#pending += this.#decoder.decode();
+    this.#drain(true, onData);
+  }
+
+  #drain(final: boolean, onData: (data: string) => void): void {
+    this.#pending = this.#pending.replace(/\r\n/g, "\n");
     let end: number;
-    while ((end = pending.indexOf("\n\n")) !== -1) {
-      out += eventOf(pending.slice(0, end), smoother);
-      pending = pending.slice(end + 2);
+    while ((end = this.#pending.indexOf("\n\n")) !== -1) {
+      emitData(this.#pending.slice(0, end), onData);
+      this.#pending = this.#pending.slice(end + 2);
     }
-    if (final && pending.trim() !== "") {
-      out += eventOf(pending, smoother);
-      pending = "";
+    if (final && this.#pending.trim() !== "") {
+      emitData(this.#pending, onData);
+      this.#pending = "";
     }
-    return out;
-  };
-  const emit = (controller: TransformStreamDefaultController<Uint8Array>, out: string) => {
-    if (out) controller.enqueue(utf8.encode(out));
-    if (smoother.finished) controller.terminate();
-  };
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      hooks.onActivity?.();
-      pending += decoder.decode(chunk, { stream: true });
-      emit(controller, drain(false));
-    },
-    flush(controller) {
-      pending += decoder.decode();
-      let out = drain(true);
-      const failure = hooks.failure?.();
-      if (failure) out += smoother.error(failure.message, failure.code ?? undefined);
-      else if (!smoother.finished) out += smoother.end();
-      emit(controller, out);
-    },
-  });
+  }
 }
 
-function eventOf(block: string, smoother: StreamSmoother): string {
+function emitData(block: string, onData: (data: string) => void): void {
   const data = block
     .split("\n")
     .filter((line) => line.startsWith("data:"))
     .map((line) => line.slice(5).replace(/^ /, ""))
     .join("\n");
-  return data === "" ? "" : smoother.event(data);
+  if (data !== "") onData(data);
+}
+
+/**
+ * llama-server's SSE bytes → smoothed SSE bytes. The gateway sends its own heartbeats, so llama-server's pings
+ * are dropped.
+ */
+export function smoothSse(smoother: StreamSmoother, hooks: TransformHooks = {}): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new SseEventDecoder();
+  let out = "";
+  const collect = (data: string) => {
+    out += smoother.event(data);
+  };
+  const emit = (controller: TransformStreamDefaultController<Uint8Array>) => {
+    if (out) controller.enqueue(utf8.encode(out));
+    out = "";
+    if (smoother.finished) controller.terminate();
+  };
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      hooks.onActivity?.();
+      decoder.push(chunk, collect);
+      emit(controller);
+    },
+    flush(controller) {
+      decoder.flush(collect);
+      const failure = hooks.failure?.();
+      if (failure) out += smoother.error(failure.message, failure.code ?? undefined);
+      else if (!smoother.finished) out += smoother.end();
+      emit(controller);
+    },
+  });
 }

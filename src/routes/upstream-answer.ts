@@ -75,31 +75,51 @@ export interface LineAggregator<T> {
 
 /** Read the whole upstream stream into `aggregator` (which throws on an error line). */
 export async function aggregateAnswer<T>(call: UpstreamCall, aggregator: LineAggregator<T>, config: Config): Promise<void> {
+  const decoder = new NdjsonDecoder<T>();
+  const onLine = (value: T) => aggregator.line(value);
+  await readUpstream(call, config, {
+    push: (bytes) => decoder.push(bytes, onLine),
+    flush: () => decoder.flush(onLine),
+    done: () => aggregator.done,
+  });
+}
+
+/** How one upstream format is read to the end: bytes in, until the reader says it is done. */
+export interface UpstreamReader {
+  push(bytes: Uint8Array): void;
+  flush(): void;
+  done(): boolean;
+}
+
+/**
+ * Read an upstream body to its end (or until `reader.done()`), under the idle watchdog. Failures become our
+ * errors: the reason we aborted with (a stall), a malformed line, or a broken connection.
+ */
+export async function readUpstream(call: UpstreamCall, config: Config, reader: UpstreamReader): Promise<void> {
   const response = await call.response;
   const idle = new IdleTimer(config.upstreamIdleTimeoutMs, () => {
     call.abort(backendStalled(config.upstreamIdleTimeoutMs));
     return false;
   });
-  const decoder = new NdjsonDecoder<T>();
-  const onLine = (value: T) => aggregator.line(value);
-  const reader = response.body!.getReader();
+  const body = response.body!.getReader();
   try {
-    while (!aggregator.done) {
-      const { done, value } = await reader.read();
+    while (!reader.done()) {
+      const { done, value } = await body.read();
       if (done) {
-        decoder.flush(onLine);
+        reader.flush();
         break;
       }
       idle.touch();
-      decoder.push(value, onLine);
+      reader.push(value);
     }
   } catch (error) {
     if (call.signal.aborted && call.signal.reason instanceof ApiError) throw call.signal.reason;
     if (error instanceof ApiError) throw error;
     if (error instanceof MalformedLineError) throw new ApiError(502, error.message, "server_error", "backend_error");
+    if (error instanceof SyntaxError) throw new ApiError(502, "The backend sent a malformed event.", "server_error", "backend_error");
     throw backendBroke();
   } finally {
     idle.stop();
-    reader.cancel().catch(() => {});
+    body.cancel().catch(() => {});
   }
 }

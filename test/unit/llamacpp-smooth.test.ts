@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { smoothAnswer, smoothSse, StreamSmoother } from "../../src/llamacpp/smooth.ts";
+import { smoothSse, StreamSmoother } from "../../src/llamacpp/smooth.ts";
 
 const utf8 = new TextEncoder();
 
@@ -64,9 +64,41 @@ describe("llama-server SSE smoothing", () => {
     expect(cut.smoother.usage()).toEqual({ prompt_tokens: 0, completion_tokens: 2, total_tokens: 2 });
   });
 
-  it("smooths a non-stream answer", () => {
-    const { body, usage } = smoothAnswer({ id: "x", model: "file.gguf", timings: { a: 1 }, usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } }, { model: "alias", includeUsage: false });
-    expect(body).toEqual({ id: "x", model: "alias", usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
-    expect(usage).toEqual({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+  it("assembles a non-stream answer from the stream: content, tool calls pieced together, usage", async () => {
+    const { OpenAIStreamAggregator } = await import("../../src/llamacpp/aggregate.ts");
+    const aggregator = new OpenAIStreamAggregator();
+    const toolStream =
+      chunk({ role: "assistant", content: null }) +
+      chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }] }) +
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }) +
+      chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }) +
+      chunk({}, { choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] }) +
+      `data: ${JSON.stringify({ id: "chatcmpl-x", choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } })}\n\n` +
+      "data: [DONE]\n\n";
+    const { SseEventDecoder } = await import("../../src/llamacpp/smooth.ts");
+    const events = new SseEventDecoder();
+    for (const byte of utf8.encode(toolStream)) events.push(new Uint8Array([byte]), (data) => aggregator.event(data));
+    events.flush((data) => aggregator.event(data));
+    expect(aggregator.done).toBe(true);
+    expect(aggregator.usage()).toEqual({ prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 });
+    expect(aggregator.result("alias", "chat")).toEqual({
+      id: "chatcmpl-x",
+      created: 1,
+      model: "alias",
+      system_fingerprint: undefined,
+      object: "chat.completion",
+      choices: [
+        {
+          index: 0,
+          message: { role: "assistant", content: null, refusal: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+          logprobs: null,
+          finish_reason: "tool_calls",
+        },
+      ],
+      usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 },
+    });
+    const failed = new OpenAIStreamAggregator();
+    failed.event('{"error":{"code":500,"message":"oom"}}');
+    expect([failed.done, failed.error]).toEqual([true, "oom"]);
   });
 });

@@ -120,6 +120,9 @@ describe("a llama-server backend", () => {
     expect(body).not.toHaveProperty("timings");
     const [sent] = await box.requests("/v1/chat/completions");
     expect(sent!.headers.authorization).toBe("Bearer llama-secret");
+    // Streamed upstream and assembled here, like every upstream call: long answers keep the tunnel busy.
+    expect(sent!.body).toMatchObject({ model: "qwen2.5-7b-instruct", stream: true, stream_options: { include_usage: true } });
+    expect(body.usage.completion_tokens).toBeGreaterThan(0);
     expect(JSON.stringify(sent)).not.toContain(key);
   });
 
