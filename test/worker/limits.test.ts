@@ -227,12 +227,13 @@ describe("slots of a Worker that died", () => {
   it("a live request keeps its slot past LEASE_TTL, because it renews", async () => {
     const created = await createKey({ name: "alive", max_concurrency: 10 });
     await emulator.fault({ fault: { kind: "stall", afterLines: 1 }, times: 1 });
-    const vars = gated({ LEASE_TTL: "1500ms", QUEUE_MAX_WAIT: "2500ms" });
+    // Renewals every second; a slot not renewed would be reclaimed after 3 s; the waiter gives up after 4.5 s.
+    const vars = gated({ LEASE_TTL: "3s", QUEUE_MAX_WAIT: "4500ms" });
     const body = { model: "llama3.2", stream: true, messages: [user("x")] };
     const holder = await postJsonWith(vars, "/v1/chat/completions", body, bearer(created.key));
     expect(holder.status).toBe(200);
     const waiter = await postJsonWith(vars, "/v1/chat/completions", { ...body, stream: false }, bearer(created.key));
-    expect(waiter.status).toBe(429); // 2.5 s of waiting, well past the 1.5 s TTL: the holder was renewed
+    expect(waiter.status).toBe(429); // 4.5 s of waiting, well past the 3 s TTL: the holder was renewed
     await holder.body!.cancel();
   });
 });
