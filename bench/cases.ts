@@ -11,7 +11,7 @@ import type { CompletionMeta } from "../src/translate/chat-common.ts";
 import { toNativeChat } from "../src/translate/chat-request.ts";
 import { ChatSseEncoder } from "../src/translate/chat-stream.ts";
 import { CompletionsSseEncoder } from "../src/translate/completions-stream.ts";
-import { ndjsonToSse, type SseLineEncoder } from "../src/translate/stream.ts";
+import { ndjsonToSse, NdjsonSseTranslator, type SseLineEncoder } from "../src/translate/stream.ts";
 import { chatRequestBody, chatStream, generateStream, splitRandomly } from "./fixtures.ts";
 
 export interface Runner {
@@ -117,23 +117,16 @@ function streamCase(
       },
     }),
     core: {
-      label: "decoder + encoder, no streams",
+      label: "decoder + encoder, no streams (NdjsonSseTranslator, as the relay drives it)",
       perCall: tokens,
       call: () => {
-        const decoder = new NdjsonDecoder<never>();
-        const encoder = makeEncoder();
-        let out = "";
-        const onLine = (value: never) => {
-          out += encoder.line(value);
-        };
+        const translator = new NdjsonSseTranslator(makeEncoder());
         let bytes = 0;
         for (const piece of pieces) {
-          decoder.push(piece, onLine);
+          const out = translator.push(piece);
           if (out !== "") bytes += utf8.encode(out).byteLength;
-          out = "";
         }
-        decoder.flush(onLine);
-        return bytes;
+        return bytes + utf8.encode(translator.end(null)).byteLength;
       },
     },
   };

@@ -1,5 +1,6 @@
 import type { NativeChatChunk, NativeLogprob } from "../ollama/types.ts";
 import { type CompletionMeta, finishReason, toOpenAILogprobs, toOpenAIToolCall } from "./chat-common.ts";
+import { PLAIN_CHAT_TOKEN } from "./plain-lines.ts";
 import { SseEncoder } from "./sse-encoder.ts";
 
 /**
@@ -14,6 +15,16 @@ export class ChatSseEncoder extends SseEncoder<NativeChatChunk> {
 
   constructor(meta: CompletionMeta, includeUsage: boolean) {
     super(meta, "chat.completion.chunk", `{"index":0,"delta":`, includeUsage);
+  }
+
+  rawLine(line: string): string | null {
+    if (this.finished) return null;
+    const match = PLAIN_CHAT_TOKEN.exec(line);
+    if (!match) return null;
+    const literal = match[1]!;
+    if (literal === '""') return "";
+    this.countGenerated();
+    return this.#frame(`"content":${literal}`, undefined);
   }
 
   protected encode(chunk: NativeChatChunk): string {

@@ -1,6 +1,7 @@
 import type { NativeGenerateChunk } from "../ollama/types.ts";
 import type { CompletionMeta } from "./chat-common.ts";
 import { appendLegacyLogprobs, codePoints, completionFinishReason, emptyLegacyLogprobs } from "./completions-common.ts";
+import { PLAIN_GENERATE_TOKEN } from "./plain-lines.ts";
 import { SseEncoder } from "./sse-encoder.ts";
 
 export interface CompletionStreamOptions {
@@ -26,6 +27,17 @@ export class CompletionsSseEncoder extends SseEncoder<NativeGenerateChunk> {
   constructor(meta: CompletionMeta, options: CompletionStreamOptions) {
     super(meta, "text_completion", `{"text":`, options.includeUsage);
     this.#options = options;
+  }
+
+  /** A plain token line, framed without parsing it (not when logprobs are mapped: they need the parsed line). */
+  rawLine(line: string): string | null {
+    if (this.finished || this.#options.logprobs) return null;
+    const match = PLAIN_GENERATE_TOKEN.exec(line);
+    if (!match) return null;
+    const literal = match[1]!;
+    if (literal === '""') return "";
+    this.countGenerated();
+    return this.#start() + this.#frameLiteral(literal, "null", "null");
   }
 
   protected encode(chunk: NativeGenerateChunk): string {
@@ -59,7 +71,11 @@ export class CompletionsSseEncoder extends SseEncoder<NativeGenerateChunk> {
   }
 
   #frame(text: string, logprobs: string, finishReason: string): string {
-    return `${this.head}${JSON.stringify(text)},"index":0,"logprobs":${logprobs},"finish_reason":${finishReason}}]${this.tail}`;
+    return this.#frameLiteral(JSON.stringify(text), logprobs, finishReason);
+  }
+
+  #frameLiteral(literal: string, logprobs: string, finishReason: string): string {
+    return `${this.head}${literal},"index":0,"logprobs":${logprobs},"finish_reason":${finishReason}}]${this.tail}`;
   }
 
   #finish(chunk: NativeGenerateChunk): string {

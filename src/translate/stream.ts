@@ -4,6 +4,8 @@ import { MalformedLineError, NdjsonDecoder } from "../ollama/ndjson.ts";
 export interface SseLineEncoder<T> {
   readonly finished: boolean;
   line(value: T): string;
+  /** The SSE text for a raw line it recognises without parsing it, or null to have the line parsed. */
+  rawLine?(line: string): string | null;
   error(message: string, code?: string): string;
   end(): string;
 }
@@ -39,7 +41,7 @@ export interface UpstreamTranslator {
  * malformed line or an `{"error"}` line becomes an error event, after which the translator is finished.
  */
 export class NdjsonSseTranslator<T> implements UpstreamTranslator {
-  readonly #decoder = new NdjsonDecoder<T>();
+  readonly #decoder: NdjsonDecoder<T>;
   readonly #encoder: SseLineEncoder<T>;
   #out = "";
   readonly #collect = (value: T): void => {
@@ -48,6 +50,16 @@ export class NdjsonSseTranslator<T> implements UpstreamTranslator {
 
   constructor(encoder: SseLineEncoder<T>) {
     this.#encoder = encoder;
+    this.#decoder = new NdjsonDecoder<T>(
+      encoder.rawLine
+        ? (line) => {
+            const out = encoder.rawLine!(line);
+            if (out === null) return false;
+            this.#out += out;
+            return true;
+          }
+        : undefined,
+    );
   }
 
   get finished(): boolean {

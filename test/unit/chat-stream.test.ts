@@ -295,3 +295,32 @@ describe("ChatAggregator", () => {
     expect(finished.result()).toStrictEqual(completion({ content: "ok" }, "stop", [0, 1]));
   });
 });
+
+describe("the plain-token fast path (no JSON.parse per token)", () => {
+  const line = (content: string, extra = "") =>
+    `{"model":"llama3.2","created_at":"2026-11-28T12:00:00.123456789Z","message":{"role":"assistant","content":${JSON.stringify(content)}${extra}},"done":false}`;
+
+  it("gives byte-identical frames to the parsing path, role on the first only", () => {
+    const contents = ["Hello", " wörld", " 🌍", ' "quoted"', " back\\slash", "\ttab\nnewline", " \u0001ctl", "日本語", " </script>"];
+    const fast = new ChatSseEncoder(meta, true);
+    const slow = new ChatSseEncoder(meta, true);
+    for (const content of contents) {
+      const raw = fast.rawLine(line(content));
+      expect(raw).not.toBeNull();
+      expect(raw).toBe(slow.line(JSON.parse(line(content)) as NativeChatChunk));
+    }
+    expect(fast.usage()).toEqual(slow.usage());
+  });
+
+  it("leaves everything else to the parsing path", () => {
+    const encoder = new ChatSseEncoder(meta, false);
+    expect(encoder.rawLine(line("x", ',"thinking":"hm"'))).toBeNull();
+    expect(encoder.rawLine(line("x", ',"tool_calls":[]'))).toBeNull();
+    expect(encoder.rawLine(line("x").replace('"done":false', '"done":true'))).toBeNull();
+    expect(encoder.rawLine(`${line("x")}\r`)).toBeNull();
+    expect(encoder.rawLine(line("x").replace('"x"', '"bad \\q escape"'))).toBeNull();
+    expect(encoder.rawLine(line("x").replace('"x"', '"raw \u0001 control"'))).toBeNull();
+    expect(encoder.rawLine('{"model":"m","created_at":"t","message":{"role":"assistant","content":"a"},"done":false,"logprobs":[]}')).toBeNull();
+    expect(encoder.rawLine(line(""))).toBe("");
+  });
+});

@@ -434,3 +434,26 @@ describe("the official openai SDK reads our answers", () => {
     expect(completion.choices[0]).toEqual({ text: "Hi there", index: 0, logprobs: null, finish_reason: "stop" });
   });
 });
+
+describe("the plain-token fast path of completions", () => {
+  const fastMeta: CompletionMeta = { id: "cmpl-fast", created: 1700000000, model: "m", systemFingerprint: "fp" };
+  const line = (text: string, extra = "") => `{"model":"m","created_at":"2026-11-28T12:00:00Z","response":${JSON.stringify(text)}${extra},"done":false}`;
+
+  it("frames plain tokens byte for byte like the parsing path, echo first", () => {
+    const options = { includeUsage: true, echo: "Say: ", logprobs: false };
+    const fast = new CompletionsSseEncoder(fastMeta, options);
+    const slow = new CompletionsSseEncoder(fastMeta, options);
+    for (const text of ["Hi", " 🌍", ' "q"', "\n"]) {
+      const raw = fast.rawLine(line(text));
+      expect(raw).not.toBeNull();
+      expect(raw).toBe(slow.line(JSON.parse(line(text)) as NativeGenerateChunk));
+    }
+  });
+
+  it("takes the parsing path for logprobs, thinking and anything unusual", () => {
+    expect(new CompletionsSseEncoder(fastMeta, { includeUsage: false, echo: "", logprobs: true }).rawLine(line("x"))).toBeNull();
+    const encoder = new CompletionsSseEncoder(fastMeta, { includeUsage: false, echo: "", logprobs: false });
+    expect(encoder.rawLine(line("x", ',"thinking":"t"'))).toBeNull();
+    expect(encoder.rawLine(line("x").replace("false", "true"))).toBeNull();
+  });
+});
