@@ -14,14 +14,22 @@ export function isLineFault(fault: Fault): fault is LineFault {
   return "afterLines" in fault;
 }
 
-export interface FaultSwitch {
-  set(rule: FaultRule | null): void;
-  /** The fault for this request, if any; consumes one of `times`. */
-  take(path: string): Fault | null;
+/** What both emulators' fault rules have in common. */
+interface AnyRule {
+  fault: unknown;
+  times?: number;
+  paths?: string[];
 }
 
-export function createFaultSwitch(): FaultSwitch {
-  let rule: FaultRule | null = null;
+export interface FaultSwitch<R extends AnyRule = FaultRule> {
+  set(rule: R | null): void;
+  /** The fault for this request, if any; consumes one of `times`. */
+  take(path: string): R["fault"] | null;
+}
+
+/** One fault rule at a time, for the paths it names (default `defaultPaths`), `times` times or until cleared. */
+export function createFaultSwitch<R extends AnyRule = FaultRule>(defaultPaths: readonly string[] = DEFAULT_FAULT_PATHS): FaultSwitch<R> {
+  let rule: R | null = null;
   let remaining = Infinity;
   return {
     set(next) {
@@ -30,7 +38,7 @@ export function createFaultSwitch(): FaultSwitch {
       if (remaining <= 0) rule = null;
     },
     take(path) {
-      if (!rule || !(rule.paths ?? DEFAULT_FAULT_PATHS).includes(path)) return null;
+      if (!rule || !(rule.paths ?? defaultPaths).includes(path)) return null;
       const { fault } = rule;
       remaining -= 1;
       if (remaining <= 0) rule = null;
@@ -41,16 +49,21 @@ export function createFaultSwitch(): FaultSwitch {
 
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
 
-/** Validate a rule received over HTTP; returns an error text when it is not a FaultRule. */
-export function parseFaultRule(value: unknown): FaultRule | null | string {
+/** The number field each Ollama fault kind needs ("" for none). */
+const OLLAMA_FAULT_FIELDS: Record<string, string> = {
+  "slow-first-byte": "delayMs", stall: "afterLines", "error-midstream": "afterLines",
+  busy: "", drop: "afterLines", malformed: "afterLines", html: "status", forbidden: "", "access-redirect": "",
+};
+
+/**
+ * Validate a rule received over HTTP against `fields` (each kind's required number field); returns an error text
+ * when it is not a rule.
+ */
+export function parseFaultRule<R = FaultRule>(value: unknown, fields: Readonly<Record<string, string>> = OLLAMA_FAULT_FIELDS): R | null | string {
   if (value === null) return null;
   if (!isObject(value) || !isObject(value.fault)) return "expected {fault:{kind,...}, times?, paths?} or null";
   const f = value.fault;
-  const needs: Record<string, string> = {
-    "slow-first-byte": "delayMs", stall: "afterLines", "error-midstream": "afterLines",
-    busy: "", drop: "afterLines", malformed: "afterLines", html: "status", forbidden: "", "access-redirect": "",
-  };
-  const field = typeof f.kind === "string" ? needs[f.kind] : undefined;
+  const field = typeof f.kind === "string" && Object.hasOwn(fields, f.kind) ? fields[f.kind] : undefined;
   if (field === undefined) return `unknown fault kind ${JSON.stringify(f.kind)}`;
   if (field && !isCount(f[field])) return `fault ${String(f.kind)} needs a non-negative integer ${field}`;
   if (f.message !== undefined && typeof f.message !== "string") return "fault message must be a string";
@@ -59,7 +72,7 @@ export function parseFaultRule(value: unknown): FaultRule | null | string {
   if (paths !== undefined && !(Array.isArray(paths) && paths.every((p) => typeof p === "string"))) {
     return "paths must be an array of strings";
   }
-  return value as unknown as FaultRule;
+  return value as unknown as R;
 }
 
 const CLOUDFLARE_ERRORS: Record<number, [string, string]> = {
