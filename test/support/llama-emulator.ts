@@ -2,9 +2,9 @@
 // fault injection, for the gateway's tests. Same control routes as the Ollama emulator, under /__emulator/.
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { cloudflareErrorPage } from "./emulator/faults.ts";
 import { flatHeaders, pause, readBytes } from "./emulator/http.ts";
+import { closeServer, createResponseTracker, listen } from "./emulator/server.ts";
 import { createFaultSwitch, isLineFault, parseFaultRule } from "./llama/faults.ts";
 import type { FaultSwitch } from "./llama/faults.ts";
 import { errorBody, INVALID_API_KEY, LOADING, NO_SLOT, sendJson, sendReply, sendText } from "./llama/http.ts";
@@ -23,12 +23,6 @@ const CONTROL_PREFIX = "/__emulator/";
 /** Reachable without the API key (server-http.cpp's public endpoints). */
 const PUBLIC_PATHS = new Set(["/", "/health", "/v1/health", "/models", "/v1/models"]);
 
-interface Counters {
-  epoch: number; // bumped by reset() so responses started earlier no longer count
-  aborted: number;
-  completed: number;
-  total: number;
-}
 
 function parseJsonOrNull(raw: string): unknown {
   try {
@@ -124,35 +118,8 @@ export function startLlamaEmulator(options: LlamaEmulatorOptions = {}): Promise<
   const apiKey = options.apiKey ?? null;
   let readyAt = Date.now() + loadingMs;
   const faults = createFaultSwitch();
-  const counters: Counters = { epoch: 0, aborted: 0, completed: 0, total: 0 };
-  const open = new Set<ServerResponse>();
+  const tracker = createResponseTracker();
   const requests: RecordedRequest[] = [];
-
-  // Counts a response from start to close; `close` fires both on completion and when the client leaves.
-  function track(res: ServerResponse): { signal: AbortSignal; drop(): void } {
-    const epoch = counters.epoch;
-    const gone = new AbortController();
-    let dropped = false;
-    counters.total++;
-    open.add(res);
-    res.on("close", () => {
-      open.delete(res);
-      gone.abort(); // stops pending timers and writes, and leaves the slot queue
-      if (epoch !== counters.epoch) return;
-      if (res.writableFinished) counters.completed++;
-      else if (!dropped) counters.aborted++;
-    });
-    const drop = (): void => {
-      dropped = true;
-      const socket = res.socket;
-      if (!socket) return;
-      if (!res.headersSent) return void socket.destroy();
-      // Mid-stream: let the events already written reach the client, then cut the connection without the
-      // terminating chunk, as a crashed llama-server or a reset tunnel would.
-      socket.end(() => socket.destroy());
-    };
-    return { signal: gone.signal, drop };
-  }
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
@@ -162,7 +129,7 @@ export function startLlamaEmulator(options: LlamaEmulatorOptions = {}): Promise<
       const raw = (await readBytes(req)).toString("utf8");
       return handleControl(path, method, raw, res, emulator, faults, state);
     }
-    const { signal, drop } = track(res);
+    const { signal, drop } = tracker.track(res);
     const raw = (await readBytes(req)).toString("utf8");
     requests.push({ method, path, headers: flatHeaders(req), body: parseJsonOrNull(raw) });
     res.setHeader("Server", "llama.cpp");
@@ -201,35 +168,19 @@ export function startLlamaEmulator(options: LlamaEmulatorOptions = {}): Promise<
     port: 0,
     requests,
     setFault: (rule) => faults.set(rule),
-    stats: (): LlamaEmulatorStats => ({
-      open: open.size,
-      aborted: counters.aborted,
-      completed: counters.completed,
-      total: counters.total,
-    }),
+    stats: (): LlamaEmulatorStats => tracker.stats(),
     reset() {
       requests.length = 0; // keep the same array: callers may hold a reference
       faults.set(null);
       state.totals = emptyTotals();
       state.clock = null;
-      Object.assign(counters, { epoch: counters.epoch + 1, aborted: 0, completed: 0, total: 0 });
+      tracker.reset();
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections(); // ends stalled streams too, so tests finish quickly
-      }),
+    close: () => closeServer(server),
   };
 
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      readyAt = Date.now() + loadingMs; // the model starts "loading" once the server listens
-      const { address, port } = server.address() as AddressInfo;
-      emulator.port = port;
-      emulator.url = `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
-      resolve(emulator);
-    });
+  return listen(server, options.port ?? 0, options.host ?? "127.0.0.1").then(({ url, port }) => {
+    readyAt = Date.now() + loadingMs; // the model starts "loading" once the server listens
+    return Object.assign(emulator, { url, port });
   });
 }

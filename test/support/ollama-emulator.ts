@@ -1,12 +1,12 @@
 // A deterministic stand-in for Ollama's native HTTP API, with fault injection, for the gateway's tests.
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { cloudflareErrorPage, createFaultSwitch, isLineFault, parseFaultRule, BUSY_MESSAGE } from "./emulator/faults.ts";
 import type { FaultSwitch } from "./emulator/faults.ts";
 import { flatHeaders, hostAllowed, originAllowed, pause, readBody, readBytes, rfc3339Nano, sendEmpty, sendError, sendJson, sendText } from "./emulator/http.ts";
 import { DEFAULT_MODELS } from "./emulator/models.ts";
 import { routeRequest } from "./emulator/routes.ts";
+import { closeServer, createResponseTracker, listen } from "./emulator/server.ts";
 import type { EmulatorState, RouteContext } from "./emulator/routes.ts";
 import type { Emulator, EmulatorOptions, EmulatorStats, Fault, RecordedRequest } from "./emulator/types.ts";
 
@@ -15,12 +15,6 @@ export type { EmulatedModel, Emulator, EmulatorOptions, EmulatorStats, Fault, Fa
 
 const CONTROL_PREFIX = "/__emulator/";
 
-interface Counters {
-  epoch: number; // bumped by reset() so responses started earlier no longer count
-  aborted: number;
-  completed: number;
-  total: number;
-}
 
 function parseJsonOrNull(raw: string): unknown {
   try {
@@ -102,35 +96,8 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
     createdAt: null,
   };
   const faults = createFaultSwitch();
-  const counters: Counters = { epoch: 0, aborted: 0, completed: 0, total: 0 };
-  const open = new Set<ServerResponse>();
+  const tracker = createResponseTracker();
   const requests: RecordedRequest[] = [];
-
-  // Counts a response from start to close; `close` fires both on completion and when the client leaves.
-  function track(res: ServerResponse): { signal: AbortSignal; drop(): void } {
-    const epoch = counters.epoch;
-    const gone = new AbortController();
-    let dropped = false;
-    counters.total++;
-    open.add(res);
-    res.on("close", () => {
-      open.delete(res);
-      gone.abort(); // stops pending timers and writes
-      if (epoch !== counters.epoch) return;
-      if (res.writableFinished) counters.completed++;
-      else if (!dropped) counters.aborted++;
-    });
-    const drop = (): void => {
-      dropped = true;
-      const socket = res.socket;
-      if (!socket) return;
-      if (!res.headersSent) return void socket.destroy();
-      // Mid-stream: let the lines already written reach the client, then cut the connection without the
-      // terminating chunk, as a reset tunnel or a crashed Ollama would.
-      socket.end(() => socket.destroy());
-    };
-    return { signal: gone.signal, drop };
-  }
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
@@ -138,7 +105,7 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (path.startsWith(CONTROL_PREFIX)) {
       return handleControl(path, method, await readBody(req), res, emulator, faults, state);
     }
-    const { signal, drop } = track(res);
+    const { signal, drop } = tracker.track(res);
     const bytes = await readBytes(req);
     const raw = bytes.toString("utf8");
     requests.push({ method, path, headers: flatHeaders(req), body: parseJsonOrNull(raw) });
@@ -170,12 +137,7 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
     port: 0,
     requests,
     setFault: (rule) => faults.set(rule),
-    stats: (): EmulatorStats => ({
-      open: open.size,
-      aborted: counters.aborted,
-      completed: counters.completed,
-      total: counters.total,
-    }),
+    stats: (): EmulatorStats => tracker.stats(),
     reset() {
       requests.length = 0; // keep the same array: callers may hold a reference
       faults.set(null);
@@ -184,23 +146,10 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
       state.models = [...initialModels];
       state.blobs.clear();
       state.createdAt = null;
-      Object.assign(counters, { epoch: counters.epoch + 1, aborted: 0, completed: 0, total: 0 });
+      tracker.reset();
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections(); // ends stalled streams too, so tests finish quickly
-      }),
+    close: () => closeServer(server),
   };
 
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      const { address, port } = server.address() as AddressInfo;
-      emulator.port = port;
-      emulator.url = `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
-      resolve(emulator);
-    });
-  });
+  return listen(server, options.port ?? 0, options.host ?? "127.0.0.1").then(({ url, port }) => Object.assign(emulator, { url, port }));
 }
