@@ -3,18 +3,7 @@
  * trailer), split at random byte boundaries like network reads, and realistic OpenAI request bodies. Everything is
  * generated from a seeded PRNG, so every run measures the same bytes.
  */
-
-/** mulberry32: small, fast, deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../test/support/random.ts";
 
 /**
  * What a model emits, one token per entry, each with its leading space the way Llama-style tokenizers do. Mostly

@@ -1,6 +1,6 @@
+import { failure } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
 import type { ModelDefaults } from "../../src/config.ts";
-import { ApiError, type ErrorBody } from "../../src/http/errors.ts";
 import { chatRequestSchema } from "../../src/openai/chat-schema.ts";
 import { validate } from "../../src/openai/validate.ts";
 import { remoteImageUrls, toNativeChat } from "../../src/translate/chat-request.ts";
@@ -26,16 +26,6 @@ interface Context {
 /** The request as the route sees it: validated by the public schema, then translated. */
 function translate(body: Record<string, unknown>, context: Context = {}) {
   return toNativeChat(validate(chatRequestSchema, { model: m, ...body }), { model: m, ...context });
-}
-
-function failure(fn: () => unknown): { status: number; body: ErrorBody } {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ApiError) return { status: error.status, body: error.toBody() };
-    throw error;
-  }
-  throw new Error("expected an ApiError");
 }
 
 const paramOf = (fn: () => unknown) => failure(fn).body.error.param;

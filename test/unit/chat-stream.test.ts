@@ -1,3 +1,4 @@
+import { sseFrames } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/http/errors.ts";
 import type { NativeChatChunk } from "../../src/ollama/types.ts";
@@ -18,19 +19,7 @@ const usageChunk = (prompt: number, completion: number) => ({
   usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
 });
 
-/** Split SSE text into frames; every frame must be exactly `data: ...\n\n`. */
-function frames(sse: string): unknown[] {
-  expect(sse.endsWith("\n\n")).toBe(true);
-  return sse
-    .slice(0, -2)
-    .split("\n\n")
-    .map((frame) => {
-      expect(frame.startsWith("data: ")).toBe(true);
-      expect(frame.includes("\n")).toBe(false);
-      const data = frame.slice("data: ".length);
-      return data === "[DONE]" ? "[DONE]" : JSON.parse(data);
-    });
-}
+const frames = sseFrames;
 
 function run(lines: NativeChatChunk[], includeUsage = false): unknown[] {
   const encoder = new ChatSseEncoder(meta, includeUsage);

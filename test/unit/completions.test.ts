@@ -1,6 +1,7 @@
+import { failure, sseFrames } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
 import type { ModelDefaults } from "../../src/config.ts";
-import { ApiError, type ErrorBody } from "../../src/http/errors.ts";
+import { ApiError } from "../../src/http/errors.ts";
 import { validateCompletionRequest } from "../../src/openai/completions-schema.ts";
 import type { NativeGenerateChunk, NativeLogprob } from "../../src/ollama/types.ts";
 import type { CompletionMeta } from "../../src/translate/chat-common.ts";
@@ -14,16 +15,6 @@ const m = "test-model";
 
 function translate(body: Record<string, unknown>, defaults?: ModelDefaults) {
   return toNativeCompletion(validateCompletionRequest({ model: m, ...body }), { model: m, defaults });
-}
-
-function failure(fn: () => unknown): { status: number; body: ErrorBody } {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ApiError) return { status: error.status, body: error.toBody() };
-    throw error;
-  }
-  throw new Error("expected an ApiError");
 }
 
 const invalid = (body: Record<string, unknown>) => failure(() => validateCompletionRequest({ model: m, prompt: "x", ...body }));
@@ -159,19 +150,7 @@ const usageChunk = (prompt: number, completion: number) => ({
   usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
 });
 
-/** Split SSE text into frames; every frame must be exactly `data: ...\n\n`. */
-function frames(sse: string): unknown[] {
-  expect(sse.endsWith("\n\n")).toBe(true);
-  return sse
-    .slice(0, -2)
-    .split("\n\n")
-    .map((frame) => {
-      expect(frame.startsWith("data: ")).toBe(true);
-      expect(frame.includes("\n")).toBe(false);
-      const data = frame.slice("data: ".length);
-      return data === "[DONE]" ? "[DONE]" : JSON.parse(data);
-    });
-}
+const frames = sseFrames;
 
 const options = (extra: Partial<CompletionStreamOptions> = {}): CompletionStreamOptions => ({ includeUsage: false, echo: "", logprobs: false, ...extra });
 

@@ -1,5 +1,5 @@
+import { failure } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
-import { ApiError, type ErrorBody } from "../../src/http/errors.ts";
 import { type EmbeddingLimits, validateEmbeddingRequest } from "../../src/openai/embeddings-schema.ts";
 import { float32Base64, toNativeEmbed, toOpenAIEmbeddings } from "../../src/translate/embeddings.ts";
 
@@ -8,16 +8,6 @@ const LIMITS: EmbeddingLimits = { maxInputs: 256, maxBytes: 1024 ** 2 };
 
 const parse = (body: Record<string, unknown>, limits = LIMITS) => validateEmbeddingRequest({ model: m, ...body }, limits);
 const translate = (body: Record<string, unknown>, defaults?: Parameters<typeof toNativeEmbed>[2]) => toNativeEmbed(parse(body), m, defaults);
-
-function failure(fn: () => unknown): { status: number; body: ErrorBody } {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ApiError) return { status: error.status, body: error.toBody() };
-    throw error;
-  }
-  throw new Error("expected an ApiError");
-}
 
 /** Decode base64 little-endian float32 the way the OpenAI SDKs do. */
 function decode(base64: string): number[] {

@@ -5,6 +5,7 @@ import { fail, stringField } from "./godecode.ts";
 import type { Checked } from "./godecode.ts";
 import { findModel, hasCapability } from "./models.ts";
 import type { EmulatedModel } from "./types.ts";
+import { mulberry32 } from "../random.ts";
 
 export interface EmbedResult {
   entry: EmulatedModel;
@@ -13,27 +14,17 @@ export interface EmbedResult {
 
 const DEFAULT_EMBEDDING_LENGTH = 768;
 
-// FNV-1a seeds a mulberry32 PRNG, so the same text always gets the same vector.
+// FNV-1a seeds a mulberry32 PRNG (../random.ts), so the same text always gets the same vector.
 function seedOf(text: string): number {
   let h = 0x811c9dc5;
   for (const byte of Buffer.from(text, "utf8")) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
   return h;
 }
 
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Vector of `length` values, truncated to `dimensions`, then normalised to unit length. */
 export function embedText(text: string, length: number, dimensions = length): number[] {
-  const next = prng(seedOf(text));
+  const next = mulberry32(seedOf(text));
   const raw = Array.from({ length }, () => next() * 2 - 1).slice(0, dimensions);
   const norm = Math.sqrt(raw.reduce((s, x) => s + x * x, 0)) || 1;
   return raw.map((x) => Math.round((x / norm) * 1e8) / 1e8);
