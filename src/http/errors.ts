@@ -12,6 +12,12 @@ export class ApiError extends Error {
   readonly code: string | null;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  /**
+   * For the operator only: what the client must not see (an upstream page's title, a snippet of a body, a
+   * setting's error). `publicError` logs it; it is never serialized. A private field behind a getter, so not even
+   * JSON.stringify of the error itself can carry it.
+   */
+  readonly #detail: string | null;
 
   constructor(
     status: number,
@@ -20,6 +26,7 @@ export class ApiError extends Error {
     code: string | null = null,
     param: string | null = null,
     headers: Record<string, string> = {},
+    detail: string | null = null,
   ) {
     super(message);
     this.status = status;
@@ -27,6 +34,11 @@ export class ApiError extends Error {
     this.code = code;
     this.param = param;
     this.headers = headers;
+    this.#detail = detail;
+  }
+
+  get detail(): string | null {
+    return this.#detail;
   }
 
   toBody(): ErrorBody {
@@ -57,19 +69,56 @@ export const backendStalled = (ms: number) => backendTimeout(`The backend sent n
 
 export const backendBroke = () => new ApiError(502, "The connection to the backend broke during the answer.", "server_error", "backend_error");
 
+/** The same error with an operator-only detail (logged by `publicError`, never sent). */
+export function withDetail(error: ApiError, detail: string | null): ApiError {
+  return new ApiError(error.status, error.message, error.type, error.code, error.param, error.headers, detail);
+}
+
 /** The same error with more response headers (the x-ratelimit-* set once a request was admitted). */
 export function withExtraHeaders(error: unknown, headers: Record<string, string>): unknown {
   if (!(error instanceof ApiError)) return error;
-  return new ApiError(error.status, error.message, error.type, error.code, error.param, { ...headers, ...error.headers });
+  return new ApiError(error.status, error.message, error.type, error.code, error.param, { ...headers, ...error.headers }, error.detail);
 }
 
-/** Anything that is not an ApiError is our bug (or a bad setting): report it without leaking internals. */
+/** The caller learns which setting is wrong (the names are public, in the README), never its value or problem. */
+export const misconfigured = (variable: string) =>
+  `The gateway is misconfigured (${variable}); the operator can find the details in the Worker's log.`;
+
+/**
+ * Anything that is not an ApiError is our bug (or a bad setting): report it without leaking internals. A bad
+ * setting's text names variables and values, so it goes to `detail` (the log), not to an anonymous caller; so do
+ * our own bug's message and stack (never request data, which may hold keys).
+ */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof Error && error.name === "ConfigError") {
-    return new ApiError(500, `The gateway is misconfigured. ${error.message}`, "server_error", "invalid_configuration");
+    const variable = (error as Error & { variable?: unknown }).variable;
+    return new ApiError(500, misconfigured(typeof variable === "string" ? variable : "a setting"), "server_error", "invalid_configuration", null, {}, error.message);
   }
-  return new ApiError(500, "The gateway hit an unexpected error.", "server_error", "internal_error");
+  const detail = error instanceof Error ? `unexpected ${error.name}: ${error.message}\n${error.stack ?? ""}` : `unexpected ${String(error)}`;
+  return new ApiError(500, "The gateway hit an unexpected error.", "server_error", "internal_error", null, {}, detail);
+}
+
+/**
+ * What an error boundary sends: `toApiError(error)`, its operator-only detail logged under the request id (the
+ * detail only, never request data), and every 5xx message ending in ` (request id: <id>)` so the caller can
+ * quote it and the operator can find that log line.
+ */
+export function publicError(error: unknown, requestId: string): ApiError {
+  const apiError = toApiError(error);
+  if (apiError.detail !== null) {
+    console.error(`[${requestId}] ${apiError.status} ${apiError.code ?? apiError.type}: ${apiError.detail}`);
+  }
+  if (apiError.status < 500) return apiError;
+  return new ApiError(
+    apiError.status,
+    `${apiError.message} (request id: ${requestId})`,
+    apiError.type,
+    apiError.code,
+    apiError.param,
+    apiError.headers,
+    apiError.detail,
+  );
 }
 
 export function errorResponse(error: ApiError): Response {

@@ -1,4 +1,4 @@
-import { ApiError, backendTimeout, backendUnavailable, modelNotFound } from "../http/errors.ts";
+import { ApiError, backendTimeout, backendUnavailable, modelNotFound, withDetail } from "../http/errors.ts";
 
 /** Both wordings: `model 'x' not found` (since v0.12.0) and `model "x" not found, try pulling it first`. */
 const MODEL_NOT_FOUND = /^model ['"](.+?)['"] not found/;
@@ -29,20 +29,37 @@ export function backendErrorMessage(body: string): string | null {
 
 function htmlTitle(body: string): string | null {
   const match = /<title>([^<]{1,200})<\/title>/i.exec(body);
-  return match ? match[1]!.trim() : null;
+  return match ? match[1]!.trim() || null : null;
+}
+
+const SNIPPET_CHARS = 200;
+
+/**
+ * For the log only: what a non-Ollama answer said. A Cloudflare page's title names the tunnel's hostname
+ * ("502: Bad gateway | ollama.example.com | Cloudflare") and a proxy's text may name internal hosts, so neither
+ * goes into a client's message. Quoted as JSON, so a body cannot forge log lines. Null when there is nothing
+ * to tell.
+ */
+function upstreamDetail(status: number, contentType: string, body: string, title: string | null): string | null {
+  const what = `upstream HTTP ${status}${contentType ? ` (${contentType})` : ""}`;
+  if (title !== null) return `${what}, HTML page titled ${JSON.stringify(title)}`;
+  const snippet = body.trim().slice(0, SNIPPET_CHARS);
+  return snippet ? `${what}, body: ${JSON.stringify(snippet)}` : null;
 }
 
 /**
  * An upstream HTTP error (before any byte of an answer) → our error. Ollama's own errors keep their message;
- * what the tunnel, Access or Ollama's Host check answer becomes a message that says what to fix.
+ * what the tunnel, Access or Ollama's Host check answer becomes a message that says what to fix, naming no host
+ * and quoting no body: the page's title or the body's start is the error's `detail`, for the log.
  */
 export function mapUpstreamError(status: number, contentType: string, body: string): ApiError {
   if (status >= 300 && status < 400) {
-    return backendUnavailable(
+    const redirected = backendUnavailable(
       502,
       `The tunnel redirected the gateway (HTTP ${status}), most likely to a Cloudflare Access login: ` +
         "check CF_ACCESS_CLIENT_ID, CF_ACCESS_CLIENT_SECRET and that the Access policy's action is Service Auth.",
     );
+    return withDetail(redirected, upstreamDetail(status, contentType, body, htmlTitle(body)));
   }
   const native = backendErrorMessage(body);
   if (native !== null) {
@@ -60,9 +77,15 @@ export function mapUpstreamError(status: number, contentType: string, body: stri
         'Set originRequest.httpHostHeader: "localhost:11434" on the cloudflared ingress rule.',
     );
   }
-  if (contentType.includes("text/html") || body.trimStart().startsWith("<")) {
-    const title = htmlTitle(body);
-    const what = `The tunnel or backend answered HTTP ${status} with an HTML page${title ? ` ("${title}")` : ""}`;
+  const html = contentType.includes("text/html") || body.trimStart().startsWith("<");
+  const detail = upstreamDetail(status, contentType, body, html ? htmlTitle(body) : null);
+  return withDetail(publicMessage(status, html), detail);
+}
+
+/** The client's side of a non-Ollama failure: the status and what to check, nothing the upstream wrote. */
+function publicMessage(status: number, html: boolean): ApiError {
+  if (html) {
+    const what = `The tunnel or backend answered HTTP ${status} with an HTML page`;
     if (status === 524 || status === 504) return backendTimeout(`${what}: the backend took too long to answer.`);
     if (status === 401 || status === 403) return backendUnavailable(502, `${what}: check CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET.`);
     return backendUnavailable(502, `${what}: check that the home machine, Ollama and cloudflared are running.`);
@@ -72,6 +95,5 @@ export function mapUpstreamError(status: number, contentType: string, body: stri
   if (status === 401 || status === 403) {
     return backendUnavailable(502, `The tunnel refused the gateway (HTTP ${status}): check CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET.`);
   }
-  const snippet = body.trim().slice(0, 200);
-  return backendUnavailable(502, `The backend answered HTTP ${status}${snippet ? `: ${snippet}` : ""}.`);
+  return backendUnavailable(502, `The backend answered HTTP ${status}.`);
 }

@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import type { ApiError } from "../../src/http/errors.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ConfigError } from "../../src/config.ts";
+import { ApiError, errorResponse, publicError, toApiError, withDetail, withExtraHeaders } from "../../src/http/errors.ts";
 import { closestNames, editDistance, resolveModel } from "../../src/models/resolve.ts";
 import { mapUpstreamError, nativeErrorMessage } from "../../src/ollama/errors.ts";
 import { ownerOf, toModelList, toOpenAIModel, unixSeconds } from "../../src/translate/models.ts";
@@ -194,14 +195,14 @@ describe("mapUpstreamError", () => {
     expect(result.body.error.message).toContain('originRequest.httpHostHeader: "localhost:11434"');
   });
 
-  it("an HTML error page → 502 naming its title; 524 → 504 backend_timeout", () => {
+  it("an HTML error page → 502 with advice for its status; 524 → 504 backend_timeout", () => {
     const page = '<!DOCTYPE html>\n<html><head><title>Origin DNS error | ollama.example.com | Cloudflare</title></head><body>…</body></html>';
     expect(map(530, "text/html; charset=UTF-8", page)).toStrictEqual({
       status: 502,
       headers: {},
       body: {
         error: {
-          message: 'The tunnel or backend answered HTTP 530 with an HTML page ("Origin DNS error | ollama.example.com | Cloudflare"): check that the home machine, Ollama and cloudflared are running.',
+          message: "The tunnel or backend answered HTTP 530 with an HTML page: check that the home machine, Ollama and cloudflared are running.",
           type: "server_error",
           param: null,
           code: "backend_unavailable",
@@ -210,8 +211,12 @@ describe("mapUpstreamError", () => {
     });
     const timeout = map(524, "text/html", "<html><head><title>ollama.example.com | 524: A timeout occurred</title></head></html>");
     expect(timeout.status).toBe(504);
-    expect(timeout.body.error.code).toBe("backend_timeout");
-    expect(timeout.body.error.message).toContain("524: A timeout occurred");
+    expect(timeout.body.error).toStrictEqual({
+      message: "The tunnel or backend answered HTTP 524 with an HTML page: the backend took too long to answer.",
+      type: "server_error",
+      param: null,
+      code: "backend_timeout",
+    });
     expect(map(524, "text/plain", "error code: 524").body.error).toStrictEqual({
       message: "The backend timed out (HTTP 524).", type: "server_error", param: null, code: "backend_timeout",
     });
@@ -226,8 +231,8 @@ describe("mapUpstreamError", () => {
     expect(result.body.error.message).toContain("CF_ACCESS_CLIENT_SECRET");
   });
 
-  it("anything else → 502 with a snippet of the body", () => {
-    expect(map(502, "text/plain", "  Bad gateway  ").body.error.message).toBe("The backend answered HTTP 502: Bad gateway.");
+  it("anything else → 502 naming the status only (the body is for the log)", () => {
+    expect(map(502, "text/plain", "  Bad gateway  ").body.error.message).toBe("The backend answered HTTP 502.");
     expect(map(418, "", "").body.error.message).toBe("The backend answered HTTP 418.");
   });
 
@@ -236,5 +241,240 @@ describe("mapUpstreamError", () => {
     expect(nativeErrorMessage('{"error":{"message":"x"}}')).toBeNull();
     expect(nativeErrorMessage("null")).toBeNull();
     expect(nativeErrorMessage("<html>")).toBeNull();
+  });
+});
+
+/** A Cloudflare error page as the tunnel sends it: the hostname is in the title and all over the body. */
+function cloudflarePage(status: number, name: string): string {
+  return (
+    `<!DOCTYPE html><html lang="en-US"><head><title>${status}: ${name} | ollama.example.com | Cloudflare</title></head><body>` +
+    `<div id="cf-error-details"><h1><span>Error code ${status}</span></h1><h2>${name}</h2>` +
+    `<div class="cf-host">ollama.example.com <span>Host</span> Error</div>` +
+    `<p>Ray ID: 8f1e2d3c4b5a6978 &bull; 2026-01-02 03:04:05 UTC</p></div></body></html>`
+  );
+}
+
+/** What a client would see of an error, and what only the log gets. */
+function seen(error: ApiError) {
+  return { status: error.status, headers: error.headers, body: error.toBody(), detail: error.detail };
+}
+
+/** Nothing the upstream wrote reaches the client, whatever path the error takes to the wire. */
+async function expectNoLeak(error: ApiError, secrets: string[]) {
+  const wire = [JSON.stringify(error.toBody()), JSON.stringify(error), await errorResponse(error).text(), error.message];
+  for (const text of wire) for (const secret of secrets) expect(text).not.toContain(secret);
+}
+
+describe("upstream errors name no host and quote no body (the details are for the log)", () => {
+  const HTML = "text/html; charset=UTF-8";
+
+  it("Cloudflare 502/521/530 pages → 502 with the status and what to check; the title goes to detail", async () => {
+    for (const [status, name] of [[502, "Bad gateway"], [521, "Web server is down"], [530, "Origin is unreachable"]] as const) {
+      const error = mapUpstreamError(status, HTML, cloudflarePage(status, name));
+      expect(seen(error)).toStrictEqual({
+        status: 502,
+        headers: {},
+        body: {
+          error: {
+            message: `The tunnel or backend answered HTTP ${status} with an HTML page: check that the home machine, Ollama and cloudflared are running.`,
+            type: "server_error",
+            param: null,
+            code: "backend_unavailable",
+          },
+        },
+        detail: `upstream HTTP ${status} (text/html; charset=UTF-8), HTML page titled "${status}: ${name} | ollama.example.com | Cloudflare"`,
+      });
+      await expectNoLeak(error, ["example.com", name, "Cloudflare", "Ray ID", "8f1e2d3c4b5a6978"]);
+    }
+  });
+
+  it("a Cloudflare 524 page → 504 backend_timeout, title in detail only", async () => {
+    const error = mapUpstreamError(524, HTML, cloudflarePage(524, "A timeout occurred"));
+    expect(seen(error)).toStrictEqual({
+      status: 504,
+      headers: {},
+      body: {
+        error: {
+          message: "The tunnel or backend answered HTTP 524 with an HTML page: the backend took too long to answer.",
+          type: "server_error",
+          param: null,
+          code: "backend_timeout",
+        },
+      },
+      detail: 'upstream HTTP 524 (text/html; charset=UTF-8), HTML page titled "524: A timeout occurred | ollama.example.com | Cloudflare"',
+    });
+    await expectNoLeak(error, ["example.com", "A timeout occurred", "Cloudflare"]);
+  });
+
+  it("an Access HTML 403 → 502 pointing at the service token, title in detail only", async () => {
+    const page = "<html><head><title>Forbidden | ollama.example.com | Cloudflare Access</title></head><body>ollama.example.com: you do not have access</body></html>";
+    const error = mapUpstreamError(403, "text/html", page);
+    expect(seen(error)).toStrictEqual({
+      status: 502,
+      headers: {},
+      body: {
+        error: {
+          message: "The tunnel or backend answered HTTP 403 with an HTML page: check CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET.",
+          type: "server_error",
+          param: null,
+          code: "backend_unavailable",
+        },
+      },
+      detail: 'upstream HTTP 403 (text/html), HTML page titled "Forbidden | ollama.example.com | Cloudflare Access"',
+    });
+    await expectNoLeak(error, ["example.com", "Forbidden", "you do not have access"]);
+  });
+
+  it("a plain-text 500 naming an internal host → 502 with the status only; the body's start goes to detail", async () => {
+    const body = "upstream connect error or disconnect/reset before headers. reset reason: connection failure (internal.example.com:11434)\n";
+    const error = mapUpstreamError(500, "text/plain", body);
+    expect(seen(error)).toStrictEqual({
+      status: 502,
+      headers: {},
+      body: { error: { message: "The backend answered HTTP 500.", type: "server_error", param: null, code: "backend_unavailable" } },
+      detail: 'upstream HTTP 500 (text/plain), body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure (internal.example.com:11434)"',
+    });
+    await expectNoLeak(error, ["internal.example.com", "upstream connect error", "reset reason"]);
+  });
+
+  it("an HTML page without a title, and text on 401/503/504: the body only in detail, cut at 200 characters", async () => {
+    const nginx = mapUpstreamError(502, "text/html", "<html><body><h1>502 Bad Gateway</h1><center>nginx at internal.example.com</center></body></html>");
+    expect(nginx.message).toBe("The tunnel or backend answered HTTP 502 with an HTML page: check that the home machine, Ollama and cloudflared are running.");
+    expect(nginx.detail).toBe('upstream HTTP 502 (text/html), body: "<html><body><h1>502 Bad Gateway</h1><center>nginx at internal.example.com</center></body></html>"');
+    await expectNoLeak(nginx, ["internal.example.com", "nginx"]);
+
+    const cases: [number, string, string][] = [
+      [401, "The tunnel refused the gateway (HTTP 401): check CF_ACCESS_CLIENT_ID and CF_ACCESS_CLIENT_SECRET.", "denied by internal.example.com"],
+      [503, "The backend is busy or loading a model.", "no healthy upstream at internal.example.com"],
+      [504, "The backend timed out (HTTP 504).", "gateway timeout from internal.example.com"],
+    ];
+    for (const [status, message, body] of cases) {
+      const error = mapUpstreamError(status, "text/plain", body);
+      expect([error.message, error.detail]).toStrictEqual([message, `upstream HTTP ${status} (text/plain), body: ${JSON.stringify(body)}`]);
+      await expectNoLeak(error, ["internal.example.com"]);
+    }
+
+    const long = mapUpstreamError(500, "", `internal.example.com ${"x".repeat(300)}`);
+    expect(long.detail).toBe(`upstream HTTP 500, body: "internal.example.com ${"x".repeat(179)}"`);
+    expect(mapUpstreamError(500, "text/plain", "  \n").detail).toBeNull();
+  });
+
+  it("a redirect's page goes to detail; the backend's own JSON errors keep their message and have no detail", () => {
+    const redirect = mapUpstreamError(302, "text/html", "<html><title>Sign in | ollama.example.com</title></html>");
+    expect([redirect.status, redirect.detail]).toStrictEqual([502, 'upstream HTTP 302 (text/html), HTML page titled "Sign in | ollama.example.com"']);
+    expect(redirect.message).not.toContain("example.com");
+
+    const llama = mapUpstreamError(500, "application/json", '{"error":{"code":500,"message":"failed to load model","type":"server_error"}}');
+    expect(seen(llama)).toStrictEqual({
+      status: 502,
+      headers: {},
+      body: { error: { message: "The backend failed: failed to load model", type: "server_error", param: null, code: "backend_error" } },
+      detail: null,
+    });
+    expect(mapUpstreamError(400, "application/json", '{"error":"invalid format"}').detail).toBeNull();
+  });
+});
+
+describe("publicError: the error boundary's answer and its log line", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  const quiet = () => vi.spyOn(console, "error").mockImplementation(() => {});
+
+  it("logs the detail under the request id and ends a 5xx message with the request id", () => {
+    const log = quiet();
+    const error = publicError(mapUpstreamError(530, "text/html", cloudflarePage(530, "Origin is unreachable")), "req-abc");
+    expect(seen(error)).toStrictEqual({
+      status: 502,
+      headers: {},
+      body: {
+        error: {
+          message: "The tunnel or backend answered HTTP 530 with an HTML page: check that the home machine, Ollama and cloudflared are running. (request id: req-abc)",
+          type: "server_error",
+          param: null,
+          code: "backend_unavailable",
+        },
+      },
+      detail: 'upstream HTTP 530 (text/html), HTML page titled "530: Origin is unreachable | ollama.example.com | Cloudflare"',
+    });
+    expect(log.mock.calls).toStrictEqual([
+      ['[req-abc] 502 backend_unavailable: upstream HTTP 530 (text/html), HTML page titled "530: Origin is unreachable | ollama.example.com | Cloudflare"'],
+    ]);
+  });
+
+  it("keeps headers (retry-after, x-ratelimit-*) and the detail through withExtraHeaders", () => {
+    const log = quiet();
+    const busy = mapUpstreamError(503, "text/plain", "no healthy upstream");
+    const admitted = withExtraHeaders(busy, { "x-ratelimit-limit-requests": "60" }) as ApiError;
+    expect(admitted.detail).toBe('upstream HTTP 503 (text/plain), body: "no healthy upstream"');
+    const error = publicError(admitted, "r1");
+    expect([error.status, error.headers, error.message]).toStrictEqual([
+      503,
+      { "x-ratelimit-limit-requests": "60", "retry-after": "5" },
+      "The backend is busy or loading a model. (request id: r1)",
+    ]);
+    expect(log.mock.calls).toStrictEqual([['[r1] 503 backend_unavailable: upstream HTTP 503 (text/plain), body: "no healthy upstream"']]);
+  });
+
+  it("a client error is returned as it is, unlogged; a 5xx without detail gets the suffix but no log line", () => {
+    const log = quiet();
+    const notFound = new ApiError(404, "The model 'x' does not exist on the backend.", "invalid_request_error", "model_not_found", "model");
+    expect(publicError(notFound, "r2")).toBe(notFound);
+    const stalled = publicError(new ApiError(504, "The backend sent nothing for 300 ms; the request was stopped.", "server_error", "backend_timeout"), "r3");
+    expect(stalled.message).toBe("The backend sent nothing for 300 ms; the request was stopped. (request id: r3)");
+    expect(log).not.toHaveBeenCalled();
+  });
+
+  it("our own bug is a generic 500 for the caller; its message and stack go to the log under the request id", () => {
+    const log = quiet();
+    const bug = publicError(new TypeError("cannot read properties of undefined (reading 'x')"), "r4");
+    expect(bug.toBody()).toStrictEqual({
+      error: { message: "The gateway hit an unexpected error. (request id: r4)", type: "server_error", param: null, code: "internal_error" },
+    });
+    expect(log).toHaveBeenCalledTimes(1);
+    expect(String(log.mock.calls[0]![0])).toMatch(/^\[r4\] 500 internal_error: unexpected TypeError: cannot read properties of undefined \(reading 'x'\)\n/);
+  });
+
+  it("a ConfigError is a generic 500 for the caller; the variable and its problem go to the log", async () => {
+    const log = quiet();
+    const config = new ConfigError("MODEL_ALIASES", "not valid JSON");
+    expect(seen(toApiError(config))).toStrictEqual({
+      status: 500,
+      headers: {},
+      body: {
+        error: {
+          message: "The gateway is misconfigured (MODEL_ALIASES); the operator can find the details in the Worker's log.",
+          type: "server_error",
+          param: null,
+          code: "invalid_configuration",
+        },
+      },
+      detail: "Invalid configuration MODEL_ALIASES: not valid JSON",
+    });
+    const error = publicError(config, "req-cfg");
+    const response = errorResponse(error);
+    expect(response.status).toBe(500);
+    expect(await response.json()).toStrictEqual({
+      error: {
+        message: "The gateway is misconfigured (MODEL_ALIASES); the operator can find the details in the Worker's log. (request id: req-cfg)",
+        type: "server_error",
+        param: null,
+        code: "invalid_configuration",
+      },
+    });
+    expect(log.mock.calls).toStrictEqual([["[req-cfg] 500 invalid_configuration: Invalid configuration MODEL_ALIASES: not valid JSON"]]);
+  });
+
+  it("the detail is never serialized, and a body cannot forge a second log line", async () => {
+    const log = quiet();
+    const forged = mapUpstreamError(500, "text/plain", "oops\n[req-x] 200 ok: all fine");
+    const error = publicError(forged, "r5");
+    expect(JSON.stringify(error)).not.toContain("oops");
+    expect(await errorResponse(error).text()).toBe(
+      '{"error":{"message":"The backend answered HTTP 500. (request id: r5)","type":"server_error","param":null,"code":"backend_unavailable"}}',
+    );
+    expect(log.mock.calls).toStrictEqual([['[r5] 502 backend_unavailable: upstream HTTP 500 (text/plain), body: "oops\\n[req-x] 200 ok: all fine"']]);
+    expect(withDetail(error, null).detail).toBeNull();
   });
 });
