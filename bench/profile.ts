@@ -56,7 +56,7 @@ try {
   const entry = admission === "off" ? "probe-entry.js" : "index.js";
   const modules = [{ type: "ESModule" as const, path: join(outdir, entry) }];
   if (entry !== "index.js") modules.push({ type: "ESModule", path: join(outdir, "index.js") });
-  const admin = "profile-admin-token-0123456789";
+  const admin = "profile-admin-token-0123456789abcdef";
   mf = new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",

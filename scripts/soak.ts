@@ -13,6 +13,7 @@
  *
  * Defaults: 200 clients, 60 s, 20 non-stream requests/s. --smoke: 20 clients, 5 s, 5 requests/s.
  */
+import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { markdownTable, ms, percentile } from "./sse-check.ts";
 import { type Gateway, nonStreamOnce, streamOnce, tally } from "./soak-traffic.ts";
@@ -104,7 +105,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<number> {
   const opt = options(process.argv.slice(2));
-  const adminToken = `soak-admin-${process.pid}-${Date.now()}`;
+  const adminToken = `soak-admin-${randomBytes(16).toString("hex")}`;
   log(`${opt.clients} streaming clients + ${opt.rps} non-stream requests/s for ${opt.durationS} s (emulator token delay ${opt.tokenDelayMs} ms)`);
 
   const emulator = await startEmulator(opt.tokenDelayMs);

@@ -75,12 +75,18 @@ export async function gateStatus(request: Request, app: AppContext): Promise<Res
   return json({ max_concurrency: app.config.backendMaxConcurrency, in_flight: total("in_flight"), queued: total("queued"), backends: gates });
 }
 
-/** DELETE /admin/keys/{id}: revoked at once; the next request with the key gets 401. */
+/**
+ * DELETE /admin/keys/{id}: revoked at once; the next request with the key gets 401. The key's object is emptied
+ * before the registry forgets the key: should that fail, the key stays listed (and revocable) instead of living on
+ * unseen.
+ */
 export async function revokeKey(request: Request & { params?: Record<string, string> }, app: AppContext): Promise<Response> {
   await requireAdmin(request, app.config);
   const id = request.params?.id ?? "";
-  const hash = await keyRegistry(app.env).remove(id);
+  const registry = keyRegistry(app.env);
+  const hash = await registry.hashOf(id);
   if (!hash) throw new ApiError(404, `No API key with id '${id}'.`, "invalid_request_error", "key_not_found", "id");
   await keyObject(app.env, hash).revoke();
+  await registry.remove(id);
   return json({ id, object: "api_key", deleted: true });
 }

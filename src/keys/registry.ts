@@ -26,7 +26,15 @@ export class KeyRegistry extends DurableObject<Env> {
     return this.ctx.storage.sql.exec<{ id: string; hash: string; created_at: string }>("SELECT id, hash, created_at FROM keys ORDER BY created_at, id").toArray();
   }
 
-  /** Remove an entry; returns its hash so the key's object can be emptied, or null if there was none. */
+  /** The hash of key `id` (to reach its object), or null if there is no such key. */
+  hashOf(id: string): string | null {
+    return this.ctx.storage.sql.exec<{ hash: string }>("SELECT hash FROM keys WHERE id = ?", id).toArray()[0]?.hash ?? null;
+  }
+
+  /**
+   * Remove an entry; returns its hash, or null if there was none. Revocation empties the key's object first and
+   * removes the entry last, so a failure in between leaves the key listed, where the admin can revoke it again.
+   */
   remove(id: string): string | null {
     const row = this.ctx.storage.sql.exec<{ hash: string }>("SELECT hash FROM keys WHERE id = ?", id).toArray()[0];
     if (!row) return null;

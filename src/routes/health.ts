@@ -1,14 +1,35 @@
 import type { BackendConfig } from "../backends/config.ts";
 import { markDown, markUp } from "../backends/state.ts";
+import { bearerToken } from "../http/auth.ts";
 import { json } from "../http/respond.ts";
+import { secretsEqual } from "../http/secrets.ts";
 import type { AppContext } from "./context.ts";
 
 const HEALTH_TIMEOUT_MS = 3000;
+/** How long one probe's answer is reused: anyone may call /health, but the home machine sees at most this rate. */
+export const HEALTH_CACHE_MS = 5000;
 
 type BackendStatus = "ok" | "loading" | "down";
+interface Probe {
+  name: string;
+  kind: string;
+  status: BackendStatus;
+  latency_ms: number;
+}
+
+/**
+ * This isolate's latest probe of each backend (by name and URL): reused for HEALTH_CACHE_MS after it finished, and
+ * shared while it runs, so concurrent callers wait for the same probe instead of starting their own.
+ */
+const probes = new Map<string, { result: Promise<Probe>; expires: number }>();
+
+/** Forget every cached probe (tests). */
+export function clearHealthCache(): void {
+  probes.clear();
+}
 
 /** One backend's probe: Ollama's /api/version, llama-server's /health (503 while it loads its model). */
-async function probe(app: AppContext, backend: BackendConfig): Promise<{ name: string; kind: string; status: BackendStatus; latency_ms: number }> {
+async function probe(app: AppContext, backend: BackendConfig): Promise<Probe> {
   const started = Date.now();
   let status: BackendStatus = "ok";
   try {
@@ -22,13 +43,54 @@ async function probe(app: AppContext, backend: BackendConfig): Promise<{ name: s
   return { name: backend.name, kind: backend.kind, status, latency_ms: Date.now() - started };
 }
 
+/** The cached probe of `backend`, or a new one when there is none or it is older than HEALTH_CACHE_MS. */
+function cachedProbe(app: AppContext, backend: BackendConfig): Promise<Probe> {
+  const key = `${backend.name} ${backend.url}`;
+  const now = Date.now();
+  const cached = probes.get(key);
+  if (cached && cached.expires > now) return awaitShared(app, backend, key, cached.result);
+  const entry = { result: probe(app, backend), expires: Number.POSITIVE_INFINITY };
+  probes.set(key, entry);
+  // The probe finishes even if the caller that started it goes away, so the callers sharing it are answered.
+  app.waitUntil(entry.result);
+  void entry.result.then(() => {
+    entry.expires = Date.now() + HEALTH_CACHE_MS;
+  });
+  return entry.result;
+}
+
 /**
- * GET /health (no auth): every backend probed in parallel. `ok` when all answer, `degraded` when some do, `down`
- * (503) when none does. Probing also brings a backend that recovered back into routing at once.
+ * Wait for a probe another request started. Should that request's work be cancelled before the probe ends, this
+ * caller does not hang: past the probe's own timeout it drops the entry and probes again.
  */
-export async function health(_request: Request, app: AppContext): Promise<Response> {
-  const backends = await Promise.all(app.config.backends.map((backend) => probe(app, backend)));
+async function awaitShared(app: AppContext, backend: BackendConfig, key: string, shared: Promise<Probe>): Promise<Probe> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), HEALTH_TIMEOUT_MS + 1000);
+  });
+  try {
+    const result = await Promise.race([shared, late]);
+    if (result) return result;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (probes.get(key)?.result === shared) probes.delete(key);
+  return cachedProbe(app, backend);
+}
+
+async function isAdmin(request: Request, app: AppContext): Promise<boolean> {
+  const token = bearerToken(request);
+  return Boolean(token && app.config.adminToken && (await secretsEqual(token, app.config.adminToken)));
+}
+
+/**
+ * GET /health: `ok` when every backend answers, `degraded` when some do, `down` (503) when none does. Anyone gets
+ * only that status; the admin token also shows each backend (name, kind, status, latency). Probes are cached (see
+ * HEALTH_CACHE_MS); a probe also brings a backend that recovered back into routing at once.
+ */
+export async function health(request: Request, app: AppContext): Promise<Response> {
+  const [backends, admin] = await Promise.all([Promise.all(app.config.backends.map((backend) => cachedProbe(app, backend))), isAdmin(request, app)]);
   const up = backends.filter((backend) => backend.status === "ok").length;
   const status = up === backends.length ? "ok" : up > 0 ? "degraded" : "down";
-  return json({ status, backends }, status === "down" ? 503 : 200, { "cache-control": "no-store" });
+  return json(admin ? { status, backends } : { status }, status === "down" ? 503 : 200, { "cache-control": "no-store" });
 }

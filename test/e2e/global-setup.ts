@@ -2,7 +2,7 @@ import type { TestProject } from "vitest/node";
 import { startWranglerDev } from "../../scripts/wrangler-dev.ts";
 import { startOllamaEmulator } from "../support/ollama-emulator.ts";
 
-export const E2E_ADMIN_TOKEN = "e2e-admin-token";
+export const E2E_ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef0";
 
 /** The emulator plays Ollama; `wrangler dev` serves the Worker exactly as `npm start` does. */
 export default async function setup(project: TestProject) {

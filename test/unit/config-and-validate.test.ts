@@ -66,14 +66,17 @@ describe("parseConfig", () => {
     expect(parseConfig({})).toStrictEqual({
       ollamaUrl: "http://127.0.0.1:11434",
       accessHeaders: {},
-      backends: [{ name: "ollama", kind: "ollama", url: "http://127.0.0.1:11434", models: null, maxConcurrency: null, apiKey: null, headers: {} }],
+      backends: [{ name: "ollama", kind: "ollama", url: "http://127.0.0.1:11434", binding: null, models: null, maxConcurrency: null, apiKey: null, headers: {} }],
       backendsConfigured: false,
       backendCooldownMs: 30_000,
       modelAliases: {},
       modelDefaults: {},
+      modelLimits: {},
       corsOrigins: "*",
       maxBodyBytes: 20 * 1024 ** 2,
       maxImageBytes: 10 * 1024 ** 2,
+      maxImages: 16,
+      maxImageTotalBytes: 32 * 1024 ** 2,
       imageFetchTimeoutMs: 10_000,
       heartbeatIntervalMs: 10_000,
       upstreamHeadersTimeoutMs: 300_000,
@@ -81,6 +84,7 @@ describe("parseConfig", () => {
       modelsCacheTtlMs: 10_000,
       upstreamRetries: 2,
       upstreamRetryBackoffMs: 250,
+      defaultMaxTokens: 8192,
       maxEmbeddingInputs: 256,
       maxEmbeddingBytes: 1024 ** 2,
       adminToken: null,
@@ -99,6 +103,10 @@ describe("parseConfig", () => {
       CF_ACCESS_CLIENT_SECRET: "s3cret",
       MODEL_ALIASES: '{"gpt-4o-mini":"llama3.2:3b"}',
       MODEL_DEFAULTS: '{"llama3.2:3b":{"options":{"num_ctx":8192},"keep_alive":"30m","think":false}}',
+      MODEL_LIMITS: '{"*":{"max_num_ctx":32768,"max_keep_alive":"30m","max_num_predict":4096}}',
+      DEFAULT_MAX_TOKENS: "2048",
+      MAX_IMAGES: "4",
+      MAX_IMAGE_TOTAL_BYTES: "2MiB",
       CORS_ORIGINS: "https://a.example, https://b.example,",
       MAX_BODY_BYTES: "1MiB",
       MAX_IMAGE_BYTES: "512KiB",
@@ -109,7 +117,7 @@ describe("parseConfig", () => {
       MODELS_CACHE_TTL: "500ms",
       MAX_EMBEDDING_INPUTS: "32",
       MAX_EMBEDDING_BYTES: "64KiB",
-      ADMIN_TOKEN: " admin ",
+      ADMIN_TOKEN: " admin-token-0123456789abcdef01234 ",
       DEFAULT_KEY_RPM: "10",
       DEFAULT_KEY_TPM: "5000",
       DEFAULT_KEY_MAX_CONCURRENCY: "2",
@@ -129,6 +137,7 @@ describe("parseConfig", () => {
           name: "ollama",
           kind: "ollama",
           url: "https://ollama.example.com",
+          binding: null,
           models: null,
           maxConcurrency: null,
           apiKey: null,
@@ -139,9 +148,12 @@ describe("parseConfig", () => {
       backendCooldownMs: 5000,
       modelAliases: { "gpt-4o-mini": "llama3.2:3b" },
       modelDefaults: { "llama3.2:3b": { options: { num_ctx: 8192 }, keep_alive: "30m", think: false } },
+      modelLimits: { "*": { max_num_ctx: 32768, max_keep_alive: "30m", max_num_predict: 4096 } },
       corsOrigins: ["https://a.example", "https://b.example"],
       maxBodyBytes: 1024 ** 2,
       maxImageBytes: 512 * 1024,
+      maxImages: 4,
+      maxImageTotalBytes: 2 * 1024 ** 2,
       imageFetchTimeoutMs: 5000,
       heartbeatIntervalMs: 15_000,
       upstreamHeadersTimeoutMs: 120_000,
@@ -149,15 +161,30 @@ describe("parseConfig", () => {
       modelsCacheTtlMs: 500,
       upstreamRetries: 0,
       upstreamRetryBackoffMs: 100,
+      defaultMaxTokens: 2048,
       maxEmbeddingInputs: 32,
       maxEmbeddingBytes: 64 * 1024,
-      adminToken: "admin",
+      adminToken: "admin-token-0123456789abcdef01234",
       keyDefaults: { rpm: 10, tpm: 5000, max_concurrency: 2 },
       backendMaxConcurrency: 0,
       queueMaxWaitMs: 5000,
       queueMaxLength: 8,
       leaseTtlMs: 3_600_000,
     });
+  });
+
+  it("ADMIN_TOKEN: at least 32 characters after trimming, or unset", () => {
+    const token31 = "a".repeat(31);
+    const token32 = "a".repeat(32);
+    expect(parseConfig({ ADMIN_TOKEN: token32 }).adminToken).toBe(token32);
+    expect(parseConfig({ ADMIN_TOKEN: `  ${token32}\n` }).adminToken).toBe(token32);
+    for (const short of [token31, ` ${token31} `, " admin ", "short-token"]) {
+      const error = configError({ ADMIN_TOKEN: short });
+      expect(error.variable, short).toBe("ADMIN_TOKEN");
+      expect(error.message, short).toMatch(/ADMIN_TOKEN.*at least 32 characters/);
+      expect(error.message, short).not.toContain(short.trim());
+    }
+    for (const unset of [undefined, "", "   "]) expect(parseConfig({ ADMIN_TOKEN: unset }).adminToken, JSON.stringify(unset)).toBeNull();
   });
 
   it("errors name the variable", () => {

@@ -1,8 +1,8 @@
 import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
-import type { KeyObject } from "../../src/keys/key-object.ts";
+import { KeyObject } from "../../src/keys/key-object.ts";
 import { ADMIN_AUTH, createKey, emulator, gateway, gatewayWith, postJson, user } from "./helpers.ts";
 
 const bindings = env as Env;
@@ -84,6 +84,26 @@ describe("admin API", () => {
     expect((await admin("DELETE", `/admin/keys/${created.id}`)).status).toBe(404);
   });
 
+  it("revoking empties the key before unlisting it: a failed revoke leaves the key listed, and a retry finishes it", async () => {
+    const created = await createKey({ name: "stubborn" });
+    const listed = async () => ((await (await admin("GET", "/admin/keys")).json()) as any).data.some((key: any) => key.id === created.id);
+    const revoke = vi.spyOn(KeyObject.prototype, "revoke").mockRejectedValueOnce(new Error("storage is unavailable"));
+    try {
+      const failed = await admin("DELETE", `/admin/keys/${created.id}`);
+      expect(failed.status).toBeGreaterThanOrEqual(500);
+      expect(revoke).toHaveBeenCalledTimes(1);
+    } finally {
+      revoke.mockRestore();
+    }
+    // The key still works, so the admin must still see it, and be able to revoke it.
+    expect(await listed()).toBe(true);
+    expect((await gateway("/v1/models", { headers: bearer(created.key) })).status).toBe(200);
+    expect((await admin("DELETE", `/admin/keys/${created.id}`)).status).toBe(200);
+    expect(await listed()).toBe(false);
+    expect((await gateway("/v1/models", { headers: bearer(created.key) })).status).toBe(401);
+    expect((await admin("DELETE", `/admin/keys/${created.id}`)).status).toBe(404);
+  });
+
   it("validates the body, with param paths", async () => {
     const cases: [unknown, string][] = [
       [{}, "name"],
@@ -102,7 +122,7 @@ describe("admin API", () => {
 
   it("needs the admin token (compared in constant time) and does not exist without one", async () => {
     expect((await admin("GET", "/admin/keys", undefined, "")).status).toBe(401);
-    const wrong = await admin("GET", "/admin/keys", undefined, "Bearer test-admin-tokeN");
+    const wrong = await admin("GET", "/admin/keys", undefined, "Bearer test-admin-token-0123456789abcdeF");
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as any).error.code).toBe("invalid_admin_token");
     const created = await createKey({ name: "user" });
@@ -138,11 +158,16 @@ describe("keys at request time", () => {
     expect(((await expired.json()) as any).error).toMatchObject({ code: "invalid_api_key", message: "This API key has expired." });
   });
 
-  it("403 model_not_allowed outside the key's allow-list; the model list shows only allowed models", async () => {
+  it("404 model_not_found outside the key's allow-list, as for a missing model; the model list shows only allowed models", async () => {
     const created = await createKey({ name: "qwen only", models: ["qwen3"] });
     const denied = await postJson("/v1/chat/completions", { model: "llama3.2", messages: [user("x")] }, bearer(created.key));
-    expect(denied.status).toBe(403);
-    expect(((await denied.json()) as any).error).toMatchObject({ type: "permission_error", code: "model_not_allowed", param: "model" });
+    expect(denied.status).toBe(404);
+    expect(((await denied.json()) as any).error).toStrictEqual({
+      message: "The model 'llama3.2' does not exist or this key may not use it. Closest available models: qwen3:8b.",
+      type: "invalid_request_error",
+      code: "model_not_found",
+      param: "model",
+    });
     expect(await emulator.requests("/api/chat")).toEqual([]);
     const allowed = await postJson("/v1/chat/completions", { model: "qwen3:8b", messages: [user("x")] }, bearer(created.key));
     expect(allowed.status).toBe(200);

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { emulator, gateway, gatewayWith } from "./helpers.ts";
+import { clearHealthCache } from "../../src/routes/health.ts";
+import { ADMIN_AUTH, emulator, gateway, gatewayWith, testKey } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
 
@@ -60,16 +61,46 @@ describe("GET /v1/models/{model}", () => {
 });
 
 describe("GET /health", () => {
-  it("reports ok without auth", async () => {
-    const res = await gateway("/health", { headers: { authorization: "" } });
+  beforeEach(() => clearHealthCache());
+
+  const anonymous = { authorization: "" };
+  const version = async () => (await emulator.requests("/api/version")).length;
+
+  it("tells anyone only the overall status", async () => {
+    const res = await gatewayWith({}, "/health", { headers: anonymous });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as any;
-    expect(body).toEqual({ status: "ok", backends: [{ name: "ollama", kind: "ollama", status: "ok", latency_ms: expect.any(Number) }] });
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(await res.json()).toEqual({ status: "ok" });
   });
 
-  it("reports down with 503 when the backend does not answer", async () => {
-    const res = await gatewayWith({ OLLAMA_URL: "http://127.0.0.1:9" }, "/health");
+  it("shows each backend to the admin token only; a wrong token or an API key gets the anonymous answer", async () => {
+    const res = await gatewayWith({}, "/health", { headers: { authorization: ADMIN_AUTH } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(await res.json()).toEqual({ status: "ok", backends: [{ name: "ollama", kind: "ollama", status: "ok", latency_ms: expect.any(Number) }] });
+    for (const authorization of [`${ADMIN_AUTH}x`, ADMIN_AUTH.slice(0, -1), "Bearer wrong", `Bearer ${await testKey()}`]) {
+      const other = await gatewayWith({}, "/health", { headers: { authorization } });
+      expect(other.status, authorization).toBe(200);
+      expect(await other.json(), authorization).toEqual({ status: "ok" });
+    }
+  });
+
+  it("10 anonymous calls in a row, or 10 at once, probe the backend at most once", async () => {
+    for (let i = 0; i < 10; i++) expect(await (await gatewayWith({}, "/health", { headers: anonymous })).json()).toEqual({ status: "ok" });
+    expect(await version()).toBe(1);
+    clearHealthCache();
+    await emulator.reset();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => gatewayWith({}, "/health", { headers: anonymous })));
+    for (const res of answers) expect(await res.json()).toEqual({ status: "ok" });
+    expect(await version()).toBe(1);
+  });
+
+  it("reports down with 503 when the backend does not answer, to anyone", async () => {
+    const res = await gatewayWith({ OLLAMA_URL: "http://127.0.0.1:9" }, "/health", { headers: anonymous });
     expect(res.status).toBe(503);
-    expect(((await res.json()) as any).status).toBe("down");
+    expect(await res.json()).toEqual({ status: "down" });
+    const admin = await gatewayWith({ OLLAMA_URL: "http://127.0.0.1:9" }, "/health", { headers: { authorization: ADMIN_AUTH } });
+    expect(admin.status).toBe(503);
+    expect(await admin.json()).toMatchObject({ status: "down", backends: [{ name: "ollama", status: "down" }] });
   });
 });
