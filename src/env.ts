@@ -10,4 +10,11 @@ export interface Env extends EnvVars {
   KEYS: DurableObjectNamespace<KeyObject>;
   KEY_REGISTRY: DurableObjectNamespace<KeyRegistry>;
   BACKEND_GATE: DurableObjectNamespace<BackendGate>;
+  /**
+   * Everything else the operator declares: the bindings that `BACKENDS` entries name with `"binding"` (Workers VPC
+   * services in `[[vpc_services]]`, service bindings in `[[services]]`), and the vars and secrets that `$NAME`
+   * references name. Their names are known only at run time, so they are `unknown` here: code must check one
+   * (`fetcherOn` in backends/config.ts) before using it.
+   */
+  [binding: string]: unknown;
 }

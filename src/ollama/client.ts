@@ -1,5 +1,6 @@
+import type { UpstreamFetcher } from "../backends/config.ts";
 import type { Config } from "../config.ts";
-import { ApiError, backendTimeout, backendUnavailable } from "../http/errors.ts";
+import { ApiError, backendTimeout, backendUnavailable, withDetail } from "../http/errors.ts";
 import { mapUpstreamError } from "./errors.ts";
 import { retryDelay, sleep } from "./retry.ts";
 
@@ -31,6 +32,8 @@ export interface ForwardInit {
 export interface UpstreamTarget {
   url: string;
   headers: Record<string, string>;
+  /** Sends every request (to `url` + path) through this binding instead of the global fetch. */
+  fetcher?: UpstreamFetcher;
 }
 
 export interface CallOptions {
@@ -43,6 +46,20 @@ export interface CallOptions {
 
 /** The client disconnected: nobody will read this error, it only labels the abort. */
 export const clientGone = () => new ApiError(499, "The client closed the connection.", "invalid_request_error", "client_closed");
+
+/** Names neither the backend's URL nor its host: the client is not told where the tunnel is. */
+const cannotConnect = () => backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
+
+/** For the log: the backend's host (never the whole URL, whose user-info may hold credentials). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "(unparsable backend URL)";
+  }
+}
+
+const describe = (error: unknown) => JSON.stringify(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 
 const noHeaders = (ms: number) => backendTimeout(`The backend sent no response headers within ${ms} ms.`);
 
@@ -139,10 +156,12 @@ export class OllamaClient {
     for (let attempt = 0; ; attempt++) {
       try {
         // Ollama never redirects; Cloudflare Access does (to its login page). Report that instead of following it.
-        return await fetch(`${this.#target.url}${path}`, { method, headers, body, signal, redirect: "manual" });
-      } catch {
+        const url = `${this.#target.url}${path}`;
+        const init: RequestInit = { method, headers, body, signal, redirect: "manual" };
+        return await (this.#target.fetcher ? this.#target.fetcher.fetch(new Request(url, init)) : fetch(url, init));
+      } catch (error) {
         if (signal.reason instanceof ApiError) throw signal.reason;
-        if (attempt >= retries) throw backendUnavailable(502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?");
+        if (attempt >= retries) throw withDetail(cannotConnect(), `${method} ${hostOf(this.#target.url)}${path}: ${attempt + 1} attempt(s), last: ${describe(error)}`);
       }
       await sleep(retryDelay(this.#config.upstreamRetryBackoffMs, attempt), signal);
     }

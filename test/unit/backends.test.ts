@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type BackendConfig, parseBackends } from "../../src/backends/config.ts";
+import { type BackendConfig, bindingBaseUrl, parseBackends } from "../../src/backends/config.ts";
 import { candidatesFor, rankCandidates, servedModels } from "../../src/backends/routing.ts";
 import { ConfigError } from "../../src/config-parse.ts";
 
@@ -18,7 +18,7 @@ function configError(raw: string, env: Record<string, unknown> = {}): string {
 describe("BACKENDS", () => {
   it("without BACKENDS, OLLAMA_URL is one Ollama backend with the Access headers", () => {
     expect(parseBackends(undefined, "https://ollama.example.com", ACCESS, {})).toEqual([
-      { name: "ollama", kind: "ollama", url: "https://ollama.example.com", models: null, maxConcurrency: null, apiKey: null, headers: ACCESS },
+      { name: "ollama", kind: "ollama", url: "https://ollama.example.com", binding: null, models: null, maxConcurrency: null, apiKey: null, headers: ACCESS },
     ]);
   });
 
@@ -33,12 +33,13 @@ describe("BACKENDS", () => {
         name: "desk",
         kind: "ollama",
         url: "https://desk.example.com",
+        binding: null,
         models: null,
         maxConcurrency: null,
         apiKey: null,
         headers: { "CF-Access-Client-Id": "desk-id", "CF-Access-Client-Secret": "desk-secret" },
       },
-      { name: "laptop", kind: "llamacpp", url: "https://laptop.example.com", models: ["qwen2.5"], maxConcurrency: 2, apiKey: "llama-key", headers: ACCESS },
+      { name: "laptop", kind: "llamacpp", url: "https://laptop.example.com", binding: null, models: ["qwen2.5"], maxConcurrency: 2, apiKey: "llama-key", headers: ACCESS },
     ]);
   });
 
@@ -57,10 +58,76 @@ describe("BACKENDS", () => {
   });
 });
 
+describe("BACKENDS entries reached through a Workers binding", () => {
+  const vpc = { fetch: async (_request: Request) => new Response("") };
+  const env = { OLLAMA: vpc, LLAMA_VPC: vpc, BOX_KEY: "llama-key", DESK_SECRET: "s3cret-value", KEYS: { idFromName() {} }, NOT_A_FUNCTION: { fetch: "no" } };
+
+  it("takes a binding name in place of a url; the url becomes the placeholder http://<name>.internal", () => {
+    const raw = JSON.stringify([
+      { name: "desk", kind: "ollama", binding: "OLLAMA" },
+      { name: "Big_Box.2", kind: "llamacpp", binding: "LLAMA_VPC", api_key: "$BOX_KEY", headers: { "x-extra": "1" }, models: ["qwen2.5"] },
+      { name: "laptop", kind: "ollama", url: "https://laptop.example.com" },
+    ]);
+    expect(parseBackends(raw, "ignored", ACCESS, env)).toStrictEqual([
+      { name: "desk", kind: "ollama", url: "http://desk.internal", binding: "OLLAMA", models: null, maxConcurrency: null, apiKey: null, headers: ACCESS },
+      {
+        name: "Big_Box.2",
+        kind: "llamacpp",
+        url: "http://big-box-2.internal",
+        binding: "LLAMA_VPC",
+        models: ["qwen2.5"],
+        maxConcurrency: null,
+        apiKey: "llama-key",
+        headers: { ...ACCESS, "x-extra": "1" },
+      },
+      { name: "laptop", kind: "ollama", url: "https://laptop.example.com", binding: null, models: null, maxConcurrency: null, apiKey: null, headers: ACCESS },
+    ]);
+  });
+
+  it("gives the placeholder a host that Ollama's Host check accepts and a URL parser keeps as written", () => {
+    expect(bindingBaseUrl("desk")).toBe("http://desk.internal");
+    expect(bindingBaseUrl("GPU.box_1")).toBe("http://gpu-box-1.internal");
+    expect(new URL(`${bindingBaseUrl("GPU.box_1")}/api/chat`).host).toBe("gpu-box-1.internal");
+  });
+
+  it("wants exactly one of url and binding", () => {
+    expect(configError('[{"name":"a","kind":"ollama"}]', env)).toBe('Invalid configuration BACKENDS: give exactly one of "url" and "binding" at [0]');
+    expect(configError('[{"name":"a","kind":"ollama","url":"http://x"},{"name":"b","kind":"ollama","url":"http://y","binding":"OLLAMA"}]', env)).toBe(
+      'Invalid configuration BACKENDS: give exactly one of "url" and "binding" at [1]',
+    );
+  });
+
+  it("names BACKENDS and the binding when it is not on env, or cannot fetch, and never echoes a value", () => {
+    expect(configError('[{"name":"a","kind":"ollama","binding":"OLLAMA_VPC"}]', env)).toBe(
+      'Invalid configuration BACKENDS: [0].binding: there is no binding named OLLAMA_VPC (declare it in wrangler.toml, e.g. [[vpc_services]] binding = "OLLAMA_VPC")',
+    );
+    expect(configError('[{"name":"a","kind":"ollama","url":"http://x"},{"name":"b","kind":"ollama","binding":"KEYS"}]', env)).toBe(
+      "Invalid configuration BACKENDS: [1].binding: KEYS has no fetch method (name a VPC service or a service binding)",
+    );
+    expect(configError('[{"name":"a","kind":"ollama","binding":"NOT_A_FUNCTION"}]', env)).toBe(
+      "Invalid configuration BACKENDS: [0].binding: NOT_A_FUNCTION has no fetch method (name a VPC service or a service binding)",
+    );
+    // A secret's name: the message names it, and leaves its value out.
+    const secret = configError('[{"name":"a","kind":"ollama","binding":"DESK_SECRET"}]', env);
+    expect(secret).toBe("Invalid configuration BACKENDS: [0].binding: DESK_SECRET has no fetch method (name a VPC service or a service binding)");
+    expect(secret).not.toContain("s3cret-value");
+  });
+
+  it("takes the binding's name literally: a $reference is refused without resolving it", () => {
+    const message = configError('[{"name":"a","kind":"ollama","binding":"$DESK_SECRET"}]', env);
+    expect(message).toBe("Invalid configuration BACKENDS: a binding is named as in wrangler.toml: letters, digits and '_', not a $reference at [0].binding");
+    expect(message).not.toContain("s3cret-value");
+    expect(configError('[{"name":"a","kind":"ollama","binding":"my-vpc"}]', env)).toBe(
+      "Invalid configuration BACKENDS: a binding is named as in wrangler.toml: letters, digits and '_', not a $reference at [0].binding",
+    );
+  });
+});
+
 const backend = (name: string, models: string[] | null = null): BackendConfig => ({
   name,
   kind: "ollama",
   url: `http://${name}`,
+  binding: null,
   models,
   maxConcurrency: null,
   apiKey: null,
