@@ -2,7 +2,9 @@
  * A loopback HTTP server that plays the image hosts a chat request may point at: a real PNG, a page that is
  * not an image, an image over the size cap, and one that never finishes; and, for the hostile-input tests, a
  * redirect loop, a redirect to file:, a server that never answers, one that drips bytes forever, and a file
- * that is not an image.
+ * that is not an image. For the image budget: `/bytes/<n>.png` (n bytes; `?chunked` without a content-length),
+ * `/delay/<ms>.png` (the tiny PNG after a wait), and control routes that count what was asked for:
+ * `GET /__stats` → `{"requests":{"<path and query>":count},"maxInFlight":n}`, `POST /__reset`.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,9 +20,52 @@ export interface ImageServer {
   close(): Promise<void>;
 }
 
+/** What the control route reports: requests per path (with query), and the most served at once. */
+export interface ImageServerStats {
+  requests: Record<string, number>;
+  maxInFlight: number;
+}
+
 export async function startImageServer(): Promise<ImageServer> {
+  let requests: Record<string, number> = {};
+  let inFlight = 0;
+  let maxInFlight = 0;
   const server: Server = createServer((req, res) => {
-    switch (req.url) {
+    const url = req.url ?? "/";
+    if (url === "/__stats") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ requests, maxInFlight } satisfies ImageServerStats));
+      return;
+    }
+    if (url === "/__reset") {
+      requests = {};
+      maxInFlight = 0;
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    requests[url] = (requests[url] ?? 0) + 1;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on("close", () => inFlight--);
+    const [pathname = "", query = ""] = url.split("?");
+    const sized = /^\/bytes\/(\d+)\.png$/.exec(pathname);
+    if (sized) {
+      const body = Buffer.alloc(Number(sized[1]), 7);
+      res.writeHead(200, { "content-type": "image/png", ...(!query.split("&").includes("chunked") && { "content-length": body.length }) });
+      res.end(body);
+      return;
+    }
+    const delayed = /^\/delay\/(\d+)\.png$/.exec(pathname);
+    if (delayed) {
+      const timer = setTimeout(() => {
+        res.writeHead(200, { "content-type": "image/png", "content-length": TINY_PNG.length });
+        res.end(TINY_PNG);
+      }, Number(delayed[1]));
+      res.on("close", () => clearTimeout(timer));
+      return;
+    }
+    switch (pathname) {
       case "/tiny.png":
         res.writeHead(200, { "content-type": "image/png", "content-length": TINY_PNG.length });
         res.end(TINY_PNG);
