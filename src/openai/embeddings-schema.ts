@@ -66,7 +66,18 @@ const utf8 = new TextEncoder();
  */
 export function validateEmbeddingRequest(body: unknown, limits: EmbeddingLimits): EmbeddingRequest {
   const request = validate(embeddingRequestSchema, body);
-  const inputs = typeof request.input === "string" ? [request.input] : request.input;
+  checkEmbeddingInputCaps(request.input, limits);
+  return request;
+}
+
+/**
+ * The batch caps on an embedding `input` (a string or an array of strings), for /v1/embeddings and the native
+ * /api/embed alike: more items than `maxInputs`, or more UTF-8 bytes of text in total than `maxBytes`, is a 400
+ * (param `input`) naming the setting. Anything else (absent, not text) is left to the caller's own checks; an
+ * array's items count whatever they are, its strings' bytes count.
+ */
+export function checkEmbeddingInputCaps(input: unknown, limits: EmbeddingLimits): void {
+  const inputs: readonly unknown[] = typeof input === "string" ? [input] : Array.isArray(input) ? input : [];
   if (inputs.length > limits.maxInputs) {
     throw invalidRequest(
       `input holds ${inputs.length} items; at most ${limits.maxInputs} are allowed per request (MAX_EMBEDDING_INPUTS). Split the batch.`,
@@ -75,6 +86,7 @@ export function validateEmbeddingRequest(body: unknown, limits: EmbeddingLimits)
   }
   let bytes = 0;
   for (const text of inputs) {
+    if (typeof text !== "string") continue;
     bytes += utf8.encode(text).length;
     if (bytes > limits.maxBytes) {
       throw invalidRequest(
@@ -83,5 +95,4 @@ export function validateEmbeddingRequest(body: unknown, limits: EmbeddingLimits)
       );
     }
   }
-  return request;
 }

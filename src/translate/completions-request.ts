@@ -1,12 +1,15 @@
 import type { ModelDefaults } from "../config.ts";
 import type { CompletionRequest } from "../openai/completions-schema.ts";
 import type { NativeGenerateRequest } from "../ollama/types.ts";
+import { limitKeepAlive, limitOptions, type ModelLimits } from "./model-limits.ts";
 import { buildOptions, buildThink } from "./options.ts";
 
 export interface CompletionTranslationContext {
   /** The resolved native model name. */
   model: string;
   defaults?: ModelDefaults;
+  /** MODEL_LIMITS' entry for the model: held over MODEL_DEFAULTS and the client's values. */
+  limits?: ModelLimits;
 }
 
 /**
@@ -19,9 +22,9 @@ export function toNativeCompletion(body: CompletionRequest, context: CompletionT
   if (body.suffix !== undefined && body.suffix !== null) native.suffix = body.suffix;
   if (body.system !== undefined) native.system = body.system;
   if (body.raw !== undefined) native.raw = body.raw;
-  const options = buildOptions(body, body.max_tokens, context.defaults);
+  const options = limitOptions(buildOptions(body, body.max_tokens, context.defaults), context.limits);
   if (options) native.options = options;
-  const keepAlive = body.keep_alive ?? context.defaults?.keep_alive;
+  const keepAlive = limitKeepAlive(body.keep_alive ?? context.defaults?.keep_alive, context.limits);
   if (keepAlive !== undefined) native.keep_alive = keepAlive;
   const think = buildThink(body, context.defaults);
   if (think !== undefined) native.think = think;

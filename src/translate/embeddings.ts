@@ -2,6 +2,7 @@ import type { ModelDefaults } from "../config.ts";
 import { ApiError } from "../http/errors.ts";
 import type { EmbeddingRequest } from "../openai/embeddings-schema.ts";
 import type { NativeEmbedRequest, NativeEmbedResponse } from "../ollama/types.ts";
+import { limitKeepAlive, limitOptions, type ModelLimits } from "./model-limits.ts";
 
 /** Pure mapping of /v1/embeddings ↔ native /api/embed. */
 
@@ -12,15 +13,18 @@ export interface EmbeddingList {
   usage: { prompt_tokens: number; total_tokens: number };
 }
 
-/** The whole batch in one native call, order kept. MODEL_DEFAULTS' options and keep_alive apply under the client's. */
-export function toNativeEmbed(body: EmbeddingRequest, model: string, defaults?: ModelDefaults): NativeEmbedRequest {
+/**
+ * The whole batch in one native call, order kept. MODEL_DEFAULTS' options and keep_alive apply under the client's,
+ * MODEL_LIMITS over both (`num_ctx`, `keep_alive`; no `num_predict` is added: an embedding generates nothing).
+ */
+export function toNativeEmbed(body: EmbeddingRequest, model: string, defaults?: ModelDefaults, limits?: ModelLimits): NativeEmbedRequest {
   const native: NativeEmbedRequest = { model, input: body.input };
   if (body.dimensions !== undefined && body.dimensions !== null) native.dimensions = body.dimensions;
   if (body.truncate !== undefined) native.truncate = body.truncate;
-  const keepAlive = body.keep_alive ?? defaults?.keep_alive;
+  const keepAlive = limitKeepAlive(body.keep_alive ?? defaults?.keep_alive, limits);
   if (keepAlive !== undefined) native.keep_alive = keepAlive;
-  const options = { ...defaults?.options, ...body.options };
-  if (Object.keys(options).length) native.options = options;
+  const options = limitOptions({ ...defaults?.options, ...body.options }, limits, { answer: false });
+  if (options) native.options = options;
   return native;
 }
 

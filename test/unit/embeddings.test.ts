@@ -1,6 +1,6 @@
 import { failure } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
-import { type EmbeddingLimits, validateEmbeddingRequest } from "../../src/openai/embeddings-schema.ts";
+import { checkEmbeddingInputCaps, type EmbeddingLimits, validateEmbeddingRequest } from "../../src/openai/embeddings-schema.ts";
 import { float32Base64, toNativeEmbed, toOpenAIEmbeddings } from "../../src/translate/embeddings.ts";
 
 const m = "test-model";
@@ -154,6 +154,71 @@ describe("embedding request: 400s with their param", () => {
       code: null,
     });
     expect(failure(() => parse({ input: "1234567" }, limits)).body.error.param).toBe("input");
+  });
+});
+
+describe("checkEmbeddingInputCaps: the same caps for native /api/embed bodies", () => {
+  const caps = { maxInputs: 3, maxBytes: 6 };
+  const TOO_MANY = {
+    message: "input holds 4 items; at most 3 are allowed per request (MAX_EMBEDDING_INPUTS). Split the batch.",
+    type: "invalid_request_error",
+    param: "input",
+    code: null,
+  };
+  const TOO_LARGE = {
+    message: "input is larger than 6 bytes of UTF-8 text in total, the limit per request (MAX_EMBEDDING_BYTES). Split the batch.",
+    type: "invalid_request_error",
+    param: "input",
+    code: null,
+  };
+
+  it("within the caps: nothing happens (a string, an array, exactly the limits)", () => {
+    expect(checkEmbeddingInputCaps("abcdef", caps)).toBeUndefined();
+    expect(checkEmbeddingInputCaps(["ab", "cd", "ef"], caps)).toBeUndefined();
+    expect(checkEmbeddingInputCaps(["éé", "ab"], caps)).toBeUndefined();
+    expect(checkEmbeddingInputCaps("", caps)).toBeUndefined();
+    expect(checkEmbeddingInputCaps([], caps)).toBeUndefined();
+  });
+
+  it("more items than MAX_EMBEDDING_INPUTS → the 400 /v1/embeddings answers", () => {
+    const { status, body } = failure(() => checkEmbeddingInputCaps(["a", "b", "c", "d"], caps));
+    expect(status).toBe(400);
+    expect(body.error).toStrictEqual(TOO_MANY);
+    // Items count whatever they are: Ollama refuses non-strings itself, but not before the cap.
+    expect(failure(() => checkEmbeddingInputCaps([1, 2, 3, 4], caps)).body.error).toStrictEqual(TOO_MANY);
+  });
+
+  it("more UTF-8 bytes than MAX_EMBEDDING_BYTES → the 400 /v1/embeddings answers; bytes, not characters", () => {
+    const { status, body } = failure(() => checkEmbeddingInputCaps("1234567", caps));
+    expect(status).toBe(400);
+    expect(body.error).toStrictEqual(TOO_LARGE);
+    expect(failure(() => checkEmbeddingInputCaps(["ééé", "a"], caps)).body.error).toStrictEqual(TOO_LARGE);
+    expect(failure(() => checkEmbeddingInputCaps([7, "ééé", "a"], caps)).body.error).toStrictEqual(TOO_LARGE);
+  });
+
+  it("an absent or non-text input is left to the other checks (Ollama's own 400s)", () => {
+    for (const input of [undefined, null, 5, { a: "b".repeat(100) }, true]) {
+      expect(checkEmbeddingInputCaps(input, caps)).toBeUndefined();
+    }
+  });
+});
+
+describe("embedding request mapping under MODEL_LIMITS", () => {
+  it("num_ctx and keep_alive are held over MODEL_DEFAULTS and the client's; no num_predict is added", () => {
+    const limits = { max_num_ctx: 2048, max_keep_alive: "10m", max_num_predict: 64 };
+    expect(toNativeEmbed(parse({ input: "a", options: { num_ctx: 8192, num_thread: 2 }, keep_alive: -1 }), m, { keep_alive: "1h" }, limits)).toStrictEqual({
+      model: m,
+      input: "a",
+      keep_alive: "10m",
+      options: { num_ctx: 2048, num_thread: 2 },
+    });
+    expect(toNativeEmbed(parse({ input: "a" }), m, { keep_alive: "5m", options: { num_ctx: 1024 } }, limits)).toStrictEqual({
+      model: m,
+      input: "a",
+      keep_alive: "5m",
+      options: { num_ctx: 1024 },
+    });
+    expect(toNativeEmbed(parse({ input: "a" }), m, undefined, limits)).toStrictEqual({ model: m, input: "a" });
   });
 });
 

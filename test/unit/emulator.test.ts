@@ -207,6 +207,62 @@ describe("/api/chat", () => {
   });
 });
 
+describe("Go's field matching: case-insensitive keys, the last one wins", () => {
+  const KELVIN = "\u212a";
+  const LONG_S = "\u017f";
+  const answer = async (path: string, text: string) => {
+    const res = await post(path, text);
+    expect(res.status).toBe(200);
+    return res.json();
+  };
+
+  it("/api/chat runs the model of the last key that matches `model` in any case, and echoes it", async () => {
+    const text = '{"model":"llama3.2","Model":"qwen3:8b","stream":false,"think":false,"messages":[{"role":"user","content":"hi"}]}';
+    expect(JSON.parse(text).model).toBe("llama3.2");
+    const body = await answer("/api/chat", text);
+    expect(body.model).toBe("qwen3:8b");
+    expect(body.message).toEqual({ role: "assistant", content: "Hello! You said: hi" });
+    expect((await (await fetch(emu.url + "/api/ps")).json()).models.map((m: Json) => m.name)).toEqual(["qwen3:8b"]);
+  });
+
+  it("text order decides between exact duplicates, which JSON.parse reorders", async () => {
+    const text = '{"model":"qwen3:8b","MODEL":"ghost","model":"llama3.2","stream":false,"messages":[]}';
+    expect(JSON.parse(text)).toMatchObject({ model: "llama3.2", MODEL: "ghost" });
+    expect((await answer("/api/chat", text)).model).toBe("llama3.2");
+    await expectError(post("/api/chat", '{"model":"llama3.2","model":"qwen3:8b","MODEL":"ghost","stream":false}'), 404, "model 'ghost' not found");
+  });
+
+  it("the Kelvin sign and the long s fold onto k and s; an escaped key is its decoded name", async () => {
+    const unload = await answer("/api/chat", `{"model":"llama3.2","messages":[],"stream":false,"keep_alive":"5m","${KELVIN}EEP_ALIVE":0}`);
+    expect(unload.done_reason).toBe("unload");
+    const lines = await ndjson(await post("/api/chat", `{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"${LONG_S}tream":true}`));
+    expect(lines).toHaveLength(5);
+    expect((await answer("/api/chat", '{"model":"llama3.2","\\u006dodel":"qwen3:8b","stream":false,"messages":[]}')).model).toBe("qwen3:8b");
+  });
+
+  it("null leaves model as it was; options merge like a Go map; a nested model binds nothing", async () => {
+    expect((await answer("/api/chat", '{"Model":"qwen3:8b","model":null,"stream":false,"messages":[]}')).model).toBe("qwen3:8b");
+    const merged = await answer("/api/chat",
+      '{"model":"llama3.2","stream":false,"Options":{"num_predict":3},"options":{"temperature":0},"messages":[{"role":"user","content":"hi there"}]}');
+    expect(merged).toMatchObject({ message: { content: "Hello! You said:" }, done_reason: "length", eval_count: 3 });
+    const emptied = await answer("/api/chat",
+      '{"model":"llama3.2","stream":false,"options":{"num_predict":3},"OPTIONS":null,"messages":[{"role":"user","content":"hi there"}]}');
+    expect(emptied).toMatchObject({ message: { content: "Hello! You said: hi there" }, done_reason: "stop" });
+    const nested = await answer("/api/chat", '{"messages":[{"role":"user","content":"x","model":"qwen3:8b"}],"MODEL":"llama3.2","stream":false}');
+    expect(nested.model).toBe("llama3.2");
+  });
+
+  it("/api/generate, /api/embed and /api/show read their fields the same way", async () => {
+    expect((await answer("/api/generate", '{"model":"llama3.2","Model":"qwen3:8b","PROMPT":"a","Stream":false,"Think":false}')).model).toBe("qwen3:8b");
+    const generated = await answer("/api/generate", '{"model":"llama3.2","prompt":"a","Prompt":"b","stream":false}');
+    expect(generated.response).toBe("Hello! You said: b");
+    const embedded = await answer("/api/embed", '{"model":"nomic-embed-text","input":"a","INPUT":["a","b"]}');
+    expect(embedded.embeddings).toHaveLength(2);
+    expect((await answer("/api/show", '{"model":"ghost","MODEL":"llava:7b"}')).details.family).toBe("llama");
+    await expectError(post("/api/show", '{"model":"llava:7b","Model":"ghost"}'), 404, "model 'ghost' not found");
+  });
+});
+
 describe("Host and Origin guards", () => {
   const raw = (headers: Record<string, string>) => new Promise<[number, string]>((resolve, reject) => {
     const req = httpRequest(emu.url + "/api/version", { headers }, (res) => {

@@ -16,10 +16,19 @@ function quoteChar(c: string): string {
   return `'${quoted.slice(1, -1)}'`;
 }
 
+/** One key of the top-level object, with where its value sits in the text. */
+interface TopMember {
+  key: string;
+  from: number;
+  to: number;
+}
+
 // A tiny JSON scanner that reports the first error the way Go's scanner words it.
 // It stops after the first value, because json.Decoder ignores whatever follows.
-function scanValueEnd(s: string): number {
+// The keys of a top-level object are collected in `members`, in text order, duplicates included.
+function scanValueEnd(s: string, members: TopMember[] = []): number {
   let i = 0;
+  let depth = 0;
   const peek = (): string => {
     if (i >= s.length) throw new SyntaxFailure("unexpected EOF");
     return s[i] as string;
@@ -76,26 +85,36 @@ function scanValueEnd(s: string): number {
     else bad("looking for beginning of value");
   };
   const object = (): void => {
+    const top = depth === 0;
+    depth++;
     i++; ws();
-    if (peek() === "}") { i++; return; }
+    if (peek() === "}") { i++; depth--; return; }
     for (;;) {
       ws();
       if (peek() !== '"') bad("looking for beginning of object key string");
-      str(); ws();
+      const keyAt = i;
+      str();
+      const key = top ? (JSON.parse(s.slice(keyAt, i)) as string) : "";
+      ws();
       if (peek() !== ":") bad("after object key");
-      i++; value(false); ws();
+      i++; ws();
+      const from = i;
+      value(false);
+      if (top) members.push({ key, from, to: i });
+      ws();
       if (peek() === ",") { i++; continue; }
-      if (peek() === "}") { i++; return; }
+      if (peek() === "}") { i++; depth--; return; }
       bad("after object key:value pair");
     }
   };
   const array = (): void => {
+    depth++;
     i++; ws();
-    if (peek() === "]") { i++; return; }
+    if (peek() === "]") { i++; depth--; return; }
     for (;;) {
       value(false); ws();
       if (peek() === ",") { i++; continue; }
-      if (peek() === "]") { i++; return; }
+      if (peek() === "]") { i++; depth--; return; }
       bad("after array element");
     }
   };
@@ -109,12 +128,83 @@ export function goKind(v: unknown): string {
   return typeof v === "object" ? "object" : typeof v;
 }
 
-/** Decode a request body into an object as gin's ShouldBindJSON would (null decodes to the zero value). */
+/**
+ * How a repeated key lands in a Go struct field: a plain string/bool/number ("plain") ignores a JSON null; a map
+ * ("map") takes the keys of every object in turn and is emptied by null; pointers, slices, interfaces and raw JSON
+ * ("last") simply take the last value, null included.
+ */
+type GoFieldKind = "plain" | "map" | "last";
+
+// The request structs of api/types.go (json tag → kind), for the types the emulator decodes.
+const PULL_PUSH: Record<string, GoFieldKind> = { model: "plain", name: "plain", insecure: "plain", username: "plain", password: "plain", stream: "last" };
+const GO_STRUCTS: Record<string, Record<string, GoFieldKind>> = {
+  ChatRequest: {
+    model: "plain", messages: "last", tools: "last", format: "last", options: "map", stream: "last", keep_alive: "last",
+    think: "last", truncate: "last", shift: "last", logprobs: "plain", top_logprobs: "plain", _debug_render_only: "plain",
+  },
+  GenerateRequest: {
+    model: "plain", prompt: "plain", suffix: "plain", system: "plain", template: "plain", context: "last", stream: "last",
+    raw: "plain", format: "last", images: "last", options: "map", keep_alive: "last", think: "last", truncate: "last",
+    shift: "last", logprobs: "plain", top_logprobs: "plain", _debug_render_only: "plain",
+  },
+  EmbedRequest: { model: "plain", input: "last", truncate: "last", dimensions: "plain", options: "map", keep_alive: "last" },
+  EmbeddingRequest: { model: "plain", prompt: "plain", options: "map", keep_alive: "last" },
+  ShowRequest: { model: "plain", name: "plain", system: "plain", template: "plain", verbose: "plain", options: "map" },
+  PullRequest: PULL_PUSH,
+  PushRequest: PULL_PUSH,
+  CreateRequest: {
+    model: "plain", name: "plain", from: "plain", stream: "last", quantize: "plain", files: "map", adapters: "map",
+    template: "plain", license: "last", system: "plain", parameters: "map", messages: "last",
+  },
+  CopyRequest: { source: "plain", destination: "plain" },
+  DeleteRequest: { model: "plain", name: "plain" },
+};
+
+// encoding/json matches a key to a field exactly or else under simple case folding; for ASCII field names the only
+// non-ASCII letters that fold onto them are the Kelvin sign (k) and the long s (s).
+const goCaseless = (key: string): string =>
+  key.replace(/[A-Z]/g, (c) => c.toLowerCase()).replace(/\u212a/g, "k").replace(/\u017f/g, "s");
+
+const plainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * The top-level fields as Go leaves them after decoding the members in text order: each key that matches a
+ * field (case-insensitively) goes into it, so the last one wins, with the null and map rules of GoFieldKind.
+ * Those keys are replaced by the field's own name; keys that match no field stay as they were.
+ */
+function bindTopLevel(raw: string, members: TopMember[], parsed: Record<string, unknown>, goType: string): Record<string, unknown> {
+  const struct = GO_STRUCTS[goType];
+  if (!struct) return parsed;
+  const byCaseless = new Map(Object.keys(struct).map((name) => [goCaseless(name), name]));
+  const fields = new Map<string, unknown>();
+  const matched = new Set<string>();
+  for (const { key, from, to } of members) {
+    const field = Object.hasOwn(struct, key) ? key : byCaseless.get(goCaseless(key));
+    if (field === undefined) continue;
+    matched.add(key);
+    const v: unknown = JSON.parse(raw.slice(from, to));
+    const kind = struct[field];
+    const previous = fields.get(field);
+    if (v === null && kind === "plain" && fields.has(field)) continue;
+    fields.set(field, kind === "map" && plainObject(v) && plainObject(previous) ? { ...previous, ...v } : v);
+  }
+  const out: Record<string, unknown> = {};
+  const define = (key: string, v: unknown) => Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [key, v] of Object.entries(parsed)) if (!matched.has(key)) define(key, v);
+  for (const [field, v] of fields) define(field, v);
+  return out;
+}
+
+/**
+ * Decode a request body into an object as gin's ShouldBindJSON would (null decodes to the zero value), with Go's
+ * field matching for the known request types: `{"model":"a","Model":"b"}` reads model "b".
+ */
 export function decodeBody(raw: string, goType: string): Checked<Record<string, unknown>> {
   if (/^[ \t\r\n]*$/.test(raw)) return fail(400, "missing request body");
   let end: number;
+  const members: TopMember[] = [];
   try {
-    end = scanValueEnd(raw);
+    end = scanValueEnd(raw, members);
   } catch (e) {
     if (e instanceof SyntaxFailure) return fail(400, e.message);
     throw e;
@@ -124,7 +214,7 @@ export function decodeBody(raw: string, goType: string): Checked<Record<string, 
   if (typeof value !== "object" || Array.isArray(value)) {
     return fail(400, `json: cannot unmarshal ${goKind(value)} into Go value of type api.${goType}`);
   }
-  return { ok: true, value: value as Record<string, unknown> };
+  return { ok: true, value: bindTopLevel(raw, members, value as Record<string, unknown>, goType) };
 }
 
 /** Go's error when a field has the wrong JSON type, e.g. `"model": 3`. */
