@@ -24,8 +24,12 @@ export interface RelayOptions {
   errorEvent: (error: ApiError) => string;
   heartbeatMs: number;
   idleTimeoutMs: number;
-  /** Called once when the stream is over, however it ended. */
-  onEnd?: () => void;
+  /**
+   * Called once when the stream is over, however it ended. `reached`: the backend took the request — its answer
+   * started, or the client left while it was still awaited (a backend evaluating a long prompt sends nothing
+   * before its first token) — as opposed to a call that failed before any answer (nothing to charge).
+   */
+  onEnd?: (reached: boolean) => void;
 }
 
 /**
@@ -39,6 +43,15 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
   let source: ChunkSource | undefined;
   let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
   let ended = false;
+  let upstream: "waiting" | "answered" | "failed" = "waiting";
+  call.response.then(
+    () => {
+      upstream = "answered";
+    },
+    () => {
+      if (upstream === "waiting") upstream = "failed";
+    },
+  );
 
   const heartbeat = new IdleTimer(options.heartbeatMs, () => {
     controllerRef?.enqueue(HEARTBEAT);
@@ -48,12 +61,12 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     call.abort(backendStalled(options.idleTimeoutMs));
     return false;
   });
-  const finish = () => {
+  const finish = (byClient: boolean) => {
     if (ended) return;
     ended = true;
     heartbeat.stop();
     idle.stop();
-    options.onEnd?.();
+    options.onEnd?.(upstream === "answered" || (byClient && upstream === "waiting"));
   };
   const onActivity = () => idle.touch();
 
@@ -73,7 +86,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
           }
           const value = await source.next();
           if (value === null) {
-            finish();
+            finish(false);
             controller.close();
             return;
           }
@@ -81,7 +94,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
           controller.enqueue(value);
         } catch (error) {
           if (ended) return;
-          finish();
+          finish(false);
           // A transform that failed cancelled the upstream body through its pipe; a translator that threw did not.
           source?.cancel();
           controller.enqueue(utf8.encode(options.errorEvent(failureOf(call, error))));
@@ -89,7 +102,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
         }
       },
       cancel() {
-        finish();
+        finish(true);
         call.abort(clientGone());
         source?.cancel();
       },

@@ -89,9 +89,15 @@ export function tryAdmit(
   return { state: next, result: { ok: true, lease: input.lease, keyId: record.id, models: record.models, limits: snapshot(record, next, now) } };
 }
 
+/** A token count as reported: anything but a positive finite number counts as 0 (unknown). */
+const tokenCount = (value: number): number => (Number.isFinite(value) && value > 0 ? Math.ceil(value) : 0);
+
 /**
- * Replace a lease's reservation with what was really used and close the lease. Unknown counts (null) charge
- * nothing; a stream cut short reports its prompt as 0, so the prompt estimate is charged instead.
+ * Replace a lease's reservation with what was really used and close the lease. `null` means the request never
+ * reached a backend: nothing is charged. A usage object means it did: its completion tokens are charged as given
+ * (the backend's count, or the gateway's estimate of what was generated), and a prompt of 0 means the backend's
+ * count never came (a stream cut short, an answer abandoned, dropped before its first token), so the lease's
+ * prompt estimate is charged instead — the backend evaluated the prompt whether or not anything followed.
  */
 export function settle(state: KeyState, lease: string, usage: SettleUsage | null): { state: KeyState; charged: SettleUsage | null; gate: string | null } {
   const open = state.leases[lease];
@@ -99,7 +105,7 @@ export function settle(state: KeyState, lease: string, usage: SettleUsage | null
   const leases = { ...state.leases };
   delete leases[lease];
   const charged = usage
-    ? { prompt_tokens: usage.prompt_tokens || (usage.completion_tokens ? open.promptEstimate : 0), completion_tokens: usage.completion_tokens }
+    ? { prompt_tokens: tokenCount(usage.prompt_tokens) || tokenCount(open.promptEstimate), completion_tokens: tokenCount(usage.completion_tokens) }
     : null;
   const amount = charged ? charged.prompt_tokens + charged.completion_tokens : 0;
   const tokens = amount ? addToBucket(state.tokens, open.at, amount) : state.tokens;

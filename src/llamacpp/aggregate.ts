@@ -21,6 +21,8 @@ export class OpenAIStreamAggregator {
   #toolCalls: ToolCallParts[] = [];
   #finish: string | null = null;
   #usage: Usage | null = null;
+  /** Chunks that carried generated text: about a token each, for an answer whose usage never came. */
+  #generated = 0;
   #done = false;
   #error: string | null = null;
 
@@ -53,7 +55,9 @@ export class OpenAIStreamAggregator {
       const completion = typeof usage.completion_tokens === "number" ? usage.completion_tokens : 0;
       this.#usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: completion, total_tokens: usage.prompt_tokens + completion };
     }
-    for (const choice of (chunk.choices as Json[] | undefined) ?? []) {
+    const choices = (chunk.choices as Json[] | undefined) ?? [];
+    if (choices.some(carriesText)) this.#generated++;
+    for (const choice of choices) {
       if (typeof choice.text === "string") this.#text += choice.text;
       const delta = choice.delta as Json | undefined;
       if (typeof delta?.content === "string") this.#content += delta.content;
@@ -72,8 +76,12 @@ export class OpenAIStreamAggregator {
     if (typeof fn.arguments === "string") part.function.arguments += fn.arguments;
   }
 
-  usage(): Usage | null {
-    return this.#usage;
+  /**
+   * What to settle with: llama-server's usage, else (the stream cut short, or a server that sent none) the chunks
+   * of text seen, about a token each, with the prompt unknown (0).
+   */
+  usage(): Usage {
+    return this.#usage ?? { prompt_tokens: 0, completion_tokens: this.#generated, total_tokens: this.#generated };
   }
 
   /** The assembled answer in OpenAI's non-stream shape, with `model` the name the client sent. */
@@ -90,4 +98,10 @@ export class OpenAIStreamAggregator {
     if (this.#reasoning) message.reasoning_content = this.#reasoning;
     return { ...base, object: "chat.completion", choices: [{ index: 0, message, logprobs: null, finish_reason: this.#finish ?? "stop" }], usage };
   }
+}
+
+/** Whether a streamed choice carries generated text (answer, reasoning or a tool call's pieces). */
+export function carriesText(choice: Json): boolean {
+  const delta = choice.delta as Json | undefined;
+  return Boolean(choice.text || (delta && (delta.content || delta.reasoning_content || delta.tool_calls)));
 }

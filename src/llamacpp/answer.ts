@@ -3,7 +3,8 @@ import { ApiError } from "../http/errors.ts";
 import { json, withHeaders } from "../http/respond.ts";
 import type { AppContext } from "../routes/context.ts";
 import { type AttemptContext, beforeAnswer } from "../routes/failover.ts";
-import { readUpstream, streamThrough } from "../routes/upstream-answer.ts";
+import { chargeable, clientLeft, NOTHING_GENERATED, readUpstream, streamThrough } from "../routes/upstream-answer.ts";
+import type { Usage } from "../translate/chat-common.ts";
 import { OpenAIStreamAggregator } from "./aggregate.ts";
 import { SseEventDecoder, smoothSse, StreamSmoother } from "./smooth.ts";
 
@@ -20,7 +21,7 @@ export interface LlamaRequest {
 /**
  * A request to an OpenAI-speaking backend (llama-server): forwarded with our auth, limits and routing, its API key
  * instead of the client's, and the answer smoothed into the same API as every other backend. Streams always ask
- * for usage upstream, so token limits settle with real counts.
+ * for usage upstream, so token limits settle with real counts; an answer cut short settles with an estimate.
  */
 export async function llamaAnswer(request: Request, app: AppContext, candidate: Candidate, context: AttemptContext, llama: LlamaRequest): Promise<Response> {
   const { admission, retries, release } = context;
@@ -30,30 +31,43 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
   payload.stream_options = { ...(payload.stream_options as object | undefined), include_usage: true };
   const call = app.clientFor(candidate.backend).call("POST", llama.path, payload, { signal: request.signal, retries });
   const smoothing = { model: llama.model, includeUsage: llama.includeUsage };
-  if (llama.stream) {
-    const smoother = new StreamSmoother(smoothing);
-    const response = await beforeAnswer(
-      streamThrough(call, (hooks) => smoothSse(smoother, hooks), (error) => smoother.error(error.message, error.code ?? "backend_error"), app.config, () => {
-        release();
-        admission.settle(smoother.usage());
-      }),
-    );
-    return withHeaders(response, admission.headers);
+  // Settled with llama-server's usage, else an estimate of what was generated; null only if it was never reached.
+  const finish = (usage: Usage | null) => {
+    release();
+    admission.settle(usage);
+  };
+  try {
+    if (llama.stream) {
+      const smoother = new StreamSmoother(smoothing);
+      const response = await beforeAnswer(
+        streamThrough(call, (hooks) => smoothSse(smoother, hooks), (error) => smoother.error(error.message, error.code ?? "backend_error"), app.config, (reached) =>
+          finish(chargeable(smoother.usage(), reached)),
+        ),
+      );
+      return withHeaders(response, admission.headers);
+    }
+    // Non-stream answers are streamed upstream too and assembled here, so a long generation keeps bytes flowing
+    // through the tunnel (no 524) and the idle watchdog can tell a silent backend from a slow one.
+    await beforeAnswer(call.response);
+  } catch (error) {
+    // The client left before the backend's first byte: the backend was already working on the prompt.
+    if (clientLeft(call)) finish(NOTHING_GENERATED);
+    throw error;
   }
-  // Non-stream answers are streamed upstream too and assembled here, so a long generation keeps bytes flowing
-  // through the tunnel (no 524) and the idle watchdog can tell a silent backend from a slow one.
-  await beforeAnswer(call.response);
   const aggregator = new OpenAIStreamAggregator();
   const events = new SseEventDecoder();
   const onData = (data: string) => aggregator.event(data);
-  await readUpstream(call, app.config, {
-    push: (bytes) => events.push(bytes, onData),
-    flush: () => events.flush(onData),
-    done: () => aggregator.done,
-  });
+  try {
+    await readUpstream(call, app.config, {
+      push: (bytes) => events.push(bytes, onData),
+      flush: () => events.flush(onData),
+      done: () => aggregator.done,
+    });
+  } finally {
+    // However the answer ended (complete, failed, cut short, or abandoned by the client), what it used is charged.
+    finish(aggregator.usage());
+  }
   if (aggregator.error !== null) throw new ApiError(502, `The backend failed during generation: ${aggregator.error}`, "server_error", "backend_error");
   if (!aggregator.done) throw new ApiError(502, "The backend closed the stream before the answer was complete.", "server_error", "backend_error");
-  release();
-  admission.settle(aggregator.usage());
   return json(aggregator.result(llama.model, llama.path === "/v1/completions" ? "completion" : "chat"), 200, admission.headers);
 }

@@ -1,6 +1,7 @@
 import { ApiError } from "../http/errors.ts";
 import type { Usage } from "../translate/chat-common.ts";
 import type { TransformHooks } from "../translate/stream.ts";
+import { carriesText } from "./aggregate.ts";
 
 /**
  * llama-server already speaks OpenAI; these transforms smooth what differs so clients see one API: the `model`
@@ -70,7 +71,7 @@ export class StreamSmoother {
     const usage = usageFrom(chunk.usage);
     if (usage) this.#usage = usage;
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as Json[]) : [];
-    if (choices.some((choice) => hasText(choice))) this.#generated++;
+    if (choices.some(carriesText)) this.#generated++;
     const out: Json = { ...chunk, model: this.#options.model };
     delete out.timings;
     if (!this.#options.includeUsage) {
@@ -92,11 +93,6 @@ export class StreamSmoother {
   end(): string {
     return this.error("The backend closed the stream before the answer was complete.");
   }
-}
-
-function hasText(choice: Json): boolean {
-  const delta = choice.delta as Json | undefined;
-  return Boolean((delta && (delta.content || delta.reasoning_content || delta.tool_calls)) || choice.text);
 }
 
 const utf8 = new TextEncoder();

@@ -3,7 +3,7 @@ import { IdleTimer } from "../http/idle-timer.ts";
 import type { Usage } from "../translate/chat-common.ts";
 import { clientGone, ERROR_BODY_LIMIT, readErrorBody, type UpstreamCall } from "./client.ts";
 import { mapUpstreamError, nativeErrorMessage } from "./errors.ts";
-import { NdjsonDecoder } from "./ndjson.ts";
+import { NativeUsageMeter } from "./usage-meter.ts";
 
 /**
  * The pieces of the native /api/* passthrough: which upstream answers are passed on, the byte-exact relay of the
@@ -48,7 +48,11 @@ export async function upstreamAnswer(call: UpstreamCall, method: string): Promis
 export interface RelayOptions {
   /** Abort the upstream call when it sends nothing for this long (null: no limit, e.g. a long pull). */
   idleTimeoutMs: number | null;
-  /** Called exactly once when the answer is over (read to the end, failed, or cancelled by the client). */
+  /**
+   * Called exactly once when the answer is over (read to the end, failed, or cancelled by the client), with what
+   * it used: Ollama's counts, else an estimate of what was generated with the prompt 0 (unknown); null when
+   * Ollama refused the request (a non-2xx answer) or the answer has no body.
+   */
   onEnd(usage: Usage | null): void;
   /** Added to the response (e.g. the x-ratelimit-* set). */
   headers?: Record<string, string>;
@@ -56,9 +60,9 @@ export interface RelayOptions {
 
 /**
  * The client's response: status and content type as upstream sent them, and the body relayed chunk by chunk,
- * unchanged. A copy of every chunk feeds an NDJSON decoder, so the token counts of the final `done:true` object
- * (or of an /api/embed answer) can be reported when the body ends; a non-stream JSON body is one line, read the
- * same way. If the upstream body fails midway (a reset, a stall), an NDJSON stream ends the way Ollama ends one:
+ * unchanged. A copy of every chunk feeds a usage meter, so the token counts of the final `done:true` object (or
+ * of an /api/embed answer) can be reported when the body ends — or, when they never come, an estimate of what was
+ * generated; a non-stream JSON body is one line, read the same way. If the upstream body fails midway (a reset, a stall), an NDJSON stream ends the way Ollama ends one:
  * with an `{"error":"…"}` line; any other body is errored. A client that goes away aborts the upstream call.
  */
 export function relayAnswer(method: string, upstream: Response, call: UpstreamCall, options: RelayOptions): Response {
@@ -70,54 +74,33 @@ export function relayAnswer(method: string, upstream: Response, call: UpstreamCa
     options.onEnd(null);
     return new Response(null, { status: upstream.status, headers });
   }
-  const body = tap(upstream.body, call, (contentType ?? "").includes("ndjson"), options);
+  const accepted = upstream.status >= 200 && upstream.status < 300;
+  const body = tap(upstream.body, call, (contentType ?? "").includes("ndjson"), accepted, options);
   return new Response(body, { status: upstream.status, headers });
 }
 
-type Line = Record<string, unknown>;
-
-function usageOf(line: Line): Usage | null {
-  const final = line.done === true || Array.isArray(line.embeddings);
-  if (!final) return null;
-  const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : 0);
-  const prompt = count(line.prompt_eval_count);
-  const completion = count(line.eval_count);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-}
-
-function tap(source: ReadableStream<Uint8Array>, call: UpstreamCall, ndjson: boolean, options: RelayOptions): ReadableStream<Uint8Array> {
+/**
+ * The relayed body, with a meter reading a copy of every chunk. When it ends — read to the end, failed midway, or
+ * cancelled by the client — `onEnd` gets the meter's counts if the answer was a 2xx (the backend took the request),
+ * else null (Ollama refused it: nothing was evaluated).
+ */
+function tap(source: ReadableStream<Uint8Array>, call: UpstreamCall, ndjson: boolean, accepted: boolean, options: RelayOptions): ReadableStream<Uint8Array> {
   const reader = source.getReader();
-  const decoder = new NdjsonDecoder<Line>();
-  let usage: Usage | null = null;
-  let decoding = true;
+  const meter = new NativeUsageMeter();
   let endedWithNewline = true;
   let ended = false;
 
-  const observe = (line: Line) => {
-    usage = usageOf(line) ?? usage;
-  };
-  // Accounting must never disturb the relay: a body that is not NDJSON only means the usage is unknown.
-  const feed = (bytes: Uint8Array | null) => {
-    if (!decoding) return;
-    try {
-      if (bytes) decoder.push(bytes, observe);
-      else decoder.flush(observe);
-    } catch {
-      decoding = false;
-      usage = null;
-    }
-  };
   const idle = options.idleTimeoutMs === null
     ? null
     : new IdleTimer(options.idleTimeoutMs, () => {
         call.abort(backendStalled(options.idleTimeoutMs!));
         return false;
       });
-  const finish = (result: Usage | null) => {
+  const finish = () => {
     if (ended) return false;
     ended = true;
     idle?.stop();
-    options.onEnd(result);
+    options.onEnd(accepted ? meter.usage() : null);
     return true;
   };
 
@@ -127,17 +110,18 @@ function tap(source: ReadableStream<Uint8Array>, call: UpstreamCall, ndjson: boo
         try {
           const { done, value } = await reader.read();
           if (done) {
-            feed(null);
-            finish(usage);
+            meter.flush();
+            finish();
             controller.close();
             return;
           }
           idle?.touch();
-          feed(value);
+          meter.push(value);
           if (value.byteLength > 0) endedWithNewline = value[value.byteLength - 1] === 0x0a;
           controller.enqueue(value);
         } catch (error) {
-          if (!finish(null)) return;
+          // Cut short: what was generated so far is charged.
+          if (!finish()) return;
           const reason = failureOf(call, error);
           if (!ndjson) return controller.error(reason);
           const line = `${endedWithNewline ? "" : "\n"}${JSON.stringify({ error: reason.message })}\n`;
@@ -146,7 +130,7 @@ function tap(source: ReadableStream<Uint8Array>, call: UpstreamCall, ndjson: boo
         }
       },
       cancel() {
-        finish(usage);
+        finish();
         call.abort(clientGone());
         reader.cancel().catch(() => {});
       },

@@ -4,6 +4,7 @@ import { IdleTimer } from "../http/idle-timer.ts";
 import { SSE_HEADERS, sseRelay } from "../http/sse-relay.ts";
 import type { UpstreamCall } from "../ollama/client.ts";
 import { MalformedLineError, NdjsonDecoder } from "../ollama/ndjson.ts";
+import type { Usage } from "../translate/chat-common.ts";
 import { NdjsonSseTranslator, type SseLineEncoder, type TransformHooks, type UpstreamTranslator } from "../translate/stream.ts";
 
 /** Turns one streamed upstream call into the client's answer: SSE, or one JSON body assembled in the Worker. */
@@ -32,7 +33,7 @@ async function settleWithin(response: Promise<Response>, ms: number): Promise<Ea
  * Stream the answer. If the backend fails before its headers arrive within one heartbeat interval, the client
  * gets a real HTTP error status; after that the SSE response is committed and failures become error events.
  */
-export async function streamAnswer<T>(call: UpstreamCall, encoder: SseLineEncoder<T>, config: Config, onEnd: () => void): Promise<Response> {
+export async function streamAnswer<T>(call: UpstreamCall, encoder: SseLineEncoder<T>, config: Config, onEnd: (reached: boolean) => void): Promise<Response> {
   // Translated straight from the upstream reader: no TransformStream hop, which costs more per chunk than the translation.
   return relay(call, { translator: new NdjsonSseTranslator(encoder) }, (error) => encoder.error(error.message, error.code ?? "backend_error"), config, onEnd);
 }
@@ -43,7 +44,7 @@ export async function streamThrough(
   transform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>,
   errorEvent: (error: ApiError) => string,
   config: Config,
-  onEnd: () => void,
+  onEnd: (reached: boolean) => void,
 ): Promise<Response> {
   return relay(call, { transform }, errorEvent, config, onEnd);
 }
@@ -53,7 +54,7 @@ async function relay(
   how: { translator: UpstreamTranslator } | { transform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array> },
   errorEvent: (error: ApiError) => string,
   config: Config,
-  onEnd: () => void,
+  onEnd: (reached: boolean) => void,
 ): Promise<Response> {
   const early = await settleWithin(call.response, config.heartbeatIntervalMs);
   if (early.ok === false) throw early.error;
@@ -71,6 +72,28 @@ async function relay(
 export interface LineAggregator<T> {
   readonly done: boolean;
   line(value: T): void;
+  /**
+   * Tokens used so far: the backend's counts once its final line came, else an estimate of what was generated
+   * (about one token per line of text) with the prompt 0 (unknown), so an answer cut short is still charged.
+   */
+  usage(): Usage;
+}
+
+/** A request that reached its backend but saw nothing generated: settled so that its prompt is charged at its estimate. */
+export const NOTHING_GENERATED: Usage = Object.freeze({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+
+/** What to settle with: the counts or estimate there is; with none, nothing generated if the backend was reached. */
+export function chargeable(usage: Usage | null, reached: boolean): Usage | null {
+  return usage ?? (reached ? NOTHING_GENERATED : null);
+}
+
+/**
+ * The client went away while the call was still in flight. Before any answer that still means the backend was
+ * working for it (a long prompt is evaluated before the first token, and Ollama sends its headers with it).
+ */
+export function clientLeft(call: UpstreamCall): boolean {
+  const reason: unknown = call.signal.reason;
+  return call.signal.aborted && reason instanceof ApiError && reason.code === "client_closed";
 }
 
 /** Read the whole upstream stream into `aggregator` (which throws on an error line). */

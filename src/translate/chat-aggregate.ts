@@ -1,4 +1,4 @@
-import type { NativeChatChunk } from "../ollama/types.ts";
+import type { NativeChatChunk, NativeToolCall } from "../ollama/types.ts";
 import { ApiError } from "../http/errors.ts";
 import {
   type CompletionMeta, type FinishReason, type OpenAILogprob, type OpenAIToolCall, type Usage,
@@ -29,6 +29,14 @@ export interface ChatCompletion {
   usage: Usage;
 }
 
+/**
+ * About the tokens a model spent writing these tool calls (Ollama sends each call whole, in one line): their JSON
+ * at four characters a token, at least one.
+ */
+export function toolCallTokens(calls: readonly NativeToolCall[]): number {
+  return Math.max(1, Math.ceil(JSON.stringify(calls).length / 4));
+}
+
 /** Assembles a non-stream `chat.completion` from the streamed native lines (upstream is always streamed). */
 export class ChatAggregator {
   readonly #meta: CompletionMeta;
@@ -38,6 +46,8 @@ export class ChatAggregator {
   #toolCalls: OpenAIToolCall[] = [];
   #logprobs: OpenAILogprob[] = [];
   #last: NativeChatChunk | null = null;
+  /** About the tokens generated so far, for an answer cut short. */
+  #generated = 0;
 
   constructor(meta: CompletionMeta, wantLogprobs: boolean) {
     this.#meta = meta;
@@ -56,9 +66,19 @@ export class ChatAggregator {
     const message = chunk.message;
     if (message?.content) this.#content += message.content;
     if (message?.thinking) this.#thinking += message.thinking;
-    if (message?.tool_calls?.length) this.#toolCalls.push(...message.tool_calls.map(toOpenAIToolCall));
+    if (message?.content || message?.thinking) this.#generated++;
+    if (message?.tool_calls?.length) {
+      this.#generated += toolCallTokens(message.tool_calls);
+      this.#toolCalls.push(...message.tool_calls.map(toOpenAIToolCall));
+    }
     if (chunk.logprobs?.length) this.#logprobs.push(...toOpenAILogprobs(chunk.logprobs));
     if (chunk.done) this.#last = chunk;
+  }
+
+  /** The backend's counts once it finished; until then the answer lines seen, about a token each, prompt unknown (0). */
+  usage(): Usage {
+    if (this.#last) return usageOf(this.#last);
+    return { prompt_tokens: 0, completion_tokens: this.#generated, total_tokens: this.#generated };
   }
 
   result(): ChatCompletion {

@@ -1,5 +1,6 @@
 import type { NativeChatChunk, NativeLogprob } from "../ollama/types.ts";
 import { type CompletionMeta, finishReason, toOpenAILogprobs, toOpenAIToolCall } from "./chat-common.ts";
+import { toolCallTokens } from "./chat-aggregate.ts";
 import { PLAIN_CHAT_TOKEN } from "./plain-lines.ts";
 import { SseEncoder } from "./sse-encoder.ts";
 
@@ -39,6 +40,8 @@ export class ChatSseEncoder extends SseEncoder<NativeChatChunk> {
       out += this.#frame(`"content":${JSON.stringify(message?.content ?? "")}`, chunk.logprobs);
     }
     if (message?.tool_calls?.length) {
+      // A tool call is generated text too: charged by its size if the stream is cut before the backend's counts.
+      for (let i = toolCallTokens(message.tool_calls); i > 0; i--) this.countGenerated();
       const calls = message.tool_calls.map((call) => ({ index: this.#toolIndex++, ...toOpenAIToolCall(call) }));
       this.#sawToolCalls = true;
       out += this.#frame(`"tool_calls":${JSON.stringify(calls)}`, undefined);

@@ -1,6 +1,6 @@
 import { ApiError } from "../http/errors.ts";
 import type { NativeGenerateChunk } from "../ollama/types.ts";
-import { type CompletionMeta, usageOf } from "./chat-common.ts";
+import { type CompletionMeta, type Usage, usageOf } from "./chat-common.ts";
 import {
   appendLegacyLogprobs, codePoints, completionFinishReason, emptyLegacyLogprobs, type LegacyLogprobs, type TextCompletion,
 } from "./completions-common.ts";
@@ -16,6 +16,8 @@ export class CompletionsAggregator {
   #offset: number;
   readonly #logprobs: LegacyLogprobs | null;
   #last: NativeGenerateChunk | null = null;
+  /** About the tokens generated so far, for an answer cut short. */
+  #generated = 0;
 
   /** `echo`: the prompt when echo is on, else "". `wantLogprobs`: legacy `logprobs` was sent. */
   constructor(meta: CompletionMeta, echo: string, wantLogprobs: boolean) {
@@ -35,12 +37,19 @@ export class CompletionsAggregator {
       throw new ApiError(502, `The backend failed during generation: ${chunk.error}`, "server_error", "backend_error");
     }
     const text = chunk.response ?? "";
+    if (text || chunk.thinking) this.#generated++;
     if (this.#logprobs && chunk.logprobs?.length) appendLegacyLogprobs(this.#logprobs, chunk.logprobs, this.#offset);
     if (text) {
       this.#text += text;
       this.#offset += codePoints(text);
     }
     if (chunk.done) this.#last = chunk;
+  }
+
+  /** The backend's counts once it finished; until then the answer lines seen, about a token each, prompt unknown (0). */
+  usage(): Usage {
+    if (this.#last) return usageOf(this.#last);
+    return { prompt_tokens: 0, completion_tokens: this.#generated, total_tokens: this.#generated };
   }
 
   result(): TextCompletion {

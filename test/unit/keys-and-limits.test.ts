@@ -124,6 +124,26 @@ describe("key limiter state", () => {
     expect(settle(open, "l1", null).state.tokens).toEqual([]);
   });
 
+  it("charges the prompt estimate whenever a request reached its backend and the counts never came", () => {
+    const open = admitAt().state; // promptEstimate 4
+    // Dropped before its first token: the prompt was evaluated all the same.
+    const dropped = settle(open, "l1", { prompt_tokens: 0, completion_tokens: 0 });
+    expect(dropped.charged).toEqual({ prompt_tokens: 4, completion_tokens: 0 });
+    expect(dropped.state.tokens).toEqual([{ from: 0, at: 0, amount: 4 }]);
+    expect(dropped.state.leases).toEqual({});
+    // Cut short after 7 tokens (an estimate): the prompt at its estimate plus what was generated.
+    expect(settle(open, "l1", { prompt_tokens: 0, completion_tokens: 7 }).charged).toEqual({ prompt_tokens: 4, completion_tokens: 7 });
+    // The backend's own prompt count wins over the estimate, even with nothing generated.
+    expect(settle(open, "l1", { prompt_tokens: 9, completion_tokens: 0 }).charged).toEqual({ prompt_tokens: 9, completion_tokens: 0 });
+    // Never reached a backend: nothing.
+    const never = settle(open, "l1", null);
+    expect([never.charged, never.state.tokens, never.state.leases]).toEqual([null, [], {}]);
+    // Counts that are not counts are unknown, never negative or NaN in the window.
+    const odd = settle(open, "l1", { prompt_tokens: Number.NaN, completion_tokens: -3 });
+    expect(odd.charged).toEqual({ prompt_tokens: 4, completion_tokens: 0 });
+    expect(settle(open, "l1", { prompt_tokens: 2.5, completion_tokens: Number.POSITIVE_INFINITY }).charged).toEqual({ prompt_tokens: 3, completion_tokens: 0 });
+  });
+
   it("rolls back an admission the backend queue refused, keeping the request count", () => {
     const open = admitAt().state;
     expect(rollback(open, "l1")).toEqual({ requests: [{ from: 0, at: 0, amount: 1 }], tokens: [], leases: {} });
@@ -216,5 +236,115 @@ describe("per-second buckets", () => {
     ]);
     expect(addToBucket(buckets, 3500, 2).at(-1)).toEqual({ from: 3500, at: 3500, amount: 2 });
     expect(addToBucket([], 7, 1)).toEqual([{ from: 7, at: 7, amount: 1 }]);
+  });
+});
+
+describe("usage of answers cut short: charge what was generated, estimate when the counts never come", () => {
+  const utf8 = new TextEncoder();
+  const head = { model: "llama3.2:latest", created_at: "2026-01-01T00:00:00.123456789Z" };
+  /** Lines exactly as Ollama's Go encoder writes them. */
+  const chatLine = (message: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    `${JSON.stringify({ ...head, message: { role: "assistant", content: "", ...message }, done: false, ...extra })}\n`;
+  const generateLine = (fields: Record<string, unknown>) => `${JSON.stringify({ ...head, response: "", ...fields, done: false })}\n`;
+  const finalLine = `${JSON.stringify({ ...head, message: { role: "assistant", content: "" }, done_reason: "stop", done: true, prompt_eval_count: 12, eval_count: 30 })}\n`;
+  const toolCalls = [{ function: { name: "get_weather", arguments: { city: "Oslo" } } }]; // 65 characters of JSON: 17 tokens
+  const usage = (completion: number) => ({ prompt_tokens: 0, completion_tokens: completion, total_tokens: completion });
+
+  async function meterOf(chunks: string[]) {
+    const { NativeUsageMeter } = await import("../../src/ollama/usage-meter.ts");
+    const meter = new NativeUsageMeter();
+    for (const chunk of chunks) meter.push(utf8.encode(chunk));
+    return meter;
+  }
+
+  it("native passthrough: one token per line of text or thinking, plain lines counted without JSON.parse", async () => {
+    const { vi } = await import("vitest");
+    const plain = [
+      chatLine({ content: "Hello" }),
+      chatLine({ content: "" }), // no text: not a token
+      chatLine({ content: "", thinking: "hmm" }),
+      generateLine({ response: " there" }),
+      generateLine({ thinking: "so" }),
+    ];
+    const parse = vi.spyOn(JSON, "parse");
+    const meter = await meterOf([plain.join("").slice(0, 50), plain.join("").slice(50)]);
+    expect(parse).not.toHaveBeenCalled();
+    parse.mockRestore();
+    expect(meter.usage()).toEqual(usage(4));
+    // Lines that need parsing: logprobs, tool calls (counted by size), an error line, blank lines.
+    meter.push(utf8.encode(chatLine({ content: "!" }, { logprobs: [{ token: "!", logprob: -0.1 }] }) + chatLine({ tool_calls: toolCalls }) + '{"error":"boom"}\n\n'));
+    expect(meter.usage()).toEqual(usage(4 + 1 + 17));
+    // Ollama's final counts replace every estimate.
+    meter.push(utf8.encode(finalLine));
+    expect(meter.usage()).toEqual({ prompt_tokens: 12, completion_tokens: 30, total_tokens: 42 });
+  });
+
+  it("native passthrough: a malformed line is skipped, decoding goes on, and a line cut short counts once", async () => {
+    const meter = await meterOf([chatLine({ content: "a" }), '{"model":"x","mess\n', chatLine({ content: "b" }), `${JSON.stringify(head).slice(0, -1)},"message":{"role":"assistant","content":" wor`]);
+    // "a", "b", and the line the body was cut in (it is an answer line: at least one token); the garbage is not text.
+    expect(meter.usage()).toEqual(usage(3));
+    const garbage = await meterOf(["<html><body>Bad gateway</body></html>"]);
+    expect(garbage.usage()).toEqual(usage(0));
+  });
+
+  it("native passthrough: an answer line over the size limit is estimated at four characters a token, then decoding resumes", async () => {
+    const text = "x".repeat(9 * 1024 * 1024);
+    const line = chatLine({ content: text });
+    const opening = line.indexOf(`"content":"`) + `"content":"`.length;
+    const chunks: string[] = [];
+    for (let at = 0; at < line.length; at += 65_536) chunks.push(line.slice(at, at + 65_536));
+    const meter = await meterOf([chatLine({ content: "a" }), ...chunks, chatLine({ content: "b" })]);
+    const estimate = Math.ceil((line.length - 1 - opening) / 4); // the line without its newline, from its text on
+    expect(estimate).toBe(2_359_300); // 9 MiB of text and `"},"done":false}`
+    expect(meter.usage()).toEqual(usage(1 + estimate + 1));
+    // A non-stream answer over the limit (no newline, the body just ends), flushed: the same estimate.
+    const single = await meterOf(chunks.map((chunk, i) => (i === chunks.length - 1 ? chunk.slice(0, -1) : chunk)));
+    single.flush();
+    expect(single.usage()).toEqual(usage(estimate));
+    // Anything else that large (a verbose /api/show, a huge /api/embed answer) is not generated text.
+    const show = await meterOf([`{"license":"${text}"}`, `{"model":"nomic-embed-text","embeddings":[[${"0.1,".repeat(10)}`]);
+    show.flush();
+    expect(show.usage()).toEqual(usage(0));
+  });
+
+  it("/v1 answers assembled or streamed from Ollama: text lines and tool calls so far, the backend's counts once done", async () => {
+    const { ChatAggregator } = await import("../../src/translate/chat-aggregate.ts");
+    const { CompletionsAggregator } = await import("../../src/translate/completions-aggregate.ts");
+    const { ChatSseEncoder } = await import("../../src/translate/chat-stream.ts");
+    const meta = { id: "x", created: 1, model: "m", systemFingerprint: "fp" };
+    const lines = [
+      { message: { role: "assistant", content: "Hi" }, done: false },
+      { message: { role: "assistant", content: "", thinking: "hmm" }, done: false },
+      { message: { role: "assistant", content: "" }, done: false },
+      { message: { role: "assistant", content: "", tool_calls: toolCalls }, done: false },
+    ];
+    const chat = new ChatAggregator(meta, false);
+    const encoder = new ChatSseEncoder(meta, false);
+    for (const line of lines) {
+      chat.line(line);
+      encoder.line(line);
+    }
+    expect(chat.usage()).toEqual(usage(2 + 17));
+    expect(encoder.usage()).toEqual(usage(2 + 17));
+    chat.line({ message: { role: "assistant", content: "" }, done: true, prompt_eval_count: 5, eval_count: 24 });
+    expect(chat.usage()).toEqual({ prompt_tokens: 5, completion_tokens: 24, total_tokens: 29 });
+    const completion = new CompletionsAggregator(meta, "", false);
+    for (const response of ["a", "", "b"]) completion.line({ response, done: false });
+    completion.line({ response: "", thinking: "t", done: false });
+    expect(completion.usage()).toEqual(usage(3));
+  });
+
+  it("llama-server answers: the chunks of text seen when its usage never came", async () => {
+    const { OpenAIStreamAggregator } = await import("../../src/llamacpp/aggregate.ts");
+    const aggregator = new OpenAIStreamAggregator();
+    expect(aggregator.usage()).toEqual(usage(0));
+    aggregator.event(JSON.stringify({ id: "c", choices: [{ index: 0, delta: { role: "assistant", content: null } }] }));
+    aggregator.event(JSON.stringify({ id: "c", choices: [{ index: 0, delta: { content: "Hi" } }] }));
+    aggregator.event(JSON.stringify({ id: "c", choices: [{ index: 0, delta: { reasoning_content: "hmm" } }] }));
+    aggregator.event(JSON.stringify({ id: "c", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: "{" } }] } }] }));
+    aggregator.event(JSON.stringify({ id: "c", choices: [{ index: 0, text: "x" }] }));
+    expect(aggregator.usage()).toEqual(usage(4));
+    aggregator.event(JSON.stringify({ id: "c", choices: [], usage: { prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 } }));
+    expect(aggregator.usage()).toEqual({ prompt_tokens: 9, completion_tokens: 6, total_tokens: 15 });
   });
 });
