@@ -6,7 +6,7 @@
  *   upstream request is recorded in order. The Worker's response gets an `x-bench-trace` header listing what
  *   happened before the generation request (`/api/chat`, `/api/generate`) went upstream. The key object's own
  *   calls to the backend gate are recorded too (the object classes are subclassed to see a wrapped env).
- * BENCH_PROBE = "off": keys and limits off. `KEYS` is replaced by an in-isolate stand-in whose `admit` grants at
+ * BENCH_PROBE = "off": keys and limits off. `KEYS` is replaced by an in-isolate stand-in whose `lookup` and `admit` grant at
  *   once (no Durable Object, no storage, no backend gate); everything else — bearer parsing, the key checksum, the
  *   SHA-256, validation, model resolution, translation, streaming, settlement calls — runs unchanged.
  */
@@ -60,6 +60,7 @@ function countingEnv(env, origin) {
 
 const LIMITS = { rpm: 1e9, remainingRequests: 1e9, resetRequestsMs: 0, tpm: 1e9, remainingTokens: 1e9, resetTokensMs: 0 };
 const grantingKey = {
+  lookup: async () => ({ ok: true, id: "key_bench", models: [], tpm: 1e9, limits: LIMITS }),
   admit: async () => ({ ok: true, lease: crypto.randomUUID(), keyId: "key_bench", models: [], limits: LIMITS }),
   settle: async () => {},
 };

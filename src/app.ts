@@ -2,13 +2,15 @@ import { Router } from "itty-router";
 import { getConfig } from "./config.ts";
 import type { Env } from "./env.ts";
 import { corsHeaders, preflightResponse } from "./http/cors.ts";
-import { ApiError, errorResponse, routeNotFound, toApiError } from "./http/errors.ts";
+import { type Caller, authenticate } from "./http/auth.ts";
+import { errorResponse, publicError, routeNotFound, withExtraHeaders } from "./http/errors.ts";
 import { requestIdFor } from "./http/request-id.ts";
 import { withHeaders } from "./http/respond.ts";
 import { createKey, gateStatus, listKeys, revokeKey } from "./keys/admin.ts";
 import type { BackendConfig } from "./backends/config.ts";
 import { ModelCatalog } from "./models/catalog.ts";
-import { OllamaClient, type UpstreamTarget } from "./ollama/client.ts";
+import { OllamaClient } from "./ollama/client.ts";
+import { upstreamTarget } from "./backends/target.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { completions } from "./routes/completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
@@ -19,15 +21,30 @@ import { listModels, retrieveModel } from "./routes/models.ts";
 import { llamaExtension } from "./routes/llamacpp.ts";
 
 type Handler = (request: Request, app: AppContext) => Promise<Response>;
+type KeyHandler = (request: Request & { params: Record<string, string> }, app: AppContext, caller: Caller) => Promise<Response>;
+
+/**
+ * The first stage of every key route: the key is checked before the handler reads the body or asks any backend
+ * anything, so a request without a valid key costs the home machine nothing.
+ */
+const withKey = (handler: KeyHandler): Handler => async (request, app) => {
+  const caller = await authenticate(request, app);
+  try {
+    return await handler(request as Request & { params: Record<string, string> }, app, caller);
+  } catch (error) {
+    // Every authenticated answer carries the key's rate-limit headers, refusals before admission included.
+    throw withExtraHeaders(error, caller.headers);
+  }
+};
 
 const router = Router<Request & { params: Record<string, string> }, [AppContext]>();
 router
   .get("/health", health as Handler)
-  .get("/v1/models", listModels as Handler)
-  .get("/v1/models/:model+", retrieveModel as Handler)
-  .post("/v1/chat/completions", chatCompletions as Handler)
-  .post("/v1/completions", completions as Handler)
-  .post("/v1/embeddings", embeddings as Handler)
+  .get("/v1/models", withKey(listModels))
+  .get("/v1/models/:model+", withKey(retrieveModel))
+  .post("/v1/chat/completions", withKey(chatCompletions))
+  .post("/v1/completions", withKey(completions))
+  .post("/v1/embeddings", withKey(embeddings))
   .all("/api/*", nativeApi as Handler)
   .post("/admin/keys", createKey as Handler)
   .get("/admin/keys", listKeys as Handler)
@@ -53,7 +70,7 @@ export async function handle(request: Request, env: Env, ctx?: ExecutionContext)
     if (request.method === "OPTIONS") {
       response = preflightResponse(config, request);
     } else {
-      const clientFor = (backend: BackendConfig) => new OllamaClient(config, upstreamTarget(backend));
+      const clientFor = (backend: BackendConfig) => new OllamaClient(config, upstreamTarget(backend, env));
       const app: AppContext = {
         env,
         config,
@@ -66,21 +83,7 @@ export async function handle(request: Request, env: Env, ctx?: ExecutionContext)
       response = (await router.fetch(request, app)) as Response;
     }
   } catch (error) {
-    const apiError = toApiError(error);
-    if (!(error instanceof ApiError)) logUnexpected(requestId, error);
-    response = errorResponse(apiError);
+    response = errorResponse(publicError(error, requestId));
   }
   return withHeaders(response, { ...cors, "x-request-id": requestId });
-}
-
-/** A backend's URL and headers; llama-server's own API key travels as its bearer token (never the client's). */
-function upstreamTarget(backend: BackendConfig): UpstreamTarget {
-  const headers = backend.apiKey ? { ...backend.headers, authorization: `Bearer ${backend.apiKey}` } : backend.headers;
-  return { url: backend.url, headers };
-}
-
-/** Our own bug: log the message and stack (never request data, which may hold keys), answer a plain 500. */
-function logUnexpected(requestId: string, error: unknown): void {
-  const detail = error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ""}` : String(error);
-  console.error(`[${requestId}] unexpected error: ${detail}`);
 }

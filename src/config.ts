@@ -2,8 +2,11 @@ import * as z from "zod";
 import { ConfigError, parseCount, parseDuration, parseJson, parseSize, parseUrl } from "./config-parse.ts";
 import type { EnvVars } from "./env-vars.ts";
 import { type BackendConfig, parseBackends } from "./backends/config.ts";
+import { keepAliveCeilingNs, type ModelLimits } from "./translate/model-limits.ts";
 
 export { ConfigError, parseCount, parseDuration, parseSize };
+
+export type { ModelLimits };
 
 /** Per-model defaults merged under every request for that model (the client's own values win). */
 export interface ModelDefaults {
@@ -23,9 +26,16 @@ export interface Config {
   backendCooldownMs: number;
   modelAliases: Record<string, string>;
   modelDefaults: Record<string, ModelDefaults>;
+  /** MODEL_LIMITS: per-model ceilings no client can exceed, keyed like MODEL_DEFAULTS. */
+  modelLimits: Record<string, ModelLimits>;
   corsOrigins: "*" | string[];
   maxBodyBytes: number;
+  /** Cap on each image: a download, or a data URI's decoded content. */
   maxImageBytes: number;
+  /** Most images (inline and remote together) in one request. */
+  maxImages: number;
+  /** Most bytes of all the images of one request together. */
+  maxImageTotalBytes: number;
   imageFetchTimeoutMs: number;
   heartbeatIntervalMs: number;
   upstreamHeadersTimeoutMs: number;
@@ -35,6 +45,8 @@ export interface Config {
   upstreamRetries: number;
   /** First retry delay; each further retry doubles it (with jitter), capped at 8× this. */
   upstreamRetryBackoffMs: number;
+  /** The answer cap of a request that sets none (and what its admission reserves). */
+  defaultMaxTokens: number;
   /** Most inputs one /v1/embeddings request may carry. */
   maxEmbeddingInputs: number;
   /** Most UTF-8 bytes of input text one /v1/embeddings request may carry. */
@@ -58,6 +70,21 @@ const defaultsSchema = z.record(
     options: z.record(z.string(), z.unknown()).optional(),
     keep_alive: z.union([z.string(), z.number()]).optional(),
     think: z.union([z.boolean(), z.enum(["low", "medium", "high", "max"])]).optional(),
+  }),
+);
+
+const keepAliveCeiling = z.union([
+  z.string().refine((value) => keepAliveCeilingNs(value) !== null, {
+    message: 'expected a Go duration that is not negative, such as "30m", "1h" or "90s"',
+  }),
+  z.number().int().nonnegative().max(9_223_372_036, "longer than Ollama can hold (about 292 years)"),
+], { error: (issue) => (issue.code === "invalid_union" ? 'expected a duration such as "30m" or a whole number of seconds' : undefined) });
+const limitsSchema = z.record(
+  z.string().min(1),
+  z.strictObject({
+    max_num_ctx: z.number().int().min(1).optional(),
+    max_num_predict: z.number().int().min(1).optional(),
+    max_keep_alive: keepAliveCeiling.optional(),
   }),
 );
 
@@ -89,9 +116,12 @@ export function parseConfig(env: EnvVars): Config {
     backendCooldownMs: parseDuration("BACKEND_COOLDOWN", env.BACKEND_COOLDOWN, 30_000),
     modelAliases: parseJson("MODEL_ALIASES", env.MODEL_ALIASES, aliasesSchema, {}),
     modelDefaults: parseJson("MODEL_DEFAULTS", env.MODEL_DEFAULTS, defaultsSchema, {}),
+    modelLimits: parseJson("MODEL_LIMITS", env.MODEL_LIMITS, limitsSchema, {}),
     corsOrigins: parseOrigins(env.CORS_ORIGINS),
     maxBodyBytes: parseSize("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 20 * 1024 ** 2),
     maxImageBytes: parseSize("MAX_IMAGE_BYTES", env.MAX_IMAGE_BYTES, 10 * 1024 ** 2),
+    maxImages: parseCount("MAX_IMAGES", env.MAX_IMAGES, 16, 0),
+    maxImageTotalBytes: parseSize("MAX_IMAGE_TOTAL_BYTES", env.MAX_IMAGE_TOTAL_BYTES, 32 * 1024 ** 2),
     imageFetchTimeoutMs: parseDuration("IMAGE_FETCH_TIMEOUT", env.IMAGE_FETCH_TIMEOUT, 10_000),
     heartbeatIntervalMs: parseDuration("HEARTBEAT_INTERVAL", env.HEARTBEAT_INTERVAL, 10_000),
     upstreamHeadersTimeoutMs: parseDuration("UPSTREAM_HEADERS_TIMEOUT", env.UPSTREAM_HEADERS_TIMEOUT, 300_000),
@@ -99,9 +129,14 @@ export function parseConfig(env: EnvVars): Config {
     modelsCacheTtlMs: parseDuration("MODELS_CACHE_TTL", env.MODELS_CACHE_TTL, 10_000),
     upstreamRetries: parseCount("UPSTREAM_RETRIES", env.UPSTREAM_RETRIES, 2, 0, 10),
     upstreamRetryBackoffMs: parseDuration("UPSTREAM_RETRY_BACKOFF", env.UPSTREAM_RETRY_BACKOFF, 250),
+    defaultMaxTokens: parseCount("DEFAULT_MAX_TOKENS", env.DEFAULT_MAX_TOKENS, 8192),
     maxEmbeddingInputs: parseCount("MAX_EMBEDDING_INPUTS", env.MAX_EMBEDDING_INPUTS, 256),
     maxEmbeddingBytes: parseSize("MAX_EMBEDDING_BYTES", env.MAX_EMBEDDING_BYTES, 1024 ** 2),
-    adminToken: env.ADMIN_TOKEN?.trim() || null,
+    // A guessable admin token would open the key store (and Ollama's management routes) to anyone.
+    adminToken: ((token) => {
+      if (token && token.length < 32) throw new ConfigError("ADMIN_TOKEN", `must be at least 32 characters; generate one with \`openssl rand -hex 32\``);
+      return token || null;
+    })(env.ADMIN_TOKEN?.trim()),
     keyDefaults: {
       rpm: parseCount("DEFAULT_KEY_RPM", env.DEFAULT_KEY_RPM, 60),
       tpm: parseCount("DEFAULT_KEY_TPM", env.DEFAULT_KEY_TPM, 200_000),

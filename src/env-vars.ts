@@ -6,10 +6,14 @@ export interface EnvVars {
   CF_ACCESS_CLIENT_SECRET?: string;
   MODEL_ALIASES?: string;
   MODEL_DEFAULTS?: string;
+  MODEL_LIMITS?: string;
+  DEFAULT_MAX_TOKENS?: string;
   BACKENDS?: string;
   CORS_ORIGINS?: string;
   MAX_BODY_BYTES?: string;
   MAX_IMAGE_BYTES?: string;
+  MAX_IMAGES?: string;
+  MAX_IMAGE_TOTAL_BYTES?: string;
   IMAGE_FETCH_TIMEOUT?: string;
   HEARTBEAT_INTERVAL?: string;
   UPSTREAM_HEADERS_TIMEOUT?: string;

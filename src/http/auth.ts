@@ -6,13 +6,14 @@ import type { AdmissionPolicy, AdmitResult, GatePolicy, LimitSnapshot } from "..
 import { formatReset } from "../limits/window.ts";
 import type { AppContext } from "../routes/context.ts";
 import type { Usage } from "../translate/chat-common.ts";
-import { ApiError, unauthorized } from "./errors.ts";
+import { ApiError, modelNotFound, unauthorized } from "./errors.ts";
 import { sha256, toHex } from "./secrets.ts";
 
 /**
- * The admission step of the pipeline (validate → admit → resolve → translate → upstream → answer). Authentication,
- * every per-key limit and the wait for a backend slot are one call to the key's Durable Object: one round trip
- * before the upstream request starts.
+ * Two steps of the pipeline (authenticate → read → validate → scope → admit → route → call → relay → settle).
+ * `authenticate` looks the key up before anything else is done; `admit` then decides every per-key limit and waits
+ * for a backend slot in one call to the key's Durable Object, which checks the key again (a revocation in between
+ * wins).
  */
 export interface Admission {
   /** The six x-ratelimit-* headers, with this request counted. */
@@ -32,8 +33,11 @@ export interface AdmissionRequest {
   estimatedTokens: number;
   /** The prompt part of the estimate (charged if a stream ends before the backend reports counts). */
   promptTokens?: number;
-  /** The backend the request will go to first (its gate is waited for); default the first configured. */
-  backend?: BackendConfig;
+  /**
+   * The backend the request will go to first (its gate is waited for); default the first configured; null: no slot
+   * yet (taken later with `moveTo`).
+   */
+  backend?: BackendConfig | null;
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
@@ -43,12 +47,56 @@ export function bearerToken(request: Request): string | null {
   return match ? match[1]! : null;
 }
 
-export async function admit(request: Request, app: AppContext, want: AdmissionRequest): Promise<Admission> {
+/** The key a request was authenticated with: what it may use, before anything else about the request is read. */
+export interface Caller {
+  readonly hash: string;
+  readonly id: string;
+  /** The key's allow-list (empty: every model). */
+  readonly models: readonly string[];
+  readonly tpm: number;
+  /** The six x-ratelimit-* headers as they stand (this request not counted yet): for answers before admission. */
+  readonly headers: Record<string, string>;
+  /** Whether this key may use the installed model `name`. */
+  allowsModel(name: string): boolean;
+}
+
+/**
+ * Hashes of keys that are known not to work (never issued, revoked or expired): none of them can become valid
+ * again, so later requests with them are turned away without a Durable Object call. Bounded per isolate.
+ */
+const refused = new Set<string>();
+const REFUSED_MAX = 10_000;
+
+/**
+ * The first step of every key route: the key is checked (its format, then its object) before the body is read or
+ * any backend is asked anything. A missing, malformed, unknown, revoked or expired key is a 401 here.
+ */
+export async function authenticate(request: Request, app: AppContext): Promise<Caller> {
   const token = bearerToken(request);
   if (!token) throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>'.");
   // The checksum turns away mistyped and invented keys without touching storage.
   if (!isWellFormedKey(token)) throw unauthorized("Incorrect API key provided.");
   const hash = toHex(await sha256(token));
+  if (refused.has(hash)) throw unauthorized("Incorrect API key provided.");
+  const found = await keyObject(app.env, hash).lookup(hash);
+  if (!found.ok) {
+    if (refused.size >= REFUSED_MAX) refused.clear();
+    refused.add(hash);
+    throw unauthorized(found.reason === "expired" ? "This API key has expired." : "Incorrect API key provided.");
+  }
+  const aliases = app.config.modelAliases;
+  return {
+    hash,
+    id: found.id,
+    models: found.models,
+    tpm: found.tpm,
+    headers: rateLimitHeaders(found.limits),
+    allowsModel: (name) => modelAllowed(found.models, name, aliases),
+  };
+}
+
+export async function admit(request: Request, app: AppContext, caller: Caller, want: AdmissionRequest): Promise<Admission> {
+  const { hash } = caller;
   const key = keyObject(app.env, hash);
   const result = await key.admit({
     hash,
@@ -68,7 +116,7 @@ export async function admit(request: Request, app: AppContext, want: AdmissionRe
   const renewal = setInterval(() => app.waitUntil(key.renew(result.lease)), Math.max(1000, Math.floor(app.config.leaseTtlMs / 3)));
   return {
     headers: rateLimitHeaders(result.limits),
-    allowsModel: (name) => modelAllowed(result.models, name, app.config.modelAliases),
+    allowsModel: caller.allowsModel,
     settle(usage) {
       if (settled) return;
       settled = true;
@@ -78,6 +126,7 @@ export async function admit(request: Request, app: AppContext, want: AdmissionRe
     },
     async moveTo(backend) {
       const granted = await key.moveGate(result.lease, gatePolicy(app.config, backend));
+      if (!granted.ok && "reason" in granted) throw unauthorized("Incorrect API key provided.");
       if (!granted.ok) throw refusal({ ok: false, reason: "limited", limit: "queue", retryAfterMs: granted.retryAfterMs, message: granted.message, limits: null });
     },
   };
@@ -90,8 +139,8 @@ export function gatePolicy(config: Config, backend: BackendConfig): GatePolicy |
   return { name: backend.name, maxConcurrency: max, maxWaitMs: config.queueMaxWaitMs, maxQueue: config.queueMaxLength, leaseTtlMs: config.leaseTtlMs };
 }
 
-function admissionPolicy(config: Config, backend: BackendConfig | undefined): AdmissionPolicy {
-  return { leaseTtlMs: config.leaseTtlMs, gate: gatePolicy(config, backend ?? config.backends[0]!) };
+function admissionPolicy(config: Config, backend: BackendConfig | null | undefined): AdmissionPolicy {
+  return { leaseTtlMs: config.leaseTtlMs, gate: backend === null ? null : gatePolicy(config, backend ?? config.backends[0]!) };
 }
 
 function refusal(result: Exclude<AdmitResult, { ok: true }>): ApiError {
@@ -126,5 +175,9 @@ export function modelAllowed(allowed: readonly string[], name: string, aliases: 
   });
 }
 
-export const modelNotAllowed = (model: string) =>
-  new ApiError(403, `This API key is not allowed to use the model '${model}'.`, "permission_error", "model_not_allowed", "model");
+/**
+ * A model this key may not use answers exactly like a model that does not exist (OpenAI does the same), so a
+ * scoped key cannot learn what else is installed.
+ */
+export const modelNotAvailable = (model: string) =>
+  modelNotFound(`The model '${model}' does not exist or this key may not use it.`);

@@ -8,6 +8,11 @@ const EMPTY = "The request body is empty; expected a JSON object.";
  * while reading, so a huge body is never buffered whole.
  */
 export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  return (await readJson(request, limit)).value;
+}
+
+/** The same, keeping the text as sent: where key order and duplicate keys matter (Go decodes them differently). */
+export async function readJson(request: Request, limit: number): Promise<{ text: string; value: unknown }> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > limit) throw requestTooLarge(limit);
   if (!request.body) throw invalidRequest(EMPTY);
@@ -37,7 +42,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
   if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
     throw invalidRequest(`The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`);
   }
-  return value;
+  return { text, value };
 }
 
 /**

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env.ts";
 import type { GateResult } from "../limits/backend-gate.ts";
 import { emptyState, type KeyState, moveLease, renewLease, rollback, settle, snapshot, tidy, tryAdmit } from "./key-state.ts";
-import type { AdmitInput, AdmitResult, GatePolicy, KeyRecord, KeyView, SettleUsage } from "./types.ts";
+import type { AdmitInput, AdmitResult, GatePolicy, KeyRecord, KeyView, LookupResult, SettleUsage } from "./types.ts";
 
 const utf8 = new TextEncoder();
 
@@ -41,6 +41,19 @@ export class KeyObject extends DurableObject<Env> {
     return { ...view, in_flight: this.inFlight() };
   }
 
+  /**
+   * Authentication only: who this key is and what it may do, with no request counted. The first step of every
+   * request, before its body is read; `admit` checks the key again, so a revocation in between still wins.
+   */
+  lookup(hash: string): LookupResult {
+    const record = this.#record;
+    if (!record || !sameHash(record.hash, hash)) return { ok: false, reason: "unknown" };
+    if (record.expires_at !== null && Date.parse(record.expires_at) <= Date.now()) return { ok: false, reason: "expired" };
+    const now = Date.now();
+    const limits = snapshot(record, tidy(this.#state, now, this.#leaseTtlMs), now);
+    return { ok: true, id: record.id, models: record.models, tpm: record.tpm, limits };
+  }
+
   /** Forget the key entirely: the next request with it finds nothing and gets 401. */
   async revoke(): Promise<void> {
     const gated = Object.entries(this.#state.leases).filter(([, lease]) => lease.gate !== null);
@@ -73,7 +86,22 @@ export class KeyObject extends DurableObject<Env> {
     if (!result.ok || !policy.gate) return result;
 
     // Gateway-wide GPU protection: wait for a backend slot in the fair queue, still within this one call.
-    const granted = await backendGate(this.env, policy.gate.name).acquire(record.id, lease, policy.gate);
+    const gate = backendGate(this.env, policy.gate.name);
+    let granted: GateResult;
+    try {
+      granted = await gate.acquire(record.id, lease, policy.gate);
+    } catch {
+      // The gate could not be asked: give the lease back, or it would hold this key's slots until it expires (and
+      // free the gate's slot too, in case it was granted before the answer was lost).
+      void gate.release(lease).catch(() => undefined);
+      granted = { ok: false, retryAfterMs: 1000, message: "The backend gate is unavailable right now; retry shortly." };
+    }
+    if (this.#record !== record) {
+      // Revoked (or replaced) while waiting in the queue: the request must not run. revoke() already emptied the
+      // state; a slot granted meanwhile goes back to the gate.
+      if (granted.ok) await gate.release(lease).catch(() => undefined);
+      return { ok: false, reason: "unknown" };
+    }
     if (granted.ok) return result;
     this.#state = rollback(this.#state, lease);
     this.#save();
@@ -98,7 +126,7 @@ export class KeyObject extends DurableObject<Env> {
    * Failover: the request leaves one backend for another. Its slot at the old backend's gate is freed and one at
    * the new backend's gate is waited for (null: the new backend has no gate).
    */
-  async moveGate(lease: string, gate: GatePolicy | null): Promise<GateResult> {
+  async moveGate(lease: string, gate: GatePolicy | null): Promise<GateResult | { ok: false; reason: "unknown" }> {
     const record = this.#record;
     const open = this.#state.leases[lease];
     if (!record || !open) return { ok: false, retryAfterMs: 1000, message: "The request's admission has expired." };
@@ -107,6 +135,11 @@ export class KeyObject extends DurableObject<Env> {
     this.#save();
     if (!gate) return { ok: true };
     const granted = await backendGate(this.env, gate.name).acquire(record.id, lease, gate);
+    if (granted.ok && !this.#record) {
+      // Revoked while it waited: the slot goes back and the request stops here.
+      await backendGate(this.env, gate.name).release(lease);
+      return { ok: false, reason: "unknown" };
+    }
     if (granted.ok) {
       this.#state = moveLease(this.#state, lease, gate.name);
       this.#save();
@@ -128,8 +161,10 @@ export class KeyObject extends DurableObject<Env> {
     return Object.keys(tidy(this.#state, Date.now(), this.#leaseTtlMs).leases).length;
   }
 
+  /** Persist the record and state; nothing once the key is gone (revoked), so no stale state comes back. */
   #save(): void {
-    if (this.#record) this.ctx.storage.kv.put("record", this.#record);
+    if (!this.#record) return;
+    this.ctx.storage.kv.put("record", this.#record);
     this.ctx.storage.kv.put("state", this.#state);
   }
 }

@@ -114,32 +114,29 @@ export class ModelCatalog {
 
   /**
    * The backends that have the requested model, best first (healthy, most free capacity, load spread across
-   * equals). Refreshes the lists once on a miss (a model just pulled); otherwise 404 naming the closest models.
+   * equals). `allows` is the caller's scope: models outside it are treated as not installed, in the resolution and
+   * in the 404's hints alike, so a scoped key learns nothing about them. Refreshes the lists once on a miss (a model
+   * just pulled); otherwise 404 naming the closest models the caller may use.
    */
-  async route(requested: string): Promise<Route> {
-    let found = await this.#candidates(requested, false);
-    if (!found.candidates.length) found = await this.#candidates(requested, true);
+  async route(requested: string, allows: (name: string) => boolean = () => true): Promise<Route> {
+    let found = await this.#candidates(requested, false, allows);
+    if (!found.candidates.length) found = await this.#candidates(requested, true, allows);
     if (!found.candidates.length) {
       // Own keys only: a plain lookup turned "valueOf" or "__proto__" into Object.prototype's members (a 500).
       const target = Object.hasOwn(this.#config.modelAliases, requested) ? this.#config.modelAliases[requested]! : requested;
-      const via = target === requested ? "" : ` (alias of '${target}')`;
+      // The alias's target is named only to a key that may use it: it is an installed name.
+      const via = target === requested || !allows(target) ? "" : ` (alias of '${target}')`;
       const closest = closestNames(target, found.names, 3);
-      const hint = closest.length ? ` Closest installed models: ${closest.join(", ")}.` : " No models are installed.";
-      throw modelNotFound(`The model '${requested}'${via} does not exist on the backend.${hint}`);
+      const hint = closest.length ? ` Closest available models: ${closest.join(", ")}.` : "";
+      throw modelNotFound(`The model '${requested}'${via} does not exist or this key may not use it.${hint}`);
     }
     const ranked = rankCandidates(found.candidates, (backend) => freeCapacity(backend, this.#config.backendMaxConcurrency), (backend) => isDown(backend), nextTurn());
     return { name: ranked[0]!.model, candidates: ranked };
   }
 
-  /** The first backend's resolved name (what single-backend callers need). */
-  async resolve(requested: string): Promise<{ name: string; backend: BackendConfig; candidates: Candidate[] }> {
-    const route = await this.route(requested);
-    return { name: route.name, backend: route.candidates[0]!.backend, candidates: route.candidates };
-  }
-
-  async #candidates(requested: string, forceRefresh: boolean): Promise<{ candidates: Candidate[]; names: string[] }> {
+  async #candidates(requested: string, forceRefresh: boolean, allows: (name: string) => boolean): Promise<{ candidates: Candidate[]; names: string[] }> {
     const listings = await this.listings(forceRefresh);
-    const served = new Map(listings.map(({ backend, models }) => [backend.name, models.map(nameOf)]));
+    const served = new Map(listings.map(({ backend, models }) => [backend.name, models.map(nameOf).filter(allows)]));
     const candidates = candidatesFor(requested, listings.map((l) => l.backend), served, this.#config.modelAliases);
     return { candidates, names: [...new Set([...served.values()].flat())] };
   }

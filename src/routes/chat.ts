@@ -3,25 +3,25 @@ import { chatRequestSchema, type ChatRequest } from "../openai/chat-schema.ts";
 import { validate } from "../openai/validate.ts";
 import type { NativeChatChunk } from "../ollama/types.ts";
 import { ChatAggregator } from "../translate/chat-aggregate.ts";
-import { remoteImageUrls, toNativeChat } from "../translate/chat-request.ts";
+import { chatImageRefs, toNativeChat } from "../translate/chat-request.ts";
 import { ChatSseEncoder } from "../translate/chat-stream.ts";
-import { fetchImage } from "../translate/images.ts";
+import { collectImages, imageLimits } from "../translate/image-budget.ts";
 import type { AppContext } from "./context.ts";
-import { estimateTextTokens, type GenerationSpec, runGeneration } from "./generation.ts";
+import type { Caller } from "../http/auth.ts";
+import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "./generation.ts";
 
-/** Without max_tokens, reserve this many answer tokens for token limits; the real count settles it. */
-const DEFAULT_ANSWER_ESTIMATE = 1024;
-
-const chatSpec: GenerationSpec<ChatRequest, NativeChatChunk> = {
+const chatSpec: GenerationSpec<ChatRequest, NativeChatChunk, ReadonlyMap<string, string>> = {
   upstreamPath: "/api/chat",
   openaiPath: "/v1/chat/completions",
   idPrefix: "chatcmpl",
   estimateTokens: (body) => ({
     prompt: estimatePromptTokens(body.messages),
-    answer: body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_ANSWER_ESTIMATE,
+    answer: body.max_completion_tokens ?? body.max_tokens ?? answerCap(body.options),
   }),
-  toNative: async (body, { model, defaults, signal, app }) =>
-    toNativeChat(body, { model, defaults, remoteImages: await fetchRemoteImages(body, app, signal) }),
+  prepare: prepareChatImages,
+  downloads: (body) => chatImageRefs(body.messages).some(({ url }) => /^https?:/i.test(url)),
+  toNative: (body, { model, defaults, limits, ceiling, prepared }) =>
+    withAnswerCeiling(toNativeChat(body, { model, defaults, limits, remoteImages: prepared }), ceiling),
   encoder: (meta, body) => new ChatSseEncoder(meta, body.stream_options?.include_usage === true),
   aggregator: (meta, body) => new ChatAggregator(meta, body.logprobs === true),
 };
@@ -43,15 +43,17 @@ function estimatePromptTokens(messages: ChatRequest["messages"]): number {
 }
 
 /** POST /v1/chat/completions → native /api/chat. */
-export async function chatCompletions(request: Request, app: AppContext): Promise<Response> {
+export async function chatCompletions(request: Request, app: AppContext, caller: Caller): Promise<Response> {
   const raw = await readJsonBody(request, app.config.maxBodyBytes);
   const body = validate(chatRequestSchema, raw);
-  return runGeneration(request, app, body, chatSpec, raw as Record<string, unknown>);
+  return runGeneration(request, app, caller, body, chatSpec, raw as Record<string, unknown>);
 }
 
-async function fetchRemoteImages(body: ChatRequest, app: AppContext, signal: AbortSignal): Promise<Map<string, string>> {
-  const wanted = remoteImageUrls(body.messages);
-  const limits = { maxBytes: app.config.maxImageBytes, timeoutMs: app.config.imageFetchTimeoutMs };
-  const fetched = await Promise.all(wanted.map(({ url, param }) => fetchImage(url, param, limits, signal)));
-  return new Map(wanted.map(({ url }, i) => [url, fetched[i]!]));
+/**
+ * Every image of the request, checked against the image budget and downloaded once (see `collectImages`):
+ * `image_url` value → base64, for `toNativeChat`'s `remoteImages`. Call it once per request, after the key is
+ * checked and before a backend slot is taken; every backend tried then reuses the map.
+ */
+export function prepareChatImages(body: ChatRequest, app: AppContext, signal: AbortSignal): Promise<ReadonlyMap<string, string>> {
+  return collectImages(chatImageRefs(body.messages), imageLimits(app.config), signal);
 }

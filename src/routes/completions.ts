@@ -5,10 +5,8 @@ import { CompletionsAggregator } from "../translate/completions-aggregate.ts";
 import { toNativeCompletion } from "../translate/completions-request.ts";
 import { CompletionsSseEncoder } from "../translate/completions-stream.ts";
 import type { AppContext } from "./context.ts";
-import { estimateTextTokens, type GenerationSpec, runGeneration } from "./generation.ts";
-
-/** Without max_tokens, reserve this many answer tokens for token limits; the real count settles it. */
-const DEFAULT_ANSWER_ESTIMATE = 1024;
+import type { Caller } from "../http/auth.ts";
+import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "./generation.ts";
 
 const echoOf = (body: CompletionRequest): string => (body.echo ? body.prompt : "");
 const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== undefined && body.logprobs !== null;
@@ -19,9 +17,9 @@ const completionsSpec: GenerationSpec<CompletionRequest, NativeGenerateChunk> = 
   idPrefix: "cmpl",
   estimateTokens: (body) => ({
     prompt: estimateTextTokens(body.prompt + (body.suffix ?? "") + (body.system ?? "")),
-    answer: body.max_tokens ?? DEFAULT_ANSWER_ESTIMATE,
+    answer: body.max_tokens ?? answerCap(body.options),
   }),
-  toNative: (body, { model, defaults }) => toNativeCompletion(body, { model, defaults }),
+  toNative: (body, { model, defaults, limits, ceiling }) => withAnswerCeiling(toNativeCompletion(body, { model, defaults, limits }), ceiling),
   encoder: (meta, body) =>
     new CompletionsSseEncoder(meta, {
       includeUsage: body.stream_options?.include_usage === true,
@@ -32,8 +30,8 @@ const completionsSpec: GenerationSpec<CompletionRequest, NativeGenerateChunk> = 
 };
 
 /** POST /v1/completions (legacy) → native /api/generate. */
-export async function completions(request: Request, app: AppContext): Promise<Response> {
+export async function completions(request: Request, app: AppContext, caller: Caller): Promise<Response> {
   const raw = await readJsonBody(request, app.config.maxBodyBytes);
   const body = validateCompletionRequest(raw);
-  return runGeneration(request, app, body, completionsSpec, raw as Record<string, unknown>);
+  return runGeneration(request, app, caller, body, completionsSpec, raw as Record<string, unknown>);
 }

@@ -1,4 +1,4 @@
-import type { Config, ModelDefaults } from "../config.ts";
+import type { Config } from "../config.ts";
 import type { BackendConfig } from "../backends/config.ts";
 import type { Env } from "../env.ts";
 import type { ModelCatalog } from "../models/catalog.ts";
@@ -17,9 +17,3 @@ export interface AppContext {
   requestId: string;
 }
 
-/** MODEL_DEFAULTS may be keyed by the name the client sent (an alias) or by the installed name. */
-export function modelDefaultsFor(config: Config, requested: string, resolved: string): ModelDefaults | undefined {
-  // Own keys only, or a model installed as "constructor" would get Object.prototype's members as its defaults.
-  const own = (name: string) => (Object.hasOwn(config.modelDefaults, name) ? config.modelDefaults[name] : undefined);
-  return own(requested) ?? own(resolved);
-}

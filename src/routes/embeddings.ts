@@ -1,11 +1,13 @@
 import type { Candidate } from "../backends/routing.ts";
+import type { Caller } from "../http/auth.ts";
 import { readJsonBody } from "../http/body.ts";
 import { json } from "../http/respond.ts";
 import { type EmbeddingRequest, validateEmbeddingRequest } from "../openai/embeddings-schema.ts";
 import { responseJson } from "../ollama/client.ts";
 import type { NativeEmbedResponse } from "../ollama/types.ts";
 import { toNativeEmbed, toOpenAIEmbeddings } from "../translate/embeddings.ts";
-import { type AppContext, modelDefaultsFor } from "./context.ts";
+import { limitsFor, modelDefaultsFor } from "../translate/model-limits.ts";
+import type { AppContext } from "./context.ts";
 import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
 import { estimateTextTokens, finish } from "./generation.ts";
 
@@ -16,15 +18,16 @@ interface OpenAIEmbeddingList {
 }
 
 /** POST /v1/embeddings → native /api/embed (or llama-server's /v1/embeddings): the whole batch in one call. */
-export async function embeddings(request: Request, app: AppContext): Promise<Response> {
+export async function embeddings(request: Request, app: AppContext, caller: Caller): Promise<Response> {
   const { config } = app;
   const body = validateEmbeddingRequest(await readJsonBody(request, config.maxBodyBytes), {
     maxInputs: config.maxEmbeddingInputs,
     maxBytes: config.maxEmbeddingBytes,
   });
+  const route = await app.catalog.route(body.model, caller.allowsModel);
   const inputs = typeof body.input === "string" ? [body.input] : body.input;
   const estimatedTokens = inputs.reduce((n, text) => n + estimateTextTokens(text), 0);
-  return routed(request, app, { model: body.model, estimatedTokens }, async (candidate, context) => {
+  return routed(request, app, caller, route, { estimatedTokens }, null, async (candidate, context) => {
     const answer = await embed(request, app, body, inputs, candidate, context);
     const list = toOpenAIEmbeddings(answer, inputs.length, body.model, body.encoding_format ?? "float");
     finish(context.admission, context.release, { prompt_tokens: list.usage.prompt_tokens, completion_tokens: 0, total_tokens: list.usage.total_tokens });
@@ -45,7 +48,7 @@ async function embed(
   // A cold embedding model loads before it answers: allow the full headers timeout, not the short default.
   const options = { signal: request.signal, retries, headersTimeoutMs: app.config.upstreamHeadersTimeoutMs };
   if (candidate.backend.kind === "ollama") {
-    const native = toNativeEmbed(body, candidate.model, modelDefaultsFor(app.config, body.model, candidate.model));
+    const native = toNativeEmbed(body, candidate.model, modelDefaultsFor(app.config, body.model, candidate.model), limitsFor(app.config, body.model, candidate.model));
     const response = await beforeAnswer(client.call("POST", "/api/embed", native, options).response);
     return responseJson<NativeEmbedResponse>(response, "/api/embed");
   }

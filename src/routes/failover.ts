@@ -1,7 +1,8 @@
 import type { Candidate } from "../backends/routing.ts";
 import { markDown, occupy } from "../backends/state.ts";
-import { type Admission, admit, modelNotAllowed } from "../http/auth.ts";
+import { type Admission, admit, type Caller } from "../http/auth.ts";
 import { ApiError, toApiError, withExtraHeaders } from "../http/errors.ts";
+import type { Route } from "../models/catalog.ts";
 import type { AppContext } from "./context.ts";
 
 /** A failure before the backend answered anything: another backend may take the request. */
@@ -41,25 +42,35 @@ export interface AttemptContext {
 }
 
 export interface RoutedRequest {
-  model: string;
+  /** Prompt plus the answer's ceiling, reserved against the key's tokens per minute. */
   estimatedTokens: number;
   promptTokens?: number;
 }
 
 /**
- * Admit a request and send it to the backends that have its model, best first. A backend that fails before
- * answering is marked down for the cooldown and the next one is tried — never once the client has received
- * anything. The model is resolved before admission (to pick the backend whose gate to wait for), but a resolution
- * failure is reported only after the key is checked, so an unauthenticated caller learns nothing about models.
+ * Admit a request that is already authenticated, validated and scoped (`route` holds only backends and models
+ * the key may use), run `prepare` (per-request I/O) if any, then send it to those backends, best first. The gate
+ * waited for is the first candidate's. A
+ * backend that fails before answering is marked down for the cooldown and the next one is tried — never once the
+ * client has received anything.
  */
-export async function routed(request: Request, app: AppContext, want: RoutedRequest, attempt: (candidate: Candidate, context: AttemptContext) => Promise<Response>): Promise<Response> {
-  const route = await app.catalog.route(want.model).catch((error: unknown) => error);
-  const resolved = route instanceof Error ? null : (route as Awaited<ReturnType<typeof app.catalog.route>>);
-  const admission = await admit(request, app, { ...want, backend: resolved?.candidates[0]?.backend });
+export async function routed(
+  request: Request,
+  app: AppContext,
+  caller: Caller,
+  route: Route,
+  want: RoutedRequest,
+  prepare: (() => Promise<void>) | null,
+  attempt: (candidate: Candidate, context: AttemptContext) => Promise<Response>,
+): Promise<Response> {
+  const { candidates } = route;
+  // With work to do between the limits and the backend (downloads), the slot is taken only once it is done.
+  const admission = await admit(request, app, caller, { ...want, model: route.name, backend: prepare ? null : candidates[0]!.backend });
   try {
-    if (!resolved) throw route;
-    const candidates = resolved.candidates.filter((candidate) => admission.allowsModel(candidate.model));
-    if (!candidates.length) throw modelNotAllowed(want.model);
+    if (prepare) {
+      await prepare();
+      await admission.moveTo(candidates[0]!.backend);
+    }
     for (let i = 0; ; i++) {
       const candidate = candidates[i]!;
       const last = i === candidates.length - 1;

@@ -1,9 +1,10 @@
 import type { BackendConfig } from "../backends/config.ts";
 import { requireAdmin } from "../http/admin-auth.ts";
-import { admit } from "../http/auth.ts";
+import { admit, authenticate } from "../http/auth.ts";
 import { readJsonBody } from "../http/body.ts";
 import { ApiError, invalidRequest, routeNotFound, withExtraHeaders } from "../http/errors.ts";
 import { withHeaders } from "../http/respond.ts";
+import { responseJson } from "../ollama/client.ts";
 import type { AppContext } from "./context.ts";
 
 /**
@@ -24,21 +25,23 @@ const ROUTES: Record<string, { method: "GET" | "POST"; access: Access }> = {
 export async function llamaExtension(request: Request, app: AppContext): Promise<Response> {
   const url = new URL(request.url);
   const route = ROUTES[url.pathname];
+  if (!route) throw routeNotFound(request.method, url.pathname);
+  // Authentication first: whether llama.cpp backends exist is not for anonymous callers to learn.
+  const caller = route.access === "admin" ? (await requireAdmin(request, app.config), null) : await authenticate(request, app);
   const llamas = app.config.backends.filter((backend) => backend.kind === "llamacpp");
-  if (!route || !llamas.length) throw routeNotFound(request.method, url.pathname);
+  if (!llamas.length) throw routeNotFound(request.method, url.pathname);
   if (request.method !== route.method) {
     throw new ApiError(405, `${url.pathname} takes ${route.method}.`, "invalid_request_error", "method_not_allowed");
   }
   const body = route.method === "POST" ? await readJsonBody(request, app.config.maxBodyBytes) : undefined;
-  if (route.access === "admin") {
-    await requireAdmin(request, app.config);
-    return forward(app, await pick(app, llamas, url, undefined), url.pathname, body, request.signal);
-  }
-  const model = body && typeof body === "object" && typeof (body as { model?: unknown }).model === "string" ? (body as { model: string }).model : undefined;
-  const admission = await admit(request, app, { model: model ?? null, estimatedTokens: 0 });
+  if (!caller) return forward(app, await pick(app, llamas, url, undefined, () => true), url.pathname, body, request.signal);
+  const model = modelOf(url, body);
+  // A key limited to some models names one of them, and reaches only a backend that serves it.
+  if (caller.models.length && model === undefined) throw invalidRequest("This key may use only some models: name one with a model field or ?model=<name>.", "model");
+  const backend = await pick(app, llamas, url, model, caller.allowsModel);
+  const admission = await admit(request, app, caller, { model: model ?? null, estimatedTokens: 0, backend });
   try {
-    const backend = await pick(app, llamas, url, model);
-    return withHeaders(await forward(app, backend, url.pathname, body, request.signal), admission.headers);
+    return withHeaders(await forward(app, backend, url.pathname, body, request.signal, { hidePaths: true }), admission.headers);
   } catch (error) {
     throw withExtraHeaders(error, admission.headers);
   } finally {
@@ -46,18 +49,25 @@ export async function llamaExtension(request: Request, app: AppContext): Promise
   }
 }
 
+/** The model a key's request names: the body's `model`, or `?model=` (for GET /props). */
+function modelOf(url: URL, body: unknown): string | undefined {
+  const field = body && typeof body === "object" ? (body as { model?: unknown }).model : undefined;
+  if (typeof field === "string") return field;
+  return url.searchParams.get("model") ?? undefined;
+}
+
 /** The llama.cpp backend a request is for: named, serving its `model`, or the only one. */
-async function pick(app: AppContext, llamas: BackendConfig[], url: URL, model: string | undefined): Promise<BackendConfig> {
+async function pick(app: AppContext, llamas: BackendConfig[], url: URL, model: string | undefined, allows: (name: string) => boolean): Promise<BackendConfig> {
   const named = url.searchParams.get("backend");
+  if (model !== undefined) {
+    const { candidates } = await app.catalog.route(model, allows);
+    const served = candidates.filter((candidate) => candidate.backend.kind === "llamacpp" && (named === null || candidate.backend.name === named));
+    if (!served.length) throw invalidRequest(`The model '${model}' is not served by ${named === null ? "a" : "that"} llama.cpp backend.`, "model");
+    return served[0]!.backend;
+  }
   if (named !== null) {
     const backend = llamas.find((candidate) => candidate.name === named);
     if (!backend) throw invalidRequest(`No llama.cpp backend is named ${JSON.stringify(named)}.`, "backend");
-    return backend;
-  }
-  if (model !== undefined) {
-    const { candidates } = await app.catalog.route(model);
-    const backend = candidates.find((candidate) => candidate.backend.kind === "llamacpp")?.backend;
-    if (!backend) throw invalidRequest(`The model '${model}' is not served by a llama.cpp backend.`, "model");
     return backend;
   }
   if (llamas.length > 1) {
@@ -66,12 +76,23 @@ async function pick(app: AppContext, llamas: BackendConfig[], url: URL, model: s
   return llamas[0]!;
 }
 
-async function forward(app: AppContext, backend: BackendConfig, path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+/**
+ * llama-server's answer, passed through; for keys, /props loses the fields that describe the home machine rather
+ * than the model (`model_path`: a filesystem path).
+ */
+async function forward(app: AppContext, backend: BackendConfig, path: string, body: unknown, signal: AbortSignal, { hidePaths = false } = {}): Promise<Response> {
   const { model: _model, ...payload } = (body ?? {}) as Record<string, unknown>;
   const call = app.clientFor(backend).call(body === undefined ? "GET" : "POST", path, body === undefined ? undefined : payload, { signal });
   const upstream = await call.response;
-  return new Response(upstream.body, {
-    status: upstream.status,
-    headers: { "content-type": upstream.headers.get("content-type") ?? "application/json" },
-  });
+  const headers = { "content-type": upstream.headers.get("content-type") ?? "application/json" };
+  if (!(hidePaths && path === "/props")) return new Response(upstream.body, { status: upstream.status, headers });
+  const props = await responseJson<Record<string, unknown>>(upstream, path);
+  return new Response(JSON.stringify(withoutMachinePaths(props)), { status: upstream.status, headers });
+}
+
+/** Every `model_path` (top level, and in llama-server's per-model entries) removed. */
+function withoutMachinePaths(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutMachinePaths);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "model_path").map(([key, item]) => [key, withoutMachinePaths(item)]));
 }

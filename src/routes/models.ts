@@ -1,5 +1,5 @@
 import type { AppContext } from "./context.ts";
-import { admit, modelNotAllowed } from "../http/auth.ts";
+import { admit, type Caller } from "../http/auth.ts";
 import { invalidRequest, withExtraHeaders } from "../http/errors.ts";
 import { json } from "../http/respond.ts";
 import type { ListedModel } from "../models/catalog.ts";
@@ -8,8 +8,8 @@ import { toModelList, toOpenAIModel } from "../translate/models.ts";
 import { resolveModel } from "../models/resolve.ts";
 
 /** GET /v1/models: installed models plus the aliases that point at one, limited to what the key may use. */
-export async function listModels(request: Request, app: AppContext): Promise<Response> {
-  const admission = await admit(request, app, { model: null, estimatedTokens: 0 });
+export async function listModels(request: Request, app: AppContext, caller: Caller): Promise<Response> {
+  const admission = await admit(request, app, caller, { model: null, estimatedTokens: 0 });
   try {
     const models = await app.catalog.list();
     // With several machines, a model's owner is the backend that serves it (listed once, by the first).
@@ -29,12 +29,13 @@ export async function listModels(request: Request, app: AppContext): Promise<Res
 }
 
 /** GET /v1/models/{model}: ids may contain ':' and '/' (hf.co/org/name:tag); the id is echoed as sent. */
-export async function retrieveModel(request: Request & { params?: Record<string, string> }, app: AppContext): Promise<Response> {
+export async function retrieveModel(request: Request & { params?: Record<string, string> }, app: AppContext, caller: Caller): Promise<Response> {
   const id = modelIdFromPath(request.params?.model ?? "");
-  const admission = await admit(request, app, { model: id, estimatedTokens: 0 });
+  // Scope before limits, as on every route: a model outside the key's list is refused before it is counted.
+  const { name, candidates } = await app.catalog.route(id, caller.allowsModel);
+  const backend = candidates[0]!.backend;
+  const admission = await admit(request, app, caller, { model: id, estimatedTokens: 0 });
   try {
-    const { name, backend } = await app.catalog.resolve(id);
-    if (!admission.allowsModel(name)) throw modelNotAllowed(id);
     const owner = app.config.backendsConfigured ? backend.name : undefined;
     if (backend.kind !== "ollama") {
       const listed = (await app.catalog.list()).find((model) => (model.model ?? model.name) === name);

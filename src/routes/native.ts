@@ -1,12 +1,16 @@
 import type { BackendConfig } from "../backends/config.ts";
 import { requireAdmin } from "../http/admin-auth.ts";
-import { type Admission, admit, modelNotAllowed } from "../http/auth.ts";
-import { readJsonBody } from "../http/body.ts";
-import { ApiError, backendBroke, invalidRequest, modelNotFound, routeNotFound, toApiError, withExtraHeaders } from "../http/errors.ts";
+import { type Admission, admit, authenticate, type Caller } from "../http/auth.ts";
+import { readJson, readJsonBody } from "../http/body.ts";
+import { goTopLevel, NATIVE_FIELDS } from "../ollama/go-fields.ts";
+import { checkEmbeddingInputCaps } from "../openai/embeddings-schema.ts";
+import { applyNativeLimits, limitsFor } from "../translate/model-limits.ts";
+import { backendBroke, invalidRequest, modelNotFound, publicError, routeNotFound, toApiError, withExtraHeaders } from "../http/errors.ts";
 import type { OllamaClient } from "../ollama/client.ts";
 import { nativeErrorResponse, OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../ollama/passthrough.ts";
 import type { AppContext } from "./context.ts";
-import { estimateTextTokens } from "./generation.ts";
+import { answerCap, answerCeilingFor, estimateTextTokens, withAnswerCeiling } from "./generation.ts";
+import { clientLeft, NOTHING_GENERATED } from "./upstream-answer.ts";
 
 /**
  * /api/* → Ollama's native API, under the gateway's auth. Read-only and generation routes are open to API keys
@@ -18,20 +22,18 @@ export async function nativeApi(request: Request, app: AppContext): Promise<Resp
   try {
     return await dispatch(request, app);
   } catch (error) {
-    if (!(error instanceof ApiError)) logUnexpected(app.requestId, error);
-    return nativeErrorResponse(toApiError(error));
+    return nativeErrorResponse(publicError(error, app.requestId));
   }
 }
 
-type Handler = (request: Request, app: AppContext, path: string) => Promise<Response>;
+/** `caller` is the authenticated key (null on admin routes, which check the admin token instead). */
+type Handler = (request: Request, app: AppContext, path: string, caller: Caller | null) => Promise<Response>;
 
 interface Route {
   admin: boolean;
   methods: Record<string, Handler>;
 }
 
-/** Without an answer cap in the request, reserve this many answer tokens for token limits. */
-const DEFAULT_ANSWER_ESTIMATE = 1024;
 const DIGEST = /^sha256[:-][0-9a-fA-F]{64}$/;
 
 const ROUTES: Record<string, Route> = {
@@ -59,8 +61,9 @@ async function dispatch(request: Request, app: AppContext): Promise<Response> {
   const path = new URL(request.url).pathname;
   const route = routeFor(path);
   if (!route) throw routeNotFound(request.method, path);
-  // Without ADMIN_TOKEN the admin routes do not exist, whatever the method.
-  if (route.admin) await requireAdmin(request, app.config);
+  // Authentication first: without ADMIN_TOKEN the admin routes do not exist, whatever the method; a key route
+  // checks the key before its body is read or any backend is asked anything.
+  const caller = route.admin ? (await requireAdmin(request, app.config), null) : await authenticate(request, app);
   const handler = route.methods[request.method];
   if (!handler) {
     return new Response(JSON.stringify({ error: "method not allowed" }), {
@@ -68,7 +71,11 @@ async function dispatch(request: Request, app: AppContext): Promise<Response> {
       headers: { "content-type": OLLAMA_JSON, allow: Object.keys(route.methods).join(", ") },
     });
   }
-  return handler(request, app, path);
+  try {
+    return await handler(request, app, path, caller);
+  } catch (error) {
+    throw caller ? withExtraHeaders(error, caller.headers) : error;
+  }
 }
 
 /**
@@ -84,32 +91,31 @@ async function relay(
   idleTimeoutMs: number | null,
   client: OllamaClient = app.ollama,
 ): Promise<Response> {
-  let handedOver = false;
+  const call = client.forward(request.method, path, { ...upstream, clientSignal: request.signal });
   try {
-    const call = client.forward(request.method, path, { ...upstream, clientSignal: request.signal });
     const answer = await upstreamAnswer(call, request.method);
-    handedOver = true;
     return relayAnswer(request.method, answer, call, {
       idleTimeoutMs,
       headers: admission?.headers,
       onEnd: (usage) => admission?.settle(usage),
     });
   } catch (error) {
+    // A client that left before Ollama's first byte still had its prompt evaluated (a `stream:false` answer, or a
+    // long prompt); anything else that failed before an answer used nothing.
+    admission?.settle(clientLeft(call) ? NOTHING_GENERATED : null);
     throw admission ? withExtraHeaders(error, admission.headers) : error;
-  } finally {
-    if (!handedOver) admission?.settle(null);
   }
 }
 
 /** GET /api/version, HEAD /api/tags: passed through as is. */
-async function readOnly(request: Request, app: AppContext, path: string): Promise<Response> {
-  const admission = await admit(request, app, { model: null, estimatedTokens: 0 });
+async function readOnly(request: Request, app: AppContext, path: string, caller: Caller | null): Promise<Response> {
+  const admission = await admit(request, app, caller!, { model: null, estimatedTokens: 0 });
   return relay(request, app, path, {}, admission, app.config.upstreamIdleTimeoutMs);
 }
 
 /** /api/tags and /api/ps list only the models this key may use; an unfiltered list is passed on byte for byte. */
-async function listFiltered(request: Request, app: AppContext, path: string): Promise<Response> {
-  const admission = await admit(request, app, { model: null, estimatedTokens: 0 });
+async function listFiltered(request: Request, app: AppContext, path: string, caller: Caller | null): Promise<Response> {
+  const admission = await admit(request, app, caller!, { model: null, estimatedTokens: 0 });
   try {
     const ollamas = app.config.backends.filter((backend) => backend.kind === "ollama");
     if (ollamas.length > 1) return await mergedList(request, app, path, ollamas, admission);
@@ -169,51 +175,82 @@ function filterModels(text: string, admission: Admission): string {
 
 type ModelRoute = "show" | "chat" | "generate" | "embed";
 
-/** show, chat, generate, embed: the model name is resolved (aliases, untagged names) and checked against the key. */
+/**
+ * show, chat, generate, embed: the body is read the way Ollama's Go decoder will read it (field names match
+ * case-insensitively, the last one wins), the model name resolved (aliases, untagged names) within the key's scope,
+ * MODEL_LIMITS applied, and the body forwarded as the gateway re-serialises it: exactly the fields it checked, so
+ * `{"model":"a","Model":"b"}` cannot run `b`.
+ */
 function withModel(kind: ModelRoute): Handler {
-  return async (request, app, path) => {
-    const body = await readJsonBody(request, app.config.maxBodyBytes);
-    const fields = isObject(body) ? body : null;
+  return async (request, app, path, caller) => {
+    const { text, value } = await readJson(request, app.config.maxBodyBytes);
+    if (!isObject(value)) throw invalidRequest("The request body must be a JSON object.");
+    const fields = goTopLevel(text, NATIVE_FIELDS[kind], value);
     // /api/show still accepts the legacy `name`.
-    const requested = fields?.model || (kind === "show" ? fields?.name : undefined);
-    const model = typeof requested === "string" && requested !== "" ? requested : null;
-    const estimate = fields ? estimateTokens(kind, fields) : { prompt: 0, answer: 0 };
-    const admission = await admit(request, app, { model, estimatedTokens: estimate.prompt + estimate.answer, promptTokens: estimate.prompt });
-    let forwarded: string;
-    let client: OllamaClient;
-    try {
-      if (!fields) throw invalidRequest("The request body must be a JSON object.");
-      if (model === null) throw invalidRequest(requested === undefined || requested === "" ? "model is required" : "model must be a string");
-      // The native API is Ollama's: only Ollama machines can take it.
-      const target = (await app.catalog.route(model)).candidates.find((candidate) => candidate.backend.kind === "ollama");
-      if (!target) throw modelNotFound(`The model '${model}' is not on an Ollama backend; use the /v1 API for it.`);
-      const name = target.model;
-      if (!admission.allowsModel(name)) throw modelNotAllowed(model);
-      const { name: _legacy, ...rest } = fields;
-      forwarded = JSON.stringify(kind === "show" ? { ...rest, model: name } : { ...fields, model: name });
-      client = app.clientFor(target.backend);
-    } catch (error) {
-      admission.settle(null);
-      throw withExtraHeaders(error, admission.headers);
-    }
+    const requested = fields.model || (kind === "show" ? fields.name : undefined);
+    if (requested === undefined || requested === "" || requested === null) throw invalidRequest("model is required");
+    if (typeof requested !== "string") throw invalidRequest("model must be a string");
+    if (kind === "embed") checkEmbeddingInputCaps(fields.input, { maxInputs: app.config.maxEmbeddingInputs, maxBytes: app.config.maxEmbeddingBytes });
+    // The native API is Ollama's: only Ollama machines can take it.
+    const route = await app.catalog.route(requested, caller!.allowsModel);
+    const target = route.candidates.find((candidate) => candidate.backend.kind === "ollama");
+    if (!target) throw modelNotFound(`The model '${requested}' is not on an Ollama backend; use the /v1 API for it.`);
+    const { name: _legacy, ...rest } = fields;
+    const forwarded = limitedNativeBody(kind, { ...rest, model: target.model }, app, requested);
+    const prompt = estimatePrompt(kind, forwarded);
+    const ceiling = kind === "chat" || kind === "generate" ? answerCap(forwarded.options as Record<string, unknown> | undefined) ?? 0 : 0;
+    const admission = await admit(request, app, caller!, { model: requested, estimatedTokens: prompt + ceiling, promptTokens: prompt, backend: target.backend });
     const idle = kind === "show" ? null : app.config.upstreamIdleTimeoutMs;
-    return relay(request, app, path, { body: forwarded }, admission, idle, client);
+    const answer = await relay(request, app, path, { body: JSON.stringify(forwarded) }, admission, idle, app.clientFor(target.backend));
+    return kind === "show" ? withoutMachinePaths(answer, target.model) : answer;
   };
 }
 
-/** Prompt tokens (rough) and the most the answer may use, for token limits reserved up front. */
-function estimateTokens(kind: ModelRoute, body: Record<string, unknown>): { prompt: number; answer: number } {
-  const options = isObject(body.options) ? body.options : {};
-  const cap = typeof options.num_predict === "number" && options.num_predict >= 0 ? options.num_predict : DEFAULT_ANSWER_ESTIMATE;
+/** A Modelfile line naming a file on the home machine (`FROM /home/alice/.ollama/models/blobs/sha256-…`). */
+const FROM_PATH = /^FROM (?:\/|[A-Za-z]:[\\/]|~).*$/gm;
+
+/**
+ * /api/show's Modelfile names the model's blob by its path on the home machine (the user's name, the disk
+ * layout): callers get `FROM <model>` instead, which is also what `ollama show` suggests to rebuild it. Anything
+ * else is passed on as Ollama sent it.
+ */
+async function withoutMachinePaths(answer: Response, model: string): Promise<Response> {
+  if (!answer.ok) return answer;
+  const text = await answer.text();
+  let show: Record<string, unknown>;
+  try {
+    show = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return new Response(text, answer);
+  }
+  const modelfile = typeof show.modelfile === "string" ? show.modelfile.replace(FROM_PATH, `FROM ${model}`) : show.modelfile;
+  return new Response(modelfile === show.modelfile ? text : JSON.stringify({ ...show, modelfile }), answer);
+}
+
+/**
+ * MODEL_LIMITS over the client's values; a generation also gets its answer ceiling (what its admission reserves)
+ * when it set none, so one request cannot spend without bound.
+ */
+function limitedNativeBody(kind: ModelRoute, body: Record<string, unknown>, app: AppContext, requested: string): Record<string, unknown> {
+  if (kind === "show") return body;
+  const limits = limitsFor(app.config, requested, body.model as string);
+  const limited = applyNativeLimits(body, limits, { answer: kind !== "embed" });
+  if (kind === "embed") return limited;
+  const options = isObject(limited.options) ? limited.options : undefined;
+  return withAnswerCeiling({ ...limited, options }, answerCeilingFor(answerCap(options), limits, app.config));
+}
+
+/** Prompt tokens (rough), for token limits reserved up front. */
+function estimatePrompt(kind: ModelRoute, body: Record<string, unknown>): number {
   switch (kind) {
     case "chat":
-      return { prompt: estimateTextTokens(JSON.stringify(body.messages ?? "")), answer: cap };
+      return estimateTextTokens(JSON.stringify(body.messages ?? ""));
     case "generate":
-      return { prompt: estimateTextTokens(textOf(body.system) + textOf(body.prompt)), answer: cap };
+      return estimateTextTokens(textOf(body.system) + textOf(body.prompt));
     case "embed":
-      return { prompt: estimateTextTokens(JSON.stringify(body.input ?? "")), answer: 0 };
+      return estimateTextTokens(JSON.stringify(body.input ?? ""));
     default:
-      return { prompt: 0, answer: 0 };
+      return 0;
   }
 }
 
@@ -253,10 +290,4 @@ const textOf = (value: unknown): string => (typeof value === "string" ? value : 
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Our own bug: log the message and stack (never request data, which may hold keys). */
-function logUnexpected(requestId: string, error: unknown): void {
-  const detail = error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ""}` : String(error);
-  console.error(`[${requestId}] unexpected error in the native API: ${detail}`);
 }

@@ -3,14 +3,22 @@ import { MAX_JSON_DEPTH, nestedDeeperThan } from "../http/body.ts";
 import { invalidRequest } from "../http/errors.ts";
 import type { ChatMessage, ChatRequest } from "../openai/chat-schema.ts";
 import type { NativeChatRequest, NativeMessage, NativeTool, NativeToolCall } from "../ollama/types.ts";
+import type { ImageRef } from "./image-budget.ts";
 import { imageSource } from "./images.ts";
+import { limitKeepAlive, limitOptions, type ModelLimits } from "./model-limits.ts";
 import { buildOptions, buildThink } from "./options.ts";
 
 /** What the pure translation needs besides the body: the resolved native model and the fetched remote images. */
 export interface ChatTranslationContext {
   model: string;
   defaults?: ModelDefaults;
-  /** http(s) image URL → its base64, fetched beforehand by the route (I/O stays out of this module). */
+  /** MODEL_LIMITS' entry for the model: held over MODEL_DEFAULTS and the client's values. */
+  limits?: ModelLimits;
+  /**
+   * `image_url` value → its base64: `collectImages(chatImageRefs(messages), …)`'s answer, prepared once per request
+   * by the route (I/O and the image budget stay out of this module). Its entries are used as they are, not checked
+   * again; a data URI missing from it is checked here, an http(s) URL missing from it is refused.
+   */
   remoteImages?: ReadonlyMap<string, string>;
 }
 
@@ -31,9 +39,9 @@ export function toNativeChat(body: ChatRequest, context: ChatTranslationContext)
   if (tools) native.tools = tools;
   const format = toFormat(body.response_format);
   if (format !== undefined) native.format = format;
-  const options = buildOptions(body, body.max_completion_tokens ?? body.max_tokens, context.defaults);
+  const options = limitOptions(buildOptions(body, body.max_completion_tokens ?? body.max_tokens, context.defaults), context.limits);
   if (options) native.options = options;
-  const keepAlive = body.keep_alive ?? context.defaults?.keep_alive;
+  const keepAlive = limitKeepAlive(body.keep_alive ?? context.defaults?.keep_alive, context.limits);
   if (keepAlive !== undefined) native.keep_alive = keepAlive;
   const think = buildThink(body, context.defaults);
   if (think !== undefined) native.think = think;
@@ -139,15 +147,16 @@ function userMessage(
   const images: string[] = [];
   content.forEach((part, j) => {
     if (part.type !== "image_url") return;
-    const param = `${at}.content[${j}].image_url`;
-    const url = typeof part.image_url === "string" ? part.image_url : part.image_url.url;
-    const source = imageSource(url, param);
-    if (source.kind === "inline") images.push(source.base64);
-    else {
-      const fetched = remoteImages?.get(source.url);
-      if (fetched === undefined) throw invalidRequest("The image URL could not be fetched.", param, "invalid_image_url");
-      images.push(fetched);
+    const url = imageUrlOf(part);
+    const prepared = remoteImages?.get(url);
+    if (prepared !== undefined) {
+      images.push(prepared);
+      return;
     }
+    const param = `${at}.content[${j}].image_url`;
+    const source = imageSource(url, param);
+    if (source.kind === "remote") throw invalidRequest("The image URL could not be fetched.", param, "invalid_image_url");
+    images.push(source.base64);
   });
   const native: NativeMessage = { role: "user", content: textOf(content) };
   if (images.length) native.images = images;
@@ -171,17 +180,21 @@ function toNativeToolCall(call: { id: string; function: { name: string; argument
   return { id: call.id, function: { name: call.function.name, arguments: args as Record<string, unknown> } };
 }
 
-/** Every http(s) image URL in the request, with its param path, for the route to fetch before translating. */
-export function remoteImageUrls(messages: readonly ChatMessage[]): { url: string; param: string }[] {
-  const found: { url: string; param: string }[] = [];
+const imageUrlOf = (part: { image_url: string | { url: string } }) => (typeof part.image_url === "string" ? part.image_url : part.image_url.url);
+
+/** Every image of the request in order (each occurrence), with its param path: what `collectImages` takes. */
+export function chatImageRefs(messages: readonly ChatMessage[]): ImageRef[] {
+  const found: ImageRef[] = [];
   messages.forEach((message, i) => {
     if (message.role !== "user" || typeof message.content === "string") return;
     message.content.forEach((part, j) => {
-      if (part.type !== "image_url") return;
-      const url = typeof part.image_url === "string" ? part.image_url : part.image_url.url;
-      const param = `messages[${i}].content[${j}].image_url`;
-      if (imageSource(url, param).kind === "remote") found.push({ url, param });
+      if (part.type === "image_url") found.push({ url: imageUrlOf(part), param: `messages[${i}].content[${j}].image_url` });
     });
   });
   return found;
+}
+
+/** Every http(s) image URL in the request, with its param path (each data URI is checked on the way). */
+export function remoteImageUrls(messages: readonly ChatMessage[]): ImageRef[] {
+  return chatImageRefs(messages).filter(({ url, param }) => imageSource(url, param).kind === "remote");
 }

@@ -1,7 +1,8 @@
 import { inject, beforeEach, describe, expect, it } from "vitest";
 import { resetBackendState } from "../../src/backends/state.ts";
 import { clearCatalogCache } from "../../src/models/catalog.ts";
-import { ADMIN_AUTH, EMULATOR_URL, chunksOf, gatewayWith, readSse, testKey, user } from "./helpers.ts";
+import { clearHealthCache } from "../../src/routes/health.ts";
+import { ADMIN_AUTH, EMULATOR_URL, chunksOf, createKey, gatewayWith, readSse, testKey, user } from "./helpers.ts";
 
 const SECOND_URL = inject("secondEmulatorUrl");
 const LLAMA_URL = inject("llamaEmulatorUrl");
@@ -42,6 +43,7 @@ const get = (path: string, headers: Record<string, string> = {}, backends?: unkn
 beforeEach(async () => {
   resetBackendState();
   clearCatalogCache();
+  clearHealthCache();
   await Promise.all([desk.reset(), laptop.reset(), box.reset(), embedder.reset()]);
 });
 
@@ -88,7 +90,7 @@ describe("several backends: discovery and routing", () => {
   it("404 with the closest names across every backend when none has the model", async () => {
     const res = await post("/v1/chat/completions", { model: "phi3", messages: [user("x")] });
     expect(res.status).toBe(404);
-    expect(((await res.json()) as any).error.message).toMatch(/Closest installed models: .*phi4:14b/);
+    expect(((await res.json()) as any).error.message).toMatch(/Closest available models: .*phi4:14b/);
   });
 });
 
@@ -196,11 +198,35 @@ describe("a llama-server backend", () => {
     expect((await get("/props?backend=embedder")).status).toBe(200);
     expect((await get("/props?backend=nope")).status).toBe(400);
   });
+
+  it("its extensions keep to a key's scope, and /props never shows a key the machine's model path", async () => {
+    const direct = (await (await fetch(`${LLAMA_URL}/props`, { headers: { authorization: "Bearer llama-secret" } })).json()) as any;
+    expect(typeof direct.model_path).toBe("string");
+    const props = (await (await get("/props?backend=box")).json()) as any;
+    const { model_path: _path, ...rest } = direct;
+    expect(props).toStrictEqual(rest);
+
+    const scoped = await createKey({ name: "llama scoped", models: ["qwen2.5-7b-instruct"] });
+    const auth = { authorization: `Bearer ${scoped.key}` };
+    // A scoped key names its model: without one it could reach a machine serving models it may not use.
+    const unnamed = await get("/props?backend=embedder", auth);
+    expect(unnamed.status).toBe(400);
+    expect(((await unnamed.json()) as any).error.param).toBe("model");
+    const outside = await gatewayWith(vars(), "/tokenize", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ content: "x", model: "bge-m3" }) });
+    expect(outside.status).toBe(404);
+    expect(((await outside.json()) as any).error.code).toBe("model_not_found");
+    expect(await embedder.requests("/tokenize")).toEqual([]);
+    const inside = await get("/props?model=qwen2.5-7b-instruct", auth);
+    expect(inside.status).toBe(200);
+    expect(((await inside.json()) as any).model_path).toBeUndefined();
+  });
 });
 
 describe("/health with several backends", () => {
   it("ok when all answer, degraded when some do, down (503) when none does", async () => {
-    const all = (await (await get("/health", { authorization: "" })).json()) as any;
+    const anonymous = (await (await get("/health", { authorization: "" })).json()) as any;
+    expect(anonymous).toStrictEqual({ status: "ok" });
+    const all = (await (await get("/health", { authorization: ADMIN_AUTH })).json()) as any;
     expect(all.status).toBe("ok");
     expect(all.backends.map((b: any) => [b.name, b.kind, b.status])).toEqual([
       ["desk", "ollama", "ok"],
@@ -215,7 +241,8 @@ describe("/health with several backends", () => {
     expect(none.status).toBe(503);
     expect(((await none.json()) as any).status).toBe("down");
     await box.fault({ fault: { kind: "loading" }, paths: ["/health"] });
-    const loading = (await (await get("/health")).json()) as any;
+    clearHealthCache(); // probes are reused for a few seconds
+    const loading = (await (await get("/health", { authorization: ADMIN_AUTH })).json()) as any;
     expect(loading.backends[2].status).toBe("loading");
   });
 });

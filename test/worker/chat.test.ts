@@ -24,10 +24,10 @@ describe("POST /v1/chat/completions, non-stream", () => {
     expect(Object.keys(body.choices[0].message)).toEqual(["role", "content", "refusal"]);
   });
 
-  it("always streams upstream and resolves the untagged name", async () => {
+  it("always streams upstream and resolves the untagged name; the answer's ceiling (DEFAULT_MAX_TOKENS) is the only option added", async () => {
     await postJson("/v1/chat/completions", { model: "llama3.2", messages: [user("x")], stream: false });
     const [chat] = await emulator.requests("/api/chat");
-    expect(chat!.body).toEqual({ model: "llama3.2:latest", messages: [{ role: "user", content: "x" }], stream: true });
+    expect(chat!.body).toEqual({ model: "llama3.2:latest", messages: [{ role: "user", content: "x" }], stream: true, options: { num_predict: 8192 } });
   });
 
   it("echoes an alias as the model while sending the target upstream", async () => {
@@ -46,7 +46,7 @@ describe("POST /v1/chat/completions, non-stream", () => {
     });
     const [chat] = await emulator.requests("/api/chat");
     expect(chat!.body.model).toBe("llama3.3:70b-instruct-q4_K_M");
-    expect(chat!.body.options).toEqual({ num_ctx: 4096, top_k: 20, temperature: 0.2 });
+    expect(chat!.body.options).toEqual({ num_ctx: 4096, top_k: 20, temperature: 0.2, num_predict: 8192 });
     expect(chat!.body.keep_alive).toBe("30m");
   });
 

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { chunksOf, emulator, gateway, postJson, postJsonWith, readSse, user } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
@@ -60,7 +60,7 @@ describe("request errors use OpenAI's envelope", () => {
     expect(res.status).toBe(404);
     const error = await errorOf(res);
     expect(error).toMatchObject({ type: "invalid_request_error", code: "model_not_found", param: "model" });
-    expect(error.message).toBe("The model 'llama3.1' does not exist on the backend. Closest installed models: llama3.2:latest, llama3.3:70b-instruct-q4_K_M, llava:7b.");
+    expect(error.message).toBe("The model 'llama3.1' does not exist or this key may not use it. Closest available models: llama3.2:latest, llama3.3:70b-instruct-q4_K_M, llava:7b.");
   });
 
   it("413 for a body over MAX_BODY_BYTES, without reading it whole", async () => {
@@ -70,10 +70,18 @@ describe("request errors use OpenAI's envelope", () => {
     expect(await errorOf(res)).toMatchObject({ code: "request_too_large" });
   });
 
-  it("500 naming the variable when configuration is invalid", async () => {
-    const res = await postJsonWith({ MODEL_ALIASES: "{not json" }, "/v1/chat/completions", { model: "m", messages: [user("x")] });
+  it("500 when configuration is invalid: the caller is told which variable; its problem goes to the log", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await postJsonWith({ MODEL_ALIASES: "{not json" }, "/v1/chat/completions", { model: "m", messages: [user("x")] }, { "x-request-id": "cfg-1" });
     expect(res.status).toBe(500);
-    expect((await errorOf(res)).message).toBe("The gateway is misconfigured. Invalid configuration MODEL_ALIASES: not valid JSON");
+    expect(await errorOf(res)).toStrictEqual({
+      message: "The gateway is misconfigured (MODEL_ALIASES); the operator can find the details in the Worker's log. (request id: cfg-1)",
+      type: "server_error",
+      param: null,
+      code: "invalid_configuration",
+    });
+    expect(logged.mock.calls.map((call) => call.join(" "))).toContain("[cfg-1] 500 invalid_configuration: Invalid configuration MODEL_ALIASES: not valid JSON");
+    logged.mockRestore();
   });
 });
 
@@ -116,7 +124,7 @@ describe("backend failures before the answer get a real status", () => {
     await emulator.fault({ fault: { kind: "error-midstream", afterLines: 2, message: "model runner crashed" } });
     const res = await postJson("/v1/chat/completions", { model: "llama3.2", messages: [user("x")] });
     expect(res.status).toBe(502);
-    expect((await errorOf(res)).message).toBe("The backend failed during generation: model runner crashed");
+    expect((await errorOf(res)).message).toMatch(/^The backend failed during generation: model runner crashed \(request id: req_[0-9a-f]+\)$/);
   });
 });
 

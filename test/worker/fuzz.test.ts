@@ -12,20 +12,31 @@
  *     event, an NDJSON stream with whole JSON lines;
  *   - x-request-id is always safe, echoed only when the client's was safe; no CORS credentials, ever;
  *   - the client's credentials never reach the emulator, and the key's concurrency slots all come back.
+ * And three properties of the order of checks, the key's scope and MODEL_LIMITS, each case against the gateway
+ * built with its own settings (gatewayWith):
+ *   - a request without a valid key (none, malformed, made-up, revoked, expired, another scheme, the admin token) is
+ *     a 401 on every key route whatever its method and body, and no request at all reaches a backend or an image
+ *     host during the whole property run;
+ *   - a scoped key cannot run another model by repeating `model` in other letter cases on /api/chat and
+ *     /api/generate: the last key Go's decoder binds decides, and the backend gets exactly one `model`;
+ *   - with random allow-lists and MODEL_LIMITS, nothing forwarded exceeds a ceiling (in any letter case Go would
+ *     read), and no 404 hint or model list names a model outside the key's list.
  *
  * Size: FUZZ_RUNS cases in total across the file (`npm run fuzz` sets 10,000), else DEFAULT_TOTAL_RUNS with a
  * fixed seed for `npm test`. FUZZ_SEED replays a nightly failure (the seed is printed at the start).
  */
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, inject, it } from "vitest";
+import { handle } from "../../src/app.ts";
 import type { Env } from "../../src/env.ts";
-import { ADMIN_AUTH, EMULATOR_URL, IMAGE_SERVER_URL, emulator, testKey } from "./helpers.ts";
+import { isWellFormedKey } from "../../src/keys/key-format.ts";
+import { ADMIN_AUTH, EMULATOR_URL, IMAGE_SERVER_URL, createKey, emulator, gatewayWith, testKey } from "./helpers.ts";
 
 const settings = env as unknown as { FUZZ_RUNS?: string; FUZZ_SEED?: string };
 const NIGHTLY_RUNS = Number(settings.FUZZ_RUNS);
 const NIGHTLY = Number.isSafeInteger(NIGHTLY_RUNS) && NIGHTLY_RUNS > 0;
-const DEFAULT_TOTAL_RUNS = 480;
+const DEFAULT_TOTAL_RUNS = 600;
 const TOTAL_RUNS = NIGHTLY ? NIGHTLY_RUNS : DEFAULT_TOTAL_RUNS;
 const FIXED_SEED = 20_261_128;
 const SEED = settings.FUZZ_SEED ? Number(settings.FUZZ_SEED) : NIGHTLY ? Math.floor(Math.random() * 2 ** 31) : FIXED_SEED;
@@ -34,35 +45,44 @@ const REQUEST_DEADLINE_MS = 5000;
 const SLOT_RELEASE_DEADLINE_MS = 2000;
 const ADMIN_TOKEN = ADMIN_AUTH.slice("Bearer ".length);
 
-/** Share of the total runs each property gets. */
+/** Share of the total runs each property gets (they add up to 1). */
 const SHARES = {
-  chat: 0.2,
-  completions: 0.1,
-  embeddings: 0.1,
-  models: 0.08,
-  native: 0.16,
-  admin: 0.1,
-  rawBodies: 0.1,
-  anyRoute: 0.16,
+  chat: 0.16,
+  completions: 0.08,
+  embeddings: 0.08,
+  models: 0.064,
+  native: 0.128,
+  admin: 0.08,
+  rawBodies: 0.08,
+  anyRoute: 0.128,
+  unauthenticated: 0.07,
+  nativeKeyCase: 0.06,
+  scopesAndLimits: 0.07,
 } as const;
 
 function runsFor(property: keyof typeof SHARES): number {
   return Math.max(5, Math.round(TOTAL_RUNS * SHARES[property]));
 }
 
-/** Generous: a case takes ~10 ms; shrinking a failure needs room too. */
-function timeoutFor(property: keyof typeof SHARES): number {
-  return Math.max(60_000, runsFor(property) * 200);
+/** Generous: a case takes ~10 ms (a few requests: more); shrinking a failure needs room too. */
+function timeoutFor(property: keyof typeof SHARES, perCaseMs = 200): number {
+  return Math.max(60_000, runsFor(property) * perCaseMs);
 }
 
 /** Statuses seen per property, printed at the end: a property that only ever sees 400s is not testing much. */
 const statuses = new Map<string, Map<number, number>>();
 let current = "";
 
-async function check(property: keyof typeof SHARES, prop: fc.IAsyncPropertyWithHooks<[Case]>): Promise<void> {
+/** `resetEach: false` keeps what the emulator recorded across the cases, for properties about the whole run. */
+async function check<Args extends [unknown, ...unknown[]]>(property: keyof typeof SHARES, prop: fc.IAsyncPropertyWithHooks<Args>, resetEach = true): Promise<void> {
   current = property;
   statuses.set(property, new Map());
-  await fc.assert(prop.beforeEach(() => emulator.reset()), { numRuns: runsFor(property), seed: SEED });
+  await fc.assert(resetEach ? prop.beforeEach(() => emulator.reset()) : prop, { numRuns: runsFor(property), seed: SEED });
+}
+
+function countStatus(status: number): void {
+  const seen = statuses.get(current);
+  seen?.set(status, (seen.get(status) ?? 0) + 1);
 }
 
 afterAll(() => {
@@ -163,8 +183,7 @@ async function runCase(c: Case): Promise<void> {
     const response = await exports.default.fetch(request.clone());
     return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
   }, what);
-  const seen = statuses.get(current);
-  seen?.set(response.status, (seen.get(response.status) ?? 0) + 1);
+  countStatus(response.status);
   checkAnswer(request, response, bytes);
   await checkUpstream();
   await checkSlotsReleased(what);
@@ -794,7 +813,7 @@ describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream",
   });
 
   it("/admin/keys: create (then revoke), list, revoke, with and without the admin token", { timeout: timeoutFor("admin") }, async () => {
-    const auth = fc.oneof({ weight: 6, arbitrary: fc.constant("Bearer $ADMIN") }, { weight: 1, arbitrary: authorization }, { weight: 1, arbitrary: fc.constantFrom("Bearer test-admin-tokeN", "Bearer test-admin-token2", "Bearer  test-admin-token ", "") });
+    const auth = fc.oneof({ weight: 6, arbitrary: fc.constant("Bearer $ADMIN") }, { weight: 1, arbitrary: authorization }, { weight: 1, arbitrary: fc.constantFrom("Bearer test-admin-token-0123456789abcdeF", "Bearer test-admin-token-0123456789abcdef2", "Bearer  test-admin-token-0123456789abcdef ", "") });
     const keyId = fc.oneof(fc.constantFrom("key_0000000000000000", "__proto__", "constructor", "%zz", "%27%20OR%201=1--", "' OR 1=1--", "a".repeat(2000)), fc.webSegment(), fc.string({ unit: alnum, minLength: 16, maxLength: 16 }).map((s) => `key_${s}`));
     const adminCase: fc.Arbitrary<Case> = fc.oneof(
       { weight: 5, arbitrary: post("/admin/keys", createKeyBody, auth) },
@@ -832,3 +851,735 @@ async function revokeCreatedKeys(): Promise<void> {
     if (res.status !== 200) throw new Violation(`revoking a fuzz-created key answered ${res.status}: ${await res.text()}`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Authentication first, the key's scope and MODEL_LIMITS: each case against the gateway built with its own settings
+
+const LLAMA_URL = inject("llamaEmulatorUrl");
+/** The emulator and a llama-server, so that /props, /tokenize and /detokenize have a backend to reach. */
+const WITH_LLAMA = JSON.stringify([
+  { name: "desk", kind: "ollama", url: EMULATOR_URL },
+  { name: "box", kind: "llamacpp", url: LLAMA_URL, api_key: "$BOX_KEY" },
+]);
+
+type Recorded = Awaited<ReturnType<typeof emulator.requests>>[number];
+
+/** What a backend emulator (Ollama's or llama-server's: the same control routes) has received since its reset. */
+async function receivedBy(base: string): Promise<Recorded[]> {
+  const answer = await fetch(`${base}/__emulator/requests`);
+  const requests = answer.ok ? ((await answer.json()) as Recorded[]) : null;
+  if (!Array.isArray(requests)) throw new Violation(`the emulator at ${base} could not list the requests it received (HTTP ${answer.status})`);
+  return requests;
+}
+
+/** What the image host has served since its reset, per path. */
+async function imageDownloads(): Promise<Record<string, number>> {
+  return ((await (await fetch(`${IMAGE_SERVER_URL}/__stats`)).json()) as { requests: Record<string, number> }).requests;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+const utf8Length = (text: string) => new TextEncoder().encode(text).byteLength;
+
+async function revokeKey(id: string): Promise<void> {
+  const res = await exports.default.fetch(new Request(`https://gateway.test/admin/keys/${id}`, { method: "DELETE", headers: { authorization: ADMIN_AUTH } }));
+  if (res.status !== 200) throw new Violation(`revoking key ${id} answered ${res.status}: ${await res.text()}`);
+}
+
+// --- (a) requests without a valid key ---------------------------------------------------------------------------
+
+/** src/keys/key-format.ts's checksum (FNV-1a, as 6 base62 characters): made-up keys that are well-formed, from the seed. */
+function keyChecksum(body: string): string {
+  const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < body.length; i++) {
+    hash ^= body.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  let out = "";
+  for (let i = 0; i < 6; i++) {
+    out += alphabet[hash % 62];
+    hash = Math.floor(hash / 62);
+  }
+  return out;
+}
+/** A key of the right shape and checksum that was never issued: only the key's Durable Object can say it is unknown. */
+const madeUpKey = fc.string({ unit: alnum, minLength: 32, maxLength: 32 }).map((body) => `sk-${body}${keyChecksum(body)}`);
+
+const authorizationIs = (value: string): [string, string][] => [["authorization", value]];
+/**
+ * Credentials that must not work. Placeholders, filled in when sent: $KEY (the valid shared key, here only in forms
+ * that must not pass: another scheme, extra text), $ADMIN (the admin token), $REVOKED and $EXPIRED (keys that were
+ * valid once).
+ */
+const badCredentials: fc.Arbitrary<[string, string][]> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant<[string, string][]>([]) },
+  { weight: 4, arbitrary: madeUpKey.map((made) => authorizationIs(`Bearer ${made}`)) },
+  { weight: 3, arbitrary: fc.constantFrom("Bearer $REVOKED", "Bearer $EXPIRED", "Bearer $ADMIN", "bearer $ADMIN", "Bearer  $ADMIN ").map(authorizationIs) },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom("Basic $KEY", "Token $KEY", "Key $KEY", "$KEY", "Bearer:$KEY", "Bearer $KEY extra", "Bearer $KEY$KEY", "Bearer x$KEY", "Bearer $KEY.", "Bearer sk-$KEY")
+      .map(authorizationIs),
+  },
+  { weight: 2, arbitrary: fc.constantFrom("Bearer sk-not-a-key", "Bearer", "Bearer ", "", "Basic dXNlcjpwYXNz", "Bearer null", 'Digest username="ollama"').map(authorizationIs) },
+  { weight: 1, arbitrary: fc.string({ unit: alnum, minLength: 38, maxLength: 38 }).map((body) => authorizationIs(`Bearer sk-${body}`)) },
+  { weight: 1, arbitrary: headerText.map((text) => authorizationIs(`Bearer ${text}`)) },
+  // Anthropic's header name, without a valid key in it, and no Authorization at all.
+  { weight: 1, arbitrary: fc.oneof(madeUpKey, fc.constantFrom("$ADMIN", "$REVOKED", "$EXPIRED")).map((value): [string, string][] => [["x-api-key", value]]) },
+);
+
+/** Every key route and the methods it serves; `+`: any model id after the slash. */
+const KEY_ROUTES: [path: string, methods: string[]][] = [
+  ["/v1/chat/completions", ["POST"]], ["/v1/completions", ["POST"]], ["/v1/embeddings", ["POST"]], ["/v1/models", ["GET"]],
+  ["/v1/models/+", ["GET"]], ["/api/tags", ["GET", "HEAD"]], ["/api/ps", ["GET"]], ["/api/version", ["GET", "HEAD"]],
+  ["/api/show", ["POST"]], ["/api/chat", ["POST"]], ["/api/generate", ["POST"]], ["/api/embed", ["POST"]],
+  ["/props", ["GET"]], ["/tokenize", ["POST"]], ["/detokenize", ["POST"]],
+];
+/** Near the key routes, but none of them: a 404 or a 401, whichever the gateway decides first. */
+const NEAR_KEY_ROUTES = ["/v1/chat", "/v1/chat/completions/x", "/v1/embedding", "/api/nope", "/api/embeddings", "/api/chat/", "/tokenise", "/v2/models", "/props/x"];
+
+function servedMethods(pathname: string): string[] {
+  for (const [path, methods] of KEY_ROUTES) {
+    const prefix = path.slice(0, -1);
+    if (path.endsWith("+") ? pathname.startsWith(prefix) && pathname.length > prefix.length : pathname === path) return methods;
+  }
+  return [];
+}
+
+/** "stalled": a body that never ends (a gateway that reads it before checking the key waits forever). */
+type UnauthBody = BodySpec | { kind: "stalled"; text: string };
+
+interface UnauthCase {
+  vars: Record<string, string>;
+  method: string;
+  path: string;
+  headers: [string, string][];
+  /** Not sent with GET and HEAD. */
+  body: UnauthBody;
+  /** Sent as a stream that notes whether anything read it (always so for a stalled body). */
+  streamed: boolean;
+  /** A Content-Length header far beyond the body (and MAX_BODY_BYTES). */
+  declaredLength?: string;
+}
+
+const HOSTED_IMAGES = ["/tiny.png", "/redirect.png", "/huge.png", "/fake.png"].map((path) => IMAGE_SERVER_URL + path);
+/** A chat naming images on the image host: a download before the key is checked shows in the host's counts. */
+const chatWithImages = fc.record({
+  model: chatModel,
+  messages: fc.tuple(
+    fc.constantFrom(...HOSTED_IMAGES).map((url) => ({ type: "image_url", image_url: { url } })),
+    fc.array(fc.oneof(textPart, imagePart), { maxLength: 2 }),
+  ).map(([image, rest]) => [{ role: "user", content: [...rest, image] }]),
+  stream: fc.boolean(),
+});
+const llamaBodies = fc.oneof(
+  fc.record({ content: hostileString, model: chatModel, add_special: fc.boolean() }, { requiredKeys: ["content"] }),
+  fc.record({ tokens: fc.array(fc.nat(100_000), { maxLength: 6 }), model: chatModel }, { requiredKeys: ["tokens"] }),
+);
+/** Over MAX_BODY_BYTES when that is 1 KiB: measured before the key is checked, it would be a 413. */
+const oversize = fc.integer({ min: 2000, max: 300_000 }).map((n) => ({ model: "llama3.2", messages: [{ role: "user", content: "x".repeat(n) }] }));
+
+const unauthBody: fc.Arbitrary<UnauthBody> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.oneof(
+      chatBody, completionBody, embeddingBody, mutated(NATIVE_BODIES["/api/chat"]!), mutated(NATIVE_BODIES["/api/generate"]!),
+      mutated(NATIVE_BODIES["/api/embed"]!), NATIVE_BODIES["/api/show"]!, llamaBodies,
+    ).map(json),
+  },
+  { weight: 3, arbitrary: chatWithImages.map(json) },
+  { weight: 2, arbitrary: badBytes },
+  { weight: 1, arbitrary: oversize.map(json) },
+  { weight: 1, arbitrary: fc.constantFrom('{"model":"llama3.2","messages":[', '{"model":', "").map((text): UnauthBody => ({ kind: "stalled", text })) },
+);
+
+const modelIdSegment = fc.oneof(fc.constantFrom(...MODELS), hostileString.filter((name) => name.length < 1000)).map(encodeSegment);
+const unauthPath = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(...KEY_ROUTES.map(([path]) => path)).chain((path) => (path.endsWith("+") ? modelIdSegment.map((id) => path.slice(0, -1) + id) : fc.constant(path))) },
+  { weight: 1, arbitrary: fc.constantFrom(...NEAR_KEY_ROUTES) },
+).chain((path) => fc.constantFrom("", "?backend=box", "?model=qwen3:8b", "?backend=desk&model=llama3.2").map((q) => path + q));
+
+const unauthCase: fc.Arbitrary<UnauthCase> = unauthPath.chain((path) => {
+  // Mostly the route's own method, so that most cases are refused for their key and nothing else.
+  const served = servedMethods(path.split("?")[0]!);
+  const method = served.length ? fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...served) }, { weight: 1, arbitrary: anyMethod }) : anyMethod;
+  return fc.record({
+    vars: fc.record({ BACKENDS: fc.constant(WITH_LLAMA), MAX_BODY_BYTES: fc.constant("1KiB") }, { requiredKeys: [] }).map((vars) => ({ ...vars, BOX_KEY: "llama-secret" })),
+    path: fc.constant(path),
+    method,
+    // The shared key is not among the extra headers here: x-api-key is Anthropic's way to send a key.
+    headers: fc.tuple(badCredentials, extraHeaders).map(([credentials, rest]) => [...credentials, ...rest.filter(([name]) => name !== "x-api-key")]),
+    body: unauthBody,
+    streamed: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    declaredLength: fc.constantFrom("1099511627776", "9007199254740993", "104857600"),
+  }, { requiredKeys: ["vars", "path", "method", "headers", "body", "streamed"] });
+});
+
+/** Placeholder values for the credentials of property (a), set by its `beforeAll`. */
+const invalid = { revoked: "", expired: "", expiresAt: 0 };
+/** Backend requests and image downloads seen so far in property (a): every case must leave them at zero. */
+let reachedSoFar = 0;
+
+/**
+ * A body stream that nothing reads unless someone asks (high-water mark 0): `read` turns true at the first pull.
+ * `bytes` null: after the text, it never ends.
+ */
+function watchedStream(bytes: Uint8Array | null, stalledText = ""): { stream: ReadableStream<Uint8Array>; read: () => boolean } {
+  let pulled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (pulled && bytes === null) return new Promise<void>(() => {});
+      pulled = true;
+      if (bytes === null) {
+        if (stalledText !== "") controller.enqueue(new TextEncoder().encode(stalledText));
+        return;
+      }
+      if (bytes.byteLength) controller.enqueue(bytes);
+      controller.close();
+    },
+  }, { highWaterMark: 0 });
+  return { stream, read: () => pulled };
+}
+
+/** Everything that reached a backend or the image host since the property started. */
+async function reachedAnything(): Promise<string[]> {
+  const [ollama, llama, images] = await Promise.all([receivedBy(EMULATOR_URL), receivedBy(LLAMA_URL), imageDownloads()]);
+  return [
+    ...ollama.map((r) => `Ollama ${r.method} ${r.path}`),
+    ...llama.map((r) => `llama-server ${r.method} ${r.path}`),
+    ...Object.entries(images).map(([path, n]) => `image host GET ${path} ×${n}`),
+  ];
+}
+
+async function runUnauthenticated(c: UnauthCase): Promise<void> {
+  const fill = (value: string) =>
+    value.replaceAll("$KEY", key).replaceAll("$ADMIN", ADMIN_TOKEN).replaceAll("$REVOKED", invalid.revoked).replaceAll("$EXPIRED", invalid.expired);
+  const headers = new Headers();
+  for (const [name, value] of c.headers) headers.set(name, fill(value));
+  let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined;
+  let bodyRead = () => false;
+  if (c.method !== "GET" && c.method !== "HEAD") {
+    const spec = c.body;
+    if (spec.kind === "stalled" || c.streamed) {
+      const content = spec.kind === "stalled" ? null : bodyOf(spec);
+      const watched = watchedStream(typeof content === "string" ? new TextEncoder().encode(content) : content, spec.kind === "stalled" ? spec.text : "");
+      body = watched.stream;
+      bodyRead = watched.read;
+    } else {
+      body = bodyOf(spec);
+    }
+    if (c.declaredLength !== undefined) headers.set("content-length", c.declaredLength);
+  }
+  const request = new Request(`https://gateway.test${c.path}`, { method: c.method, headers, body });
+  const what = `${request.method} ${c.path.slice(0, 200)} (${c.headers.filter(([name]) => name === "authorization" || name === "x-api-key").map(([n, v]) => `${n}: ${v.slice(0, 60)}`).join("; ") || "no credentials"})`;
+  // gatewayWith would add the shared test key to a request without Authorization: this is the same Worker, as is.
+  let readFirst = false;
+  const { response, bytes } = await withDeadline(REQUEST_DEADLINE_MS, async () => {
+    const response = await handle(request, { ...(env as Env), ...c.vars } as Env);
+    readFirst = bodyRead();
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    // The runtime's HTTP layer drops the body of an answer to HEAD, which calling the Worker's handler skips.
+    return { response, bytes: request.method === "HEAD" ? new Uint8Array() : bytes };
+  }, what);
+  countStatus(response.status);
+  checkAnswer(request, response, bytes);
+  const text = new TextDecoder().decode(bytes);
+  const bad = (why: string) => fail(request, response, text, `${what}: ${why}`);
+  if (readFirst) bad("the body was read before the answer to a request without a valid key");
+  const { pathname } = new URL(request.url);
+  const served = servedMethods(pathname);
+  if (request.method === "OPTIONS") {
+    if (response.status !== 204) bad("a CORS preflight that is not a 204");
+  } else if (served.includes(request.method)) {
+    if (response.status !== 401) bad("a key route did not answer 401 to a request without a valid key");
+  } else if (response.status !== 401 && response.status !== 404) {
+    bad("neither 401 nor 404 for a method or path that no key route serves");
+  }
+  if (response.status === 401 && request.method !== "HEAD" && !isNativePath(pathname)) {
+    const code = (parseJson(text) as { error?: { code?: unknown } }).error?.code;
+    if (code !== "invalid_api_key") bad(`a 401 with code ${JSON.stringify(code)}`);
+  }
+  const reached = await reachedAnything();
+  const calls = reached.slice(reachedSoFar);
+  reachedSoFar = reached.length; // before failing: the cases fast-check tries next while shrinking start from here
+  if (calls.length) bad(`the gateway called out for a request without a valid key: ${calls.join(", ")}`);
+}
+
+// --- (b) `model` repeated in other letter cases on the native routes ----------------------------------------------
+
+/** How encoding/json matches a key to a field: ASCII letters in either case, the Kelvin sign as K, the long s as S. */
+const goFolded = (name: string) => name.replace(/[a-z]/g, (c) => c.toUpperCase()).replaceAll("\u212a", "K").replaceAll("\u017f", "S");
+const bindsTo = (key: string, field: string) => goFolded(key) === goFolded(field);
+
+/** A top-level member written as JSON text: its key with some characters as \u escapes; `at` orders the members. */
+interface Member {
+  key: string;
+  escapes: boolean[];
+  value: unknown;
+  at: number;
+}
+
+function objectText(members: readonly Member[]): string {
+  const keyText = (m: Member) =>
+    [...m.key].map((ch, i) => (m.escapes[i] ? `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}` : JSON.stringify(ch).slice(1, -1))).join("");
+  return `{${[...members].sort((a, b) => a.at - b.at).map((m) => `"${keyText(m)}":${encode(m.value)}`).join(",")}}`;
+}
+
+/** `field` spelled as Go still binds it: letters in random case, the Kelvin sign for k and the long s for s. */
+function spelled(field: string): fc.Arbitrary<string> {
+  const letters = [...field].map((ch) => {
+    const forms = [ch];
+    if (/[a-z]/.test(ch)) forms.push(ch.toUpperCase());
+    if (ch === "k") forms.push("\u212a");
+    if (ch === "s") forms.push("\u017f");
+    return fc.constantFrom(...forms);
+  });
+  return fc.oneof({ weight: 2, arbitrary: fc.constant(field) }, { weight: 3, arbitrary: fc.tuple(...letters).map((chars) => chars.join("")) });
+}
+
+/** One member for `field` (or a near miss that Go does not bind), its key escaped in places. */
+function memberOf(key: fc.Arbitrary<string>, value: fc.Arbitrary<unknown>): fc.Arbitrary<Member> {
+  return fc.record({
+    key,
+    escapes: fc.array(fc.nat(7).map((n) => n === 0), { minLength: 12, maxLength: 12 }),
+    value,
+    at: fc.nat(30),
+  });
+}
+
+/** The value Go ends up with for a plain string field: the last member it binds, a null changing nothing. */
+function lastBound(members: readonly Member[], field: string): unknown {
+  let value: unknown;
+  for (const m of [...members].sort((a, b) => a.at - b.at)) if (bindsTo(m.key, field) && m.value !== null) value = m.value;
+  return value;
+}
+
+/** Keys Go does not bind to `model`, whatever they look like. */
+const NOT_MODEL = ["models", "mode", "modeI", "m0del", "\uff4dodel", "model ", " model", "_model", "model\u0000", "mod\u00e8l", "MODEL_"];
+const SCOPED_TO = "llama3.2";
+/** Names that a key limited to llama3.2 may use (all are llama3.2:latest), and names it may not. */
+const MAY_USE = ["llama3.2", "llama3.2:latest", "LLAMA3.2:LATEST"];
+const MAY_NOT_USE = ["qwen3:8b", "llava:7b", "llama3.3:70b-instruct-q4_K_M", "nomic-embed-text", "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M", "qwen3:9b", "llama3.2:1b", "llama3", "gpt-4o-mini"];
+
+interface KeyCaseCase {
+  path: "/api/chat" | "/api/generate";
+  members: Member[];
+}
+
+const modelValue = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...MAY_USE) },
+  { weight: 6, arbitrary: fc.constantFrom(...MAY_NOT_USE) },
+  { weight: 1, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>("", 1, true, ["llama3.2"]) },
+);
+const keyCaseCase: fc.Arbitrary<KeyCaseCase> = fc.constantFrom("/api/chat" as const, "/api/generate" as const).chain((path) =>
+  fc.tuple(
+    fc.array(memberOf(spelled("model"), modelValue), { minLength: 1, maxLength: 5 }),
+    fc.array(memberOf(fc.constantFrom(...NOT_MODEL), fc.constantFrom(...MAY_USE, ...MAY_NOT_USE)), { maxLength: 2 }),
+    memberOf(fc.constant(path === "/api/chat" ? "messages" : "prompt"), fc.constant(path === "/api/chat" ? [{ role: "user", content: "hi" }] : "hi")),
+    memberOf(fc.constant("stream"), fc.constant(false)),
+  ).map(([models, nearMisses, input, stream]) => ({ path, members: [...models, ...nearMisses, input, stream] })),
+);
+
+/** The 404 every model a key may not use gets, like one that does not exist; its hint names only models it may use. */
+function checkModelNotFound(message: string, allowed: ReadonlySet<string>, bad: (why: string) => never): void {
+  const form = /^The model '[^]*' (?:\(alias of '[^]*'\) )?does not exist or this key may not use it\.(?: Closest available models: ([^]*)\.)?$/.exec(message);
+  if (!form) bad("a 404 that is not the model_not_found answer");
+  const hinted = form![1] === undefined ? [] : form![1].split(", ");
+  const outside = hinted.filter((name) => !allowed.has(name));
+  if (outside.length) bad(`a 404 hint names ${outside.join(", ")}, which this key may not use`);
+}
+
+/** The backend got the gateway's own serialisation: one key per field (its Content-Length is that of JSON.stringify). */
+function checkReserialised(forwarded: Recorded, bad: (why: string) => never): void {
+  const body = forwarded.body as unknown;
+  if (!isRecord(body)) bad(`${forwarded.path} was forwarded a body that is not a JSON object`);
+  for (const field of ["model", "options", "keep_alive"]) {
+    const keys = Object.keys(body as object).filter((name) => bindsTo(name, field));
+    if (keys.length > 1 || (keys.length === 1 && keys[0] !== field)) bad(`${forwarded.path} was forwarded ${keys.map((k) => JSON.stringify(k)).join(", ")}: Go binds each to ${field}`);
+  }
+  const length = forwarded.headers["content-length"];
+  if (length !== undefined && Number(length) !== utf8Length(JSON.stringify(body))) {
+    bad(`${forwarded.path} was forwarded ${length} bytes, not the gateway's serialisation (${utf8Length(JSON.stringify(body))}): duplicate keys or the client's text`);
+  }
+}
+
+async function runKeyCase(c: KeyCaseCase, scopedKey: string): Promise<void> {
+  const text = objectText(c.members);
+  const init = { method: "POST", headers: { authorization: `Bearer ${scopedKey}`, "content-type": "application/json" }, body: text };
+  const request = new Request(`https://gateway.test${c.path}`, { method: "POST" });
+  const { response, bytes } = await withDeadline(REQUEST_DEADLINE_MS, async () => {
+    const response = await gatewayWith({}, c.path, init);
+    return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+  }, `POST ${c.path}`);
+  countStatus(response.status);
+  checkAnswer(request, response, bytes);
+  const answer = new TextDecoder().decode(bytes);
+  const bad = (why: string) => fail(request, response, answer, `${why}\n  body: ${text}`);
+
+  const model = lastBound(c.members, "model");
+  const expected = typeof model !== "string" || model === "" ? 400 : MAY_USE.includes(model) ? 200 : 404;
+  if (response.status !== expected) bad(`expected ${expected}: the last key Go binds to model names ${JSON.stringify(model)}`);
+  const generations = (await emulator.requests()).filter((r) => r.path === "/api/chat" || r.path === "/api/generate");
+  if (expected !== 200) {
+    if (generations.length) bad(`the backend was asked ${generations.map((r) => `${r.path} ${JSON.stringify(r.body).slice(0, 200)}`).join(", ")}`);
+    if (expected === 404) checkModelNotFound(nativeError(answer) ?? "", new Set(["llama3.2:latest"]), bad);
+    return;
+  }
+  if ((parseJson(answer) as { model?: unknown }).model !== "llama3.2:latest") bad("the backend ran another model");
+  if (generations.length !== 1 || generations[0]!.path !== c.path) bad(`the backend was asked ${generations.length} times`);
+  checkReserialised(generations[0]!, bad);
+  if ((generations[0]!.body as { model?: unknown }).model !== "llama3.2:latest") bad(`the backend was sent model ${JSON.stringify((generations[0]!.body as { model?: unknown }).model)}`);
+}
+
+// --- (c) random allow-lists and MODEL_LIMITS ----------------------------------------------------------------------
+
+/** The emulator's models (checked against its /api/tags before the property runs). */
+const INSTALLED = ["llama3.2:latest", "llama3.3:70b-instruct-q4_K_M", "qwen3:8b", "llava:7b", "nomic-embed-text:latest", "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M"];
+const SCOPE_ALIASES = { "gpt-4o-mini": "llama3.2", thinker: "qwen3:8b" };
+/** Names a client may send, and the installed model each one means (null: none). */
+const MEANS: Record<string, string | null> = {
+  "llama3.2": "llama3.2:latest", "llama3.2:latest": "llama3.2:latest", "gpt-4o-mini": "llama3.2:latest", qwen3: "qwen3:8b",
+  "qwen3:8b": "qwen3:8b", "QWEN3:8B": "qwen3:8b", thinker: "qwen3:8b", "llama3.3": "llama3.3:70b-instruct-q4_K_M",
+  "llama3.3:70b-instruct-q4_K_M": "llama3.3:70b-instruct-q4_K_M", "llava:7b": "llava:7b", "nomic-embed-text": "nomic-embed-text:latest",
+  "nomic-embed-text:latest": "nomic-embed-text:latest", "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M": "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
+  "qwen3:9b": null, mistral: null,
+};
+/** Entries of a key's allow-list, and the installed models each one lets it use (an untagged name: every tag). */
+const SCOPE_ENTRIES: Record<string, string[]> = {
+  "llama3.2": ["llama3.2:latest"], "gpt-4o-mini": ["llama3.2:latest"], qwen3: ["qwen3:8b"], "qwen3:8b": ["qwen3:8b"], "llava:7b": ["llava:7b"],
+  "llama3.3:70b-instruct-q4_K_M": ["llama3.3:70b-instruct-q4_K_M"], "nomic-embed-text:latest": ["nomic-embed-text:latest"],
+  "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M": ["hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M"],
+};
+
+interface Ceilings {
+  max_num_ctx?: number;
+  max_num_predict?: number;
+  max_keep_alive?: string | number;
+}
+/** No two patterns of the same length, so the longest one matching is always one. */
+const LIMIT_KEYS = ["llama3.2", "llama3.2:latest", "qwen3:8b", "thinker", "gpt-4o-mini", "nomic-embed-text:latest", "qwen3*", "llama3*", "llama3.2*", "hf.co/*"];
+/** Each ceiling set four times in five. */
+const ceilings: fc.Arbitrary<Ceilings> = fc.tuple(
+  fc.option(fc.integer({ min: 1, max: 65_536 }), { freq: 5 }),
+  fc.option(fc.integer({ min: 1, max: 4096 }), { freq: 5 }),
+  fc.option(fc.oneof(fc.constantFrom("30m", "0", "0s", "1h", "90s", "1h30m", "1.5h", "500ms", "2m30s"), fc.integer({ min: 0, max: 86_400 })), { freq: 5 }),
+).map(([ctx, predict, keepAlive]) => ({
+  ...(ctx !== null && { max_num_ctx: ctx }),
+  ...(predict !== null && { max_num_predict: predict }),
+  ...(keepAlive !== null && { max_keep_alive: keepAlive }),
+}));
+const modelLimits: fc.Arbitrary<Record<string, Ceilings>> = fc.tuple(
+  fc.oneof({ weight: 4, arbitrary: ceilings.map((all) => ({ "*": all })) }, { weight: 1, arbitrary: fc.constant({}) }),
+  fc.dictionary(fc.constantFrom(...LIMIT_KEYS), ceilings, { maxKeys: 3 }),
+).map(([star, named]) => ({ ...star, ...named }));
+const MODEL_DEFAULT_SETS = [
+  { "*": { options: { num_ctx: 131_072, num_predict: -1 }, keep_alive: -1 } },
+  { "*": { options: { num_ctx: 65_536 }, keep_alive: "24h" } },
+  { "qwen3:8b": { options: { num_predict: 100_000 }, keep_alive: "-1m" }, "llama3*": { options: { num_ctx: 1_000_000 } } },
+];
+
+/** The ceilings for a request, as MODEL_LIMITS is keyed: the name sent, the installed name, then the longest `*` pattern. */
+function ceilingsFor(table: Record<string, Ceilings>, requested: string, installed: string): Ceilings | undefined {
+  for (const name of [requested, installed]) if (Object.hasOwn(table, name)) return table[name];
+  let best: Ceilings | undefined;
+  let bestLength = -1;
+  for (const [pattern, entry] of Object.entries(table)) {
+    const prefix = pattern.slice(0, -1);
+    if (pattern.endsWith("*") && prefix.length > bestLength && (requested.startsWith(prefix) || installed.startsWith(prefix))) {
+      best = entry;
+      bestLength = prefix.length;
+    }
+  }
+  return best;
+}
+
+const GO_UNITS: Record<string, number> = { ns: 1, us: 1e3, "\u00b5s": 1e3, "\u03bcs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+/** Go's time.ParseDuration, in nanoseconds (null where Go refuses the text). */
+function goDuration(text: string): number | null {
+  const signed = /^[-+]?/.exec(text)![0];
+  let rest = text.slice(signed.length);
+  if (rest === "0") return 0;
+  if (rest === "") return null;
+  let total = 0;
+  while (rest !== "") {
+    const part = /^(\d*)(?:\.(\d*))?([^\d.]*)/.exec(rest)!;
+    const [whole, int = "", fraction, unit = ""] = part;
+    if (int === "" && !fraction) return null;
+    const scale = GO_UNITS[unit];
+    if (scale === undefined) return null;
+    total += Number(int || "0") * scale + (fraction ? (Number(fraction) / 10 ** fraction.length) * scale : 0);
+    if (total > 2 ** 63) return null;
+    rest = rest.slice(whole.length);
+  }
+  return signed === "-" ? -total : total;
+}
+
+/** How long Ollama keeps a model for this keep_alive, in nanoseconds: Infinity for "forever", null if Ollama refuses it. */
+function keepAliveNs(value: unknown): number | null {
+  if (typeof value === "number") return value < 0 ? Infinity : Math.trunc(value) * 1e9; // Ollama: t < 0 is forever, else int(t) seconds
+  if (typeof value !== "string") return null;
+  const ns = goDuration(value);
+  return ns === null ? null : ns < 0 ? Infinity : ns;
+}
+
+function checkCeilings(forwarded: Recorded, limits: Ceilings | undefined, generation: boolean, bad: (why: string) => never): void {
+  const body = forwarded.body as Record<string, unknown>;
+  const options = body.options;
+  const where = `${forwarded.path} was forwarded`;
+  const predict = isRecord(options) ? options.num_predict : undefined;
+  if (generation && !(typeof predict === "number" && Number.isFinite(predict) && predict >= 0)) bad(`${where} no answer ceiling (options.num_predict ${JSON.stringify(predict)})`);
+  if (!limits) return;
+  if (isRecord(options)) {
+    const ctx = options.num_ctx;
+    if (limits.max_num_ctx !== undefined && ctx !== undefined && ctx !== null && !(typeof ctx === "number" && ctx <= limits.max_num_ctx)) {
+      bad(`${where} num_ctx ${JSON.stringify(ctx)} over max_num_ctx ${limits.max_num_ctx}`);
+    }
+    if (limits.max_num_predict !== undefined && predict !== undefined && predict !== null && !(typeof predict === "number" && predict <= limits.max_num_predict)) {
+      bad(`${where} num_predict ${JSON.stringify(predict)} over max_num_predict ${limits.max_num_predict}`);
+    }
+  }
+  const keepAlive = body.keep_alive;
+  if (limits.max_keep_alive !== undefined && keepAlive !== undefined && keepAlive !== null) {
+    const maxNs = typeof limits.max_keep_alive === "number" ? limits.max_keep_alive * 1e9 : goDuration(limits.max_keep_alive)!;
+    const ns = keepAliveNs(keepAlive);
+    if (ns === null || ns > maxNs) bad(`${where} keep_alive ${JSON.stringify(keepAlive)} over max_keep_alive ${JSON.stringify(limits.max_keep_alive)}`);
+  }
+}
+
+/**
+ * Within the ceilings, a native body is forwarded as Ollama would have decoded it: the options objects merged in
+ * text order (Go decodes each into the same map), the last keep_alive that binds.
+ */
+function checkAsGoDecodes(forwarded: Recorded, members: readonly Member[], limits: Ceilings | undefined, bad: (why: string) => never): void {
+  const ordered = [...members].sort((a, b) => a.at - b.at);
+  const bound = (field: string) => ordered.filter((m) => bindsTo(m.key, field));
+  const merged: Record<string, unknown> = Object.assign({}, ...bound("options").map((m) => m.value));
+  const body = forwarded.body as Record<string, unknown>;
+  const sentOptions = isRecord(body.options) ? body.options : {};
+  for (const [name, value] of Object.entries(merged)) {
+    const withinCeiling = name === "num_ctx" && typeof value === "number" && (limits?.max_num_ctx === undefined || value <= limits.max_num_ctx);
+    if ((name === "num_ctx" && !withinCeiling) || name === "num_predict") continue;
+    if (JSON.stringify(sentOptions[name]) !== JSON.stringify(value)) bad(`${forwarded.path} was forwarded options.${name} ${JSON.stringify(sentOptions[name])}, not the ${JSON.stringify(value)} Go decodes`);
+  }
+  const keepAlives = bound("keep_alive");
+  const last = keepAlives.at(-1)?.value;
+  if (last === undefined || last === null) return;
+  const maxNs = limits?.max_keep_alive === undefined ? Infinity : typeof limits.max_keep_alive === "number" ? limits.max_keep_alive * 1e9 : goDuration(limits.max_keep_alive)!;
+  const ns = keepAliveNs(last);
+  const withinCeiling = limits?.max_keep_alive === undefined || (ns !== null && ns <= maxNs);
+  if (withinCeiling && JSON.stringify(body.keep_alive) !== JSON.stringify(last)) bad(`${forwarded.path} was forwarded keep_alive ${JSON.stringify(body.keep_alive)}, not the ${JSON.stringify(last)} Go decodes`);
+}
+
+type ScopedRoute = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/api/chat" | "/api/generate" | "/api/embed" | "/api/show" | "/v1/models" | "/v1/models/{id}" | "/api/tags" | "/api/ps";
+
+interface ScopedRequest {
+  route: ScopedRoute;
+  /** The name the client sends (a key of MEANS). */
+  model: string;
+  /** JSON text (POST routes). */
+  body?: string;
+  /** The members of a native body, to tell what Ollama's decoder would make of it. */
+  members?: Member[];
+}
+
+interface ScopeCase {
+  scope: string[];
+  limits: Record<string, Ceilings>;
+  defaults?: (typeof MODEL_DEFAULT_SETS)[number];
+  defaultMaxTokens?: string;
+  /** Models loaded at the emulator before the key's requests (for /api/ps). */
+  loaded: string[];
+  requests: ScopedRequest[];
+}
+
+const ctxValue = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 300_000 }) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(0, -1, 2 ** 53, 1e12, 4096.5, "131072", true) });
+const predictValue = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: -2, max: 200_000 }) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(2 ** 53, 1e12, 0.5, "100000") });
+const keepAliveValue = fc.oneof(
+  // Durations Ollama takes, within the usual ceilings or near them.
+  { weight: 3, arbitrary: fc.constantFrom<unknown>("5m", "0", "0s", "-0", "+5m", "30m", "30m0s", "1800s", "1800.5s", "1h29m59s", "90s", "1.5h", ".5h", "5.m", "500ms") },
+  // "Forever" (negative) or long.
+  { weight: 3, arbitrary: fc.constantFrom<unknown>("-1m", "-5s", "-1h30m", "-.5s", "2h", "10h", "9999999999h", "2562047h47m16.854775807s") },
+  // Not durations at all (Ollama refuses them).
+  { weight: 2, arbitrary: fc.constantFrom<unknown>("", "-1", "forever", "1d", "5M", " 5m", "1e3s", "1h-1m", "5 m", "\u212a") },
+  { weight: 3, arbitrary: fc.integer({ min: -10, max: 200_000 }) },
+  { weight: 2, arbitrary: fc.constantFrom<unknown>(-0.5, -1e-9, 1800.9, 1e20, true, {}) },
+);
+const optionsValue = fc.record({ num_ctx: ctxValue, num_predict: predictValue, temperature: fc.constantFrom(0.1, 0.5, 0.9), top_k: fc.nat(100) }, { requiredKeys: [] });
+const requestedName = fc.constantFrom(...Object.keys(MEANS));
+
+/** OpenAI-dialect bodies: the Ollama extras `options` and `keep_alive` as plain fields. */
+const v1Generation = (route: "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings"): fc.Arbitrary<ScopedRequest> =>
+  fc.record({
+    model: requestedName,
+    max_tokens: fc.oneof(fc.nat(100_000), fc.constant(2 ** 40)),
+    options: optionsValue,
+    keep_alive: keepAliveValue.filter((value) => typeof value === "string" || typeof value === "number"),
+    stream: fc.boolean(),
+  }, { requiredKeys: ["model"] }).map(({ model, max_tokens, stream, ...extras }) => {
+    const input = route === "/v1/chat/completions" ? { messages: [{ role: "user", content: "hi" }] } : route === "/v1/completions" ? { prompt: "hi" } : { input: "hi" };
+    const caps = route === "/v1/embeddings" ? {} : { max_tokens, stream };
+    return { route, model, body: JSON.stringify({ model, ...input, ...caps, ...extras }) };
+  });
+
+/** Native bodies written as text: `options` and `keep_alive` may come several times, in any spelling Go binds. */
+const nativeGeneration = (route: "/api/chat" | "/api/generate" | "/api/embed"): fc.Arbitrary<ScopedRequest> =>
+  fc.tuple(
+    requestedName,
+    fc.nat(30),
+    fc.array(memberOf(spelled("options"), optionsValue), { maxLength: 3 }),
+    fc.array(memberOf(spelled("keep_alive"), keepAliveValue), { maxLength: 3 }),
+    memberOf(fc.constant("stream"), fc.boolean()),
+  ).map(([model, at, options, keepAlive, stream]) => {
+    const input: Member = route === "/api/chat"
+      ? { key: "messages", escapes: [], value: [{ role: "user", content: "hi" }], at: 0 }
+      : { key: route === "/api/generate" ? "prompt" : "input", escapes: [], value: "hi", at: 0 };
+    const members = [{ key: "model", escapes: [], value: model, at }, input, ...options, ...keepAlive, ...(route === "/api/embed" ? [] : [stream])];
+    return { route, model, body: objectText(members), members };
+  });
+
+const scopedRequest: fc.Arbitrary<ScopedRequest> = fc.oneof(
+  { weight: 2, arbitrary: v1Generation("/v1/chat/completions") },
+  { weight: 1, arbitrary: v1Generation("/v1/completions") },
+  { weight: 1, arbitrary: v1Generation("/v1/embeddings") },
+  { weight: 2, arbitrary: nativeGeneration("/api/chat") },
+  { weight: 2, arbitrary: nativeGeneration("/api/generate") },
+  { weight: 1, arbitrary: nativeGeneration("/api/embed") },
+  { weight: 1, arbitrary: requestedName.map((model): ScopedRequest => ({ route: "/api/show", model, body: JSON.stringify({ model }) })) },
+  { weight: 1, arbitrary: requestedName.map((model): ScopedRequest => ({ route: "/v1/models/{id}", model })) },
+  { weight: 2, arbitrary: fc.constantFrom<ScopedRoute>("/v1/models", "/api/tags", "/api/ps").map((route): ScopedRequest => ({ route, model: "" })) },
+);
+
+const scopeCase: fc.Arbitrary<ScopeCase> = fc.record({
+  scope: fc.subarray(Object.keys(SCOPE_ENTRIES), { maxLength: 3 }),
+  limits: modelLimits,
+  defaults: fc.constantFrom(...MODEL_DEFAULT_SETS),
+  defaultMaxTokens: fc.constantFrom("16", "100000"),
+  loaded: fc.subarray(INSTALLED, { maxLength: 3 }),
+  requests: fc.array(scopedRequest, { minLength: 1, maxLength: 4 }),
+}, { requiredKeys: ["scope", "limits", "loaded", "requests"] });
+
+const GENERATION_PATHS = new Set(["/api/chat", "/api/generate"]);
+const MODEL_PATHS = new Set(["/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/show"]);
+
+async function runScopeCase(c: ScopeCase): Promise<void> {
+  const allowed = new Set(c.scope.length ? c.scope.flatMap((entry) => SCOPE_ENTRIES[entry]!) : INSTALLED);
+  const outside = INSTALLED.filter((name) => !allowed.has(name));
+  for (const name of c.loaded) {
+    const embedding = name.startsWith("nomic-embed-text");
+    await fetch(`${EMULATOR_URL}${embedding ? "/api/embed" : "/api/generate"}`, { method: "POST", body: JSON.stringify(embedding ? { model: name, input: "x" } : { model: name, prompt: "" }) });
+  }
+  const vars: Record<string, string> = { MODEL_LIMITS: JSON.stringify(c.limits), MODEL_ALIASES: JSON.stringify(SCOPE_ALIASES) };
+  if (c.defaults) vars.MODEL_DEFAULTS = JSON.stringify(c.defaults);
+  if (c.defaultMaxTokens) vars.DEFAULT_MAX_TOKENS = c.defaultMaxTokens;
+  const created = await createKey({ name: "fuzz: scope", models: c.scope, rpm: 1_000_000, tpm: 1_000_000_000, max_concurrency: 1000 });
+  try {
+    let seen = (await emulator.requests()).length;
+    for (const r of c.requests) {
+      const post = r.body !== undefined;
+      const path = r.route === "/v1/models/{id}" ? `/v1/models/${encodeURIComponent(r.model)}` : r.route;
+      const init = { method: post ? "POST" : "GET", headers: { authorization: `Bearer ${created.key}`, "content-type": "application/json" }, body: r.body };
+      const request = new Request(`https://gateway.test${path}`, { method: init.method });
+      const { response, bytes } = await withDeadline(REQUEST_DEADLINE_MS, async () => {
+        const response = await gatewayWith(vars, path, init);
+        return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+      }, `${init.method} ${path}`);
+      countStatus(response.status);
+      checkAnswer(request, response, bytes);
+      const text = new TextDecoder().decode(bytes);
+      const bad = (why: string) =>
+        fail(request, response, text, `${why}\n  key models ${JSON.stringify(c.scope)}, MODEL_LIMITS ${vars.MODEL_LIMITS}${vars.MODEL_DEFAULTS ? `, MODEL_DEFAULTS ${vars.MODEL_DEFAULTS}` : ""}\n  body: ${r.body?.slice(0, 600) ?? "none"}`);
+
+      // Nothing names a model outside the key's list, unless the client named it first.
+      const leaked = outside.filter((name) => text.includes(name) && r.model !== name && !(r.body ?? "").includes(name));
+      if (leaked.length) bad(`the answer names ${leaked.join(", ")}, which this key may not use`);
+      const means = r.model === "" ? null : MEANS[r.model]!;
+      const mayUse = means !== null && allowed.has(means);
+      if (r.model !== "" && !mayUse && response.status !== 404 && response.status !== 400) bad(`a model this key may not use (${JSON.stringify(r.model)}) answered ${response.status}`);
+      if (response.status === 404 && r.model !== "") {
+        const native = isNativePath(path);
+        const message = native ? nativeError(text) : (parseJson(text) as { error?: { message?: string } }).error?.message;
+        if (mayUse && message?.includes("this key may not use it")) bad(`a model this key may use (${JSON.stringify(r.model)}) was refused`);
+        if (!mayUse) checkModelNotFound(message ?? "", allowed, bad);
+      }
+      if (response.status === 200) checkList(r.route, parseJson(text), allowed, bad);
+
+      const all = await emulator.requests();
+      const forwarded = all.slice(seen);
+      seen = all.length;
+      for (const sent of forwarded) {
+        if (!MODEL_PATHS.has(sent.path)) continue;
+        const model = (sent.body as { model?: unknown } | null)?.model;
+        if (typeof model !== "string" || !allowed.has(model)) bad(`${sent.path} was asked for ${JSON.stringify(model)}, which this key may not use`);
+        if (sent.path === "/api/show") continue;
+        checkReserialised(sent, bad);
+        if (model !== means) bad(`${sent.path} was asked for ${JSON.stringify(model)}, not ${JSON.stringify(means)}`);
+        const limits = ceilingsFor(c.limits, r.model, model as string);
+        checkCeilings(sent, limits, GENERATION_PATHS.has(sent.path), bad);
+        if (r.members) checkAsGoDecodes(sent, r.members, limits, bad);
+      }
+    }
+  } finally {
+    await revokeKey(created.id);
+  }
+}
+
+/** A list answer names only models the key may use, and all of them (but /api/ps: those loaded). */
+function checkList(route: ScopedRoute, body: unknown, allowed: ReadonlySet<string>, bad: (why: string) => never): void {
+  let names: string[];
+  if (route === "/v1/models") {
+    const ids = ((body as { data?: { id: string }[] }).data ?? []).map((entry) => entry.id);
+    const unknown = ids.filter((id) => !Object.hasOwn(MEANS, id));
+    if (unknown.length) bad(`/v1/models lists ${unknown.join(", ")}, which this test does not know`);
+    names = ids.map((id) => MEANS[id]!);
+  } else if (route === "/api/tags" || route === "/api/ps") {
+    names = ((body as { models?: { name: string; model: string }[] }).models ?? []).flatMap((entry) => [entry.name, entry.model]);
+  } else {
+    return;
+  }
+  const outside = names.filter((name) => !allowed.has(name));
+  if (outside.length) bad(`${route} lists ${[...new Set(outside)].join(", ")}, which this key may not use`);
+  if (route !== "/api/ps") {
+    const missing = [...allowed].filter((name) => !names.includes(name));
+    if (missing.length) bad(`${route} leaves out ${missing.join(", ")}, which this key may use`);
+  }
+}
+
+describe("fuzz: authentication first, the key's scope, MODEL_LIMITS (each case with its own settings)", () => {
+  it("model named several times in other letter cases on /api/chat and /api/generate: the last key Go binds decides", { timeout: timeoutFor("nativeKeyCase", 1000) }, async () => {
+    const created = await createKey({ name: "fuzz: llama3.2 only", models: [SCOPED_TO], rpm: 1_000_000, tpm: 1_000_000_000, max_concurrency: 1000 });
+    try {
+      await check("nativeKeyCase", fc.asyncProperty(keyCaseCase, (c) => runKeyCase(c, created.key)));
+    } finally {
+      await revokeKey(created.id);
+    }
+  });
+
+  it("random allow-lists and MODEL_LIMITS: no ceiling exceeded in any spelling, no model outside the list named", { timeout: timeoutFor("scopesAndLimits", 2000) }, async () => {
+    const tags = (await (await fetch(`${EMULATOR_URL}/api/tags`)).json()) as { models: { name: string }[] };
+    const names = tags.models.map((model) => model.name).sort();
+    if (names.join() !== [...INSTALLED].sort().join()) throw new Violation(`the emulator's models changed (${names.join(", ")}): update INSTALLED, MEANS and SCOPE_ENTRIES`);
+    await check("scopesAndLimits", fc.asyncProperty(scopeCase, runScopeCase));
+  });
+
+  // Last: the expiring key has had time to expire while the others ran.
+  it("requests without a valid key: 401 on every key route, and nothing reaches a backend or an image host", { timeout: timeoutFor("unauthenticated", 1000) }, async () => {
+    const sample = "a".repeat(32);
+    if (!isWellFormedKey(`sk-${sample}${keyChecksum(sample)}`)) throw new Violation("made-up keys are no longer well-formed: update keyChecksum to src/keys/key-format.ts");
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, invalid.expiresAt + 50 - Date.now())));
+    await Promise.all([emulator.reset(), fetch(`${LLAMA_URL}/__emulator/reset`, { method: "POST" }), fetch(`${IMAGE_SERVER_URL}/__reset`, { method: "POST" })]);
+    reachedSoFar = 0;
+    await check("unauthenticated", fc.asyncProperty(unauthCase, runUnauthenticated), false);
+    // Across the whole run, work the gateway may have left for later included.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const reached = await reachedAnything();
+    if (reached.length) throw new Violation(`requests without a valid key made the gateway call out: ${reached.join(", ")}`);
+  });
+
+  beforeAll(async () => {
+    const revoked = await createKey({ name: "fuzz: revoked" });
+    await revokeKey(revoked.id);
+    invalid.revoked = revoked.key;
+    invalid.expiresAt = Date.now() + 500;
+    invalid.expired = (await createKey({ name: "fuzz: expires", expires_at: new Date(invalid.expiresAt).toISOString() })).key;
+  });
+});

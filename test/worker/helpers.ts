@@ -6,7 +6,7 @@ import type { Env, EnvVars } from "../../src/env.ts";
 export const EMULATOR_URL = `http://127.0.0.1:${inject("emulatorPort")}`;
 export const IMAGE_SERVER_URL = inject("imageServerUrl");
 
-export const ADMIN_AUTH = "Bearer test-admin-token";
+export const ADMIN_AUTH = "Bearer test-admin-token-0123456789abcdef";
 
 /** Create an API key through the admin API; returns the 201 body (with the one-time `key`). */
 export async function createKey(body: Record<string, unknown>): Promise<any> {
@@ -52,6 +52,7 @@ export async function gatewayWith(vars: EnvVars, path: string, init: RequestInit
     KEY_REGISTRY: bindings.KEY_REGISTRY,
     BACKEND_GATE: bindings.BACKEND_GATE,
     ADMIN_TOKEN: bindings.ADMIN_TOKEN,
+    OLLAMA_VPC: bindings.OLLAMA_VPC, // the Ollama emulator as a Workers VPC service (vitest.worker.config.ts)
     OLLAMA_URL: EMULATOR_URL,
     HEARTBEAT_INTERVAL: "300ms",
     MODELS_CACHE_TTL: "0ms",

@@ -215,14 +215,15 @@ describe("encodings and numbers", () => {
     const fine = await postRaw("/v1/chat/completions", chatWith(`,"temperature":1e-400,"top_p":4.9e-324,"presence_penalty":-1.7976931348623157e308`));
     expect(fine.status).toBe(200);
     const [chat] = await emulator.requests("/api/chat");
-    expect(chat!.body.options).toEqual({ temperature: 0, top_p: 4.9e-324, presence_penalty: -1.7976931348623157e308 });
+    expect(chat!.body.options).toEqual({ temperature: 0, top_p: 4.9e-324, presence_penalty: -1.7976931348623157e308, num_predict: 8192 });
 
     const created = await createKey({ name: "infinite", tpm: 5000 });
     const native = await postRaw("/api/generate", `{"model":"llama3.2","prompt":"hi","stream":false,"options":{"num_predict":1e400}}`, { authorization: `Bearer ${created.key}` });
     expect(native.status).toBe(200);
     expect(native.headers.get("x-ratelimit-remaining-tokens")).toBe("0"); // the whole minute reserved, no more
     const [generate] = await emulator.requests("/api/generate");
-    expect(generate!.body.options).toEqual({ num_predict: null }); // Infinity has no JSON form
+    // Infinity is no cap: the answer's ceiling takes its place (and Infinity has no JSON form anyway).
+    expect(generate!.body.options).toEqual({ num_predict: 8192 });
   });
 });
 
@@ -246,8 +247,8 @@ describe("prototype keys", () => {
     expect(native.messages).toEqual([{ role: "user", content: "hi" }]);
     expect(Object.hasOwn(native, "polluted")).toBe(false);
     // zod drops a record's __proto__ key; constructor and prototype are ordinary option names to Ollama.
-    expect(native.options).toEqual({ constructor: { prototype: { polluted: "yes" } }, prototype: { polluted: "yes" }, temperature: 0.5 });
-    expect(native.options.num_predict).toBeUndefined();
+    // The answer cap is the gateway's ceiling (DEFAULT_MAX_TOKENS), never the 1 hidden behind __proto__.
+    expect(native.options).toEqual({ constructor: { prototype: { polluted: "yes" } }, prototype: { polluted: "yes" }, temperature: 0.5, num_predict: 8192 });
     expect(Object.getPrototypeOf(native.options)).toBe(Object.prototype);
 
     for (const [path, body] of [
@@ -273,7 +274,7 @@ describe("prototype keys", () => {
     // A key limited to one model cannot reach another by hiding `model` behind __proto__.
     const limited = await createKey({ name: "qwen only", models: ["qwen3"] });
     const sneaky = await postRaw("/api/chat", `{"__proto__":{"model":"qwen3:8b"},"model":"llama3.2","messages":[]}`, { authorization: `Bearer ${limited.key}` });
-    expect(sneaky.status).toBe(403);
+    expect(sneaky.status).toBe(404);
   });
 
   it("admin bodies and query strings with such keys are refused or ignored", async () => {

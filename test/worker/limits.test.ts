@@ -1,6 +1,10 @@
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { BackendGate } from "../../src/limits/backend-gate.ts";
 import type { Env } from "../../src/env.ts";
+import { inject } from "vitest";
+import { resetBackendState } from "../../src/backends/state.ts";
+import { clearCatalogCache } from "../../src/models/catalog.ts";
 import { ADMIN_AUTH, createKey, emulator, gateway, gatewayWith, postJson, postJsonWith, readSse, user } from "./helpers.ts";
 
 const bindings = env as Env;
@@ -206,6 +210,52 @@ describe("gateway-wide backend gate", () => {
   });
 });
 
+describe("the backend gate and revocation", () => {
+  const gated = { BACKEND_MAX_CONCURRENCY: "1", QUEUE_MAX_WAIT: "10s" };
+  const body = { model: "llama3.2", stream: true, messages: [user("x")] };
+  const gateStats = () => bindings.BACKEND_GATE.get(bindings.BACKEND_GATE.idFromName("ollama")).stats();
+
+  it("a request waiting in the queue whose key is revoked meanwhile gets 401 and never reaches the backend", async () => {
+    const holder = await createKey({ name: "holder" });
+    const victim = await createKey({ name: "victim" });
+    await emulator.fault({ fault: { kind: "stall", afterLines: 1 }, times: 1 });
+    const holding = await postJsonWith(gated, "/v1/chat/completions", body, bearer(holder.key));
+    expect(holding.status).toBe(200);
+    const waiting = postJsonWith(gated, "/v1/chat/completions", body, bearer(victim.key));
+    await expect.poll(gateStats).toEqual({ inFlight: 1, queued: 1 });
+
+    const revoked = await gateway(`/admin/keys/${victim.id}`, { method: "DELETE", headers: { authorization: ADMIN_AUTH } });
+    expect(revoked.status).toBe(200);
+    await holding.body!.cancel();
+
+    const res = await waiting;
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as any).error).toMatchObject({ code: "invalid_api_key" });
+    expect(await emulator.requests("/api/chat")).toHaveLength(1);
+    // The slot the gate granted to the revoked request went back at once.
+    await expect.poll(gateStats).toEqual({ inFlight: 0, queued: 0 });
+    expect((await postJsonWith(gated, "/v1/chat/completions", { ...body, stream: false }, bearer(holder.key))).status).toBe(200);
+  });
+
+  it("a gate that cannot be reached refuses with 429 and gives the key's slot back", async () => {
+    const created = await createKey({ name: "gate-down", max_concurrency: 1 });
+    const acquire = vi.spyOn(BackendGate.prototype, "acquire").mockRejectedValueOnce(new Error("gate unreachable"));
+    try {
+      const res = await postJsonWith(gated, "/v1/chat/completions", { ...body, stream: false }, bearer(created.key));
+      expect(res.status).toBe(429);
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(((await res.json()) as any).error.message).toMatch(/backend gate is unavailable/);
+      expect(acquire).toHaveBeenCalledTimes(1);
+    } finally {
+      acquire.mockRestore();
+    }
+    expect(await emulator.requests("/api/chat")).toHaveLength(0);
+    // Its only concurrency slot is free again: the next request is served at once.
+    const next = await postJsonWith(gated, "/v1/chat/completions", { ...body, stream: false }, bearer(created.key));
+    expect(next.status).toBe(200);
+  });
+});
+
 describe("slots of a Worker that died", () => {
   const gated = (extra: Record<string, string>) => ({ BACKEND_MAX_CONCURRENCY: "1", QUEUE_MAX_WAIT: "5s", ...extra });
   const policy = { leaseTtlMs: 1500, gate: { name: "ollama", maxConcurrency: 1, maxWaitMs: 5000, maxQueue: 64, leaseTtlMs: 1500 } };
@@ -238,3 +288,181 @@ describe("slots of a Worker that died", () => {
   });
 });
 
+
+describe("tokens go uncharged no more: what was generated is charged, and estimated when the counts never come", () => {
+  // 400 words: the /v1 prompt estimate is ⌈1999 / 4⌉ = 500 tokens; the native one (the messages' JSON) ⌈2029 / 4⌉ = 508.
+  const LONG = Array.from({ length: 400 }, () => "word").join(" ");
+  const V1_PROMPT = 500;
+  const NATIVE_PROMPT = 508;
+  const chatBody = (extra: Record<string, unknown> = {}) => ({ model: "llama3.2", messages: [user(LONG)], ...extra });
+  const newKey = async (name: string) => createKey({ name, tpm: 1_000_000_000, rpm: 1000 });
+
+  /** Read a native NDJSON stream until `count` lines have arrived, then hang up. */
+  async function cancelAfterLines(res: Response, count: number): Promise<string[]> {
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while (text.split("\n").length - 1 < count) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`the stream ended after ${text}`);
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+    return text.split("\n").filter(Boolean);
+  }
+
+  it("(a) a native /api/chat stream cancelled before its final line: the lines received, and the prompt at its estimate", async () => {
+    const created = await newKey("native-cancel");
+    await emulator.fault({ fault: { kind: "stall", afterLines: 5 }, times: 1 });
+    const res = await postJson("/api/chat", chatBody(), bearer(created.key));
+    expect(res.status).toBe(200);
+    const lines = await cancelAfterLines(res, 5);
+    expect(lines.map((line) => JSON.parse(line).message.content)).toEqual(["Hello!", " You", " said:", " word", " word"]);
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: NATIVE_PROMPT, completion_tokens: 5 });
+  });
+
+  it("(a) a native /api/generate stream whose upstream connection breaks midway", async () => {
+    const created = await newKey("native-drop");
+    await emulator.fault({ fault: { kind: "drop", afterLines: 4 }, times: 1 });
+    const res = await postJson("/api/generate", { model: "llama3.2", prompt: LONG }, bearer(created.key));
+    const lines = (await res.text()).split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    expect(lines.map((line) => line.response ?? line.error)).toEqual(["Hello!", " You", " said:", " word", "The connection to the backend broke during the answer."]);
+    // The prompt estimate of /api/generate is its text: ⌈1999 / 4⌉.
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: 500, completion_tokens: 4 });
+  });
+
+  it("(d) a native answer whose decoding fails on a malformed line: the lines before it still count", async () => {
+    const created = await newKey("native-malformed");
+    await emulator.fault({ fault: { kind: "malformed", afterLines: 3 }, times: 1 });
+    const res = await postJson("/api/chat", chatBody(), bearer(created.key));
+    expect((await res.text()).endsWith('{"model":"x","mess\n')).toBe(true);
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: NATIVE_PROMPT, completion_tokens: 3 });
+  });
+
+  it("(d) a native answer over the NDJSON size limit: its text at four characters a token", async () => {
+    const created = await newKey("native-huge");
+    const messages = [user("x".repeat(9 * 1024 * 1024))];
+    const res = await postJson("/api/chat", { model: "llama3.2", stream: false, messages }, bearer(created.key));
+    expect(res.status).toBe(200);
+    const text = await res.text(); // passed on unchanged: one line of about 9 MiB
+    const opening = text.indexOf('"content":"') + '"content":"'.length;
+    expect(text.slice(opening, opening + 17)).toBe("Hello! You said: ");
+    const answer = Math.ceil((text.length - opening) / 4);
+    expect(answer).toBeGreaterThan(9 * 1024 * 1024 / 4);
+    await expect.poll(() => usageOf(created.id)).toEqual({
+      requests: 1,
+      prompt_tokens: Math.ceil(JSON.stringify(messages).length / 4),
+      completion_tokens: answer,
+    });
+  });
+
+  it("(c) a native stream dropped before its first token: the prompt at its estimate", async () => {
+    const created = await newKey("native-first");
+    await emulator.fault({ fault: { kind: "stall", afterLines: 0 }, times: 1 });
+    const res = await postJson("/api/chat", chatBody(), bearer(created.key));
+    expect(res.status).toBe(200);
+    await res.body!.cancel();
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: NATIVE_PROMPT, completion_tokens: 0 });
+  });
+
+  it("a request Ollama refuses (its own JSON error) is charged nothing", async () => {
+    const created = await newKey("native-refused");
+    await emulator.fault({ fault: { kind: "busy" }, times: 1 });
+    const res = await postJson("/api/chat", chatBody(), bearer(created.key));
+    expect(res.status).toBe(503);
+    await res.text();
+    await expect.poll(async () => (await keyStub(created.key)).inFlight()).toBe(0);
+    expect(await usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: 0, completion_tokens: 0 });
+  });
+
+  it("(c) a /v1 stream dropped before its first token, with the backend's headers in or still awaited", async () => {
+    const created = await newKey("v1-first");
+    await emulator.fault({ fault: { kind: "stall", afterLines: 0 }, times: 1 });
+    const answered = await postJson("/v1/chat/completions", chatBody({ stream: true }), bearer(created.key));
+    expect(answered.status).toBe(200);
+    await answered.body!.cancel();
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: V1_PROMPT, completion_tokens: 0 });
+    // Ollama sends its headers with the first token: a long prompt means a long wait with nothing received.
+    await emulator.fault({ fault: { kind: "slow-first-byte", delayMs: 10_000 }, times: 1 });
+    const waiting = await postJson("/v1/chat/completions", chatBody({ stream: true }), bearer(created.key));
+    expect(waiting.status).toBe(200); // committed after one heartbeat interval
+    const reader = waiting.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(": keep-alive\n\n");
+    await reader.cancel();
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 2, prompt_tokens: 2 * V1_PROMPT, completion_tokens: 0 });
+    await expect.poll(async () => (await emulator.stats()).open).toBe(0);
+  });
+
+  it("(b) a non-stream /v1 request the client abandons while the answer is assembled: the lines generated so far", async () => {
+    const created = await newKey("v1-abandon");
+    await emulator.fault({ fault: { kind: "stall", afterLines: 3 }, times: 1 });
+    const controller = new AbortController();
+    const pending = gatewayWith({}, "/v1/chat/completions", {
+      method: "POST",
+      headers: { ...bearer(created.key), "content-type": "application/json" },
+      body: JSON.stringify(chatBody()),
+      signal: controller.signal,
+    }).catch((error: unknown) => error);
+    await expect.poll(async () => (await emulator.stats()).open).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the three lines are read into the answer
+    controller.abort();
+    await pending;
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: V1_PROMPT, completion_tokens: 3 });
+    await expect.poll(async () => (await emulator.stats()).open).toBe(0);
+  });
+
+  it("(b) a non-stream /v1 request abandoned before the backend's first byte: the prompt at its estimate", async () => {
+    const created = await newKey("v1-abandon-early");
+    await emulator.fault({ fault: { kind: "slow-first-byte", delayMs: 10_000 }, times: 1 });
+    const controller = new AbortController();
+    const pending = gatewayWith({}, "/v1/completions", {
+      method: "POST",
+      headers: { ...bearer(created.key), "content-type": "application/json" },
+      body: JSON.stringify({ model: "llama3.2", prompt: LONG }),
+      signal: controller.signal,
+    }).catch((error: unknown) => error);
+    await expect.poll(async () => (await emulator.stats()).open).toBe(1);
+    controller.abort();
+    await pending;
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: V1_PROMPT, completion_tokens: 0 });
+  });
+
+  it("a non-stream /v1 answer whose upstream connection breaks midway: 502, and the lines generated are charged", async () => {
+    const created = await newKey("v1-drop");
+    await emulator.fault({ fault: { kind: "drop", afterLines: 4 }, times: 1 });
+    const res = await postJson("/v1/chat/completions", chatBody(), bearer(created.key));
+    expect(res.status).toBe(502);
+    await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: V1_PROMPT, completion_tokens: 4 });
+  });
+
+  describe("on llama-server", () => {
+    const LLAMA_URL = inject("llamaEmulatorUrl");
+    const llama = (rule: unknown) => fetch(`${LLAMA_URL}/__emulator/fault`, { method: "POST", body: JSON.stringify(rule) });
+    const vars = {
+      BACKENDS: JSON.stringify([{ name: "box", kind: "llamacpp", url: LLAMA_URL, api_key: "$BOX_KEY" }]),
+      BOX_KEY: "llama-secret",
+    };
+    const post = (key: string, body: unknown) => postJsonWith(vars, "/v1/chat/completions", body, bearer(key));
+    const llamaBody = (extra: Record<string, unknown> = {}) => ({ model: "qwen2.5-7b-instruct", messages: [user(LONG)], ...extra });
+
+    beforeEach(async () => {
+      resetBackendState();
+      clearCatalogCache();
+      await fetch(`${LLAMA_URL}/__emulator/reset`, { method: "POST" });
+    });
+
+    it("a stream dropped before its first token, and a non-stream answer cut midway", async () => {
+      const created = await newKey("llama-cut");
+      await llama({ fault: { kind: "stall", afterLines: 0 }, times: 1 });
+      const stream = await post(created.key, llamaBody({ stream: true }));
+      expect(stream.status).toBe(200);
+      await stream.body!.cancel();
+      await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: V1_PROMPT, completion_tokens: 0 });
+      // The opening delta, then three tokens, then the connection breaks.
+      await llama({ fault: { kind: "drop", afterLines: 4 }, times: 1 });
+      const cut = await post(created.key, llamaBody());
+      expect(cut.status).toBe(502);
+      await expect.poll(() => usageOf(created.id)).toEqual({ requests: 2, prompt_tokens: 2 * V1_PROMPT, completion_tokens: 3 });
+    });
+  });
+});

@@ -54,11 +54,17 @@ describe("read-only routes for keys", () => {
   it("POST /api/show resolves aliases and untagged names, including the legacy `name` field", async () => {
     const res = await native("POST", "/api/show", { model: "gpt-4o-mini" });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as any).details.family).toBe("llama");
+    const show = (await res.json()) as any;
+    expect(show.details.family).toBe("llama");
     await native("POST", "/api/show", { name: "nomic-embed-text" });
     const [viaAlias, viaName] = await emulator.requests("/api/show");
     expect(viaAlias!.body).toEqual({ model: "llama3.2:latest" });
     expect(viaName!.body).toEqual({ model: "nomic-embed-text:latest" });
+    // The blob's path on the home machine is not shown: the Modelfile names the model instead.
+    const direct = (await (await fetch(`${EMULATOR_URL}/api/show`, { method: "POST", body: JSON.stringify({ model: "llama3.2:latest" }) })).json()) as any;
+    expect(direct.modelfile).toMatch(/^FROM \/root\/\.ollama\/models\/blobs\/sha256-/m);
+    expect(show.modelfile).toBe(direct.modelfile.replace(/^FROM \/.*$/m, "FROM llama3.2:latest"));
+    expect({ ...show, modelfile: direct.modelfile }).toStrictEqual(direct);
   });
 
   it("GET /api/ps lists what ran", async () => {
@@ -67,17 +73,17 @@ describe("read-only routes for keys", () => {
     expect(ps.models.map((model: any) => model.name)).toEqual(["llama3.2:latest"]);
   });
 
-  it("a key's allow-list limits /api/tags, /api/ps and the models it may call (403)", async () => {
+  it("a key's allow-list limits /api/tags, /api/ps and the models it may call (404, as for a missing model)", async () => {
     const { key } = await createKey({ name: "native-limited", models: ["llama3.2"], rpm: 1000, tpm: 1_000_000 });
     const auth = { authorization: `Bearer ${key}` };
     const tags = (await (await native("GET", "/api/tags", undefined, auth)).json()) as any;
     expect(tags.models.map((model: any) => model.name)).toEqual(["llama3.2:latest"]);
     expect(tags.models[0]).toMatchObject({ details: { family: "llama" }, capabilities: ["completion", "tools"] });
     const refused = await native("POST", "/api/chat", { model: "qwen3:8b", messages: [user("x")] }, auth);
-    expect(refused.status).toBe(403);
-    expect(refused.headers.get("x-ratelimit-limit-requests")).toBe("1000"); // errors after admission keep them
-    expect(await ollamaError(refused)).toBe("This API key is not allowed to use the model 'qwen3:8b'.");
-    expect((await native("POST", "/api/show", { model: "qwen3:8b" }, auth)).status).toBe(403);
+    expect(refused.status).toBe(404);
+    expect(refused.headers.get("x-ratelimit-limit-requests")).toBe("1000"); // authenticated answers carry them
+    expect(await ollamaError(refused)).toBe("The model 'qwen3:8b' does not exist or this key may not use it. Closest available models: llama3.2:latest.");
+    expect((await native("POST", "/api/show", { model: "qwen3:8b" }, auth)).status).toBe(404);
     expect(await emulator.requests("/api/chat")).toEqual([]);
     await native("POST", "/api/chat", { model: "qwen3:8b", stream: false, messages: [user("x")] }).then((res) => res.arrayBuffer());
     const running = async (headers: Record<string, string> = {}) =>
@@ -108,8 +114,9 @@ describe("generation routes pass through byte for byte", () => {
     expect(res.headers.get("content-type")).toBe(NDJSON);
     const text = await res.arrayBuffer().then(utf8);
     const [forwarded] = await emulator.requests("/api/chat");
-    // Only `model` changed; `stream` stays absent, so Ollama's native default (true) applies.
-    expect(forwarded!.body).toEqual({ model: "llama3.2:latest", messages: [user("hi there ✓")] });
+    // Only `model` changed and the answer's ceiling (DEFAULT_MAX_TOKENS) added; `stream` stays absent, so Ollama's
+    // native default (true) applies.
+    expect(forwarded!.body).toEqual({ model: "llama3.2:latest", messages: [user("hi there ✓")], options: { num_predict: 8192 } });
     const reference = await direct("POST", "/api/chat", forwarded!.body);
     expect(text).toBe(await reference.arrayBuffer().then(utf8));
     expect(lines(text).map((line) => line.message.content).join("")).toBe("Hello! You said: hi there ✓");
@@ -201,7 +208,7 @@ describe("errors in Ollama's shape", () => {
     expect([noModel.status, await ollamaError(noModel)]).toEqual([400, "model is required"]);
     const unknown = await native("POST", "/api/chat", { model: "llama3.1", messages: [user("x")] });
     expect(unknown.status).toBe(404);
-    expect(await ollamaError(unknown)).toMatch(/^The model 'llama3.1' does not exist on the backend\. Closest installed models: llama3\.2:latest/);
+    expect(await ollamaError(unknown)).toMatch(/^The model 'llama3.1' does not exist or this key may not use it\. Closest available models: llama3\.2:latest/);
     const big = await gatewayWith({ MAX_BODY_BYTES: "1KiB" }, "/api/chat", { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [user("x".repeat(4000))] }) });
     expect([big.status, await ollamaError(big)]).toEqual([413, "Request body is larger than the limit of 1024 bytes."]);
     expect(await emulator.requests("/api/chat")).toEqual([]);
@@ -221,7 +228,8 @@ describe("errors in Ollama's shape", () => {
 
   it("backend down → 502, an HTML page → 502, no headers in time → 504", async () => {
     const down = await gatewayWith({ OLLAMA_URL: "http://127.0.0.1:9" }, "/api/version");
-    expect([down.status, await ollamaError(down)]).toEqual([502, "Could not connect to the Ollama backend: is the tunnel up and Ollama running?"]);
+    expect(down.status).toBe(502);
+    expect(await ollamaError(down)).toMatch(/^Could not connect to the Ollama backend: is the tunnel up and Ollama running\? \(request id: req_[0-9a-f]+\)$/);
     const downChat = await gatewayWith({ OLLAMA_URL: "http://127.0.0.1:9" }, "/api/chat", { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [] }) });
     expect(downChat.status).toBe(502);
     await ollamaError(downChat);
@@ -229,11 +237,13 @@ describe("errors in Ollama's shape", () => {
     await emulator.fault({ fault: { kind: "html", status: 530 }, paths: ["/api/version"] });
     const html = await native("GET", "/api/version");
     expect(html.status).toBe(502);
-    expect(await ollamaError(html)).toMatch(/^The tunnel or backend answered HTTP 530 with an HTML page \("Origin is unreachable/);
+    // The page's title names the tunnel's hostname: it goes to the log, never to the client.
+    expect(await ollamaError(html)).toMatch(/^The tunnel or backend answered HTTP 530 with an HTML page: check that the home machine, Ollama and cloudflared are running\. \(request id: req_[0-9a-f]+\)$/);
 
     await emulator.fault({ fault: { kind: "slow-first-byte", delayMs: 2000 } });
     const slow = await gatewayWith({ UPSTREAM_HEADERS_TIMEOUT: "300ms" }, "/api/chat", { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [user("x")] }) });
-    expect([slow.status, await ollamaError(slow)]).toEqual([504, "The backend sent no response headers within 300 ms."]);
+    expect(slow.status).toBe(504);
+    expect(await ollamaError(slow)).toMatch(/^The backend sent no response headers within 300 ms\. \(request id: req_[0-9a-f]+\)$/);
   });
 
   it("Ollama's empty 403 (Host check) and an Access login redirect are explained as 502", async () => {
