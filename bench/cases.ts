@@ -140,7 +140,14 @@ export function microCases(tokensPerStream: number, streamAnswer?: StreamAnswer)
   const generatePieces = splitRandomly(generate.bytes, Math.round(generate.bytes.length / generate.lines));
   const request = JSON.stringify(chatRequestBody());
   return [
-    streamCase("chat-stream", "chat stream: NDJSON → SSE (`ndjsonToSse` + `ChatSseEncoder`)", chat.tokens, chatPieces, () => new ChatSseEncoder(meta, false), streamAnswer),
+    streamCase(
+      "chat-stream",
+      "chat stream: NDJSON → SSE (`ndjsonToSse` + `ChatSseEncoder`)",
+      chat.tokens,
+      chatPieces,
+      () => new ChatSseEncoder(meta, false),
+      streamAnswer,
+    ),
     streamCase(
       "completions-stream",
       "completions stream: NDJSON → SSE (`CompletionsSseEncoder`)",
@@ -194,7 +201,9 @@ export async function selfCheck(tokensPerStream: number): Promise<void> {
   const chat = chatStream(tokensPerStream);
   const pieces = splitRandomly(chat.bytes, Math.round(chat.bytes.length / chat.lines));
   const text = async (parts: Uint8Array[]) => {
-    const reader = source(parts).pipeThrough(ndjsonToSse(new ChatSseEncoder(meta, false))).getReader();
+    const reader = source(parts)
+      .pipeThrough(ndjsonToSse(new ChatSseEncoder(meta, false)))
+      .getReader();
     const decoder = new TextDecoder("utf-8", { fatal: true });
     let out = "";
     for (;;) {

@@ -274,10 +274,17 @@ export async function runE2e(options: E2eOptions, log: (line: string) => void): 
 
     // Every target answers, and a streamed answer really has the number of tokens we claim.
     for (const id of ids) {
-      const { samples, errors } = await runLoad(served[id].target, { ...served[id].stream, check: (status, body) => {
-        const n = served[id].countTokens(body);
-        return n === options.streamTokens ? served[id].stream.check(status, body) : `${id}: expected ${options.streamTokens} tokens, counted ${n}`;
-      } }, { concurrency: 1, requests: 1, keepBody: true });
+      const { samples, errors } = await runLoad(
+        served[id].target,
+        {
+          ...served[id].stream,
+          check: (status, body) => {
+            const n = served[id].countTokens(body);
+            return n === options.streamTokens ? served[id].stream.check(status, body) : `${id}: expected ${options.streamTokens} tokens, counted ${n}`;
+          },
+        },
+        { concurrency: 1, requests: 1, keepBody: true },
+      );
       if (errors.length || samples.length !== 1) throw new Error(`preflight ${id}: ${errors.join("; ") || "no answer"}`);
     }
     log("e2e: warm-up");

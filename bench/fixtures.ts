@@ -11,11 +11,67 @@ import { mulberry32 as rng } from "../test/support/random.ts";
  * newlines, accented letters, CJK and emoji (4-byte UTF-8, surrogate pairs in JS).
  */
 const VOCABULARY = [
-  " the", " of", " and", " to", " a", " in", " is", " that", " for", " it", " with", " as", " on", " be", " this",
-  " model", " request", " gateway", " stream", " token", " answer", " tunnel", " worker", " latency", " function",
-  ",", ".", ":", " (", ")", " 1", "0", "2", "4", " %", "\n", "\n\n", "-", " **", "**", " `", "`",
-  " \"quoted\"", " C:\\path", " café", " naïve", " über", " 日本", "語", " 🙂", " 🚀", " —", "’s",
-  "\n```ts\n", "const", " x", " =", " {", " }", ";\n", "```\n",
+  " the",
+  " of",
+  " and",
+  " to",
+  " a",
+  " in",
+  " is",
+  " that",
+  " for",
+  " it",
+  " with",
+  " as",
+  " on",
+  " be",
+  " this",
+  " model",
+  " request",
+  " gateway",
+  " stream",
+  " token",
+  " answer",
+  " tunnel",
+  " worker",
+  " latency",
+  " function",
+  ",",
+  ".",
+  ":",
+  " (",
+  ")",
+  " 1",
+  "0",
+  "2",
+  "4",
+  " %",
+  "\n",
+  "\n\n",
+  "-",
+  " **",
+  "**",
+  " `",
+  "`",
+  ' "quoted"',
+  " C:\\path",
+  " café",
+  " naïve",
+  " über",
+  " 日本",
+  "語",
+  " 🙂",
+  " 🚀",
+  " —",
+  "’s",
+  "\n```ts\n",
+  "const",
+  " x",
+  " =",
+  " {",
+  " }",
+  ";\n",
+  "```\n",
 ];
 
 const CREATED_AT = "2026-11-28T14:38:31.6104529Z";
@@ -58,16 +114,23 @@ export function chatStream(tokens: number, seed = 1): StreamFixture {
   for (let i = 0; i < content; i++) {
     lines.push(line(`"content":${JSON.stringify(tokenText(random))}`));
     if (calls < toolCalls && (i + 1) % toolEvery === 0) {
-      const call = { id: `call_${(calls + 1).toString(36).padStart(8, "x")}`, function: { index: calls, name: "get_weather", arguments: { city: "Paris", unit: "celsius", days: 3 } } };
+      const call = {
+        id: `call_${(calls + 1).toString(36).padStart(8, "x")}`,
+        function: { index: calls, name: "get_weather", arguments: { city: "Paris", unit: "celsius", days: 3 } },
+      };
       lines.push(line(`"content":"","tool_calls":[${JSON.stringify(call)}]`));
       calls++;
     }
   }
   while (calls < toolCalls) {
-    lines.push(line(`"content":"","tool_calls":[${JSON.stringify({ id: `call_extra${calls}`, function: { index: calls, name: "get_time", arguments: {} } })}]`));
+    lines.push(
+      line(`"content":"","tool_calls":[${JSON.stringify({ id: `call_extra${calls}`, function: { index: calls, name: "get_time", arguments: {} } })}]`),
+    );
     calls++;
   }
-  lines.push(`{"model":"${MODEL}","created_at":"${CREATED_AT}","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,${metrics(42, tokens)}}`);
+  lines.push(
+    `{"model":"${MODEL}","created_at":"${CREATED_AT}","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,${metrics(42, tokens)}}`,
+  );
   return { bytes: new TextEncoder().encode(lines.join("\n") + "\n"), tokens, lines: lines.length };
 }
 
@@ -79,7 +142,9 @@ export function generateStream(tokens: number, seed = 2): StreamFixture {
   const line = (fields: string) => `{"model":"${MODEL}","created_at":"${CREATED_AT}",${fields},"done":false}`;
   for (let i = 0; i < thinking; i++) lines.push(line(`"response":"","thinking":${JSON.stringify(tokenText(random))}`));
   for (let i = thinking; i < tokens; i++) lines.push(line(`"response":${JSON.stringify(tokenText(random))}`));
-  lines.push(`{"model":"${MODEL}","created_at":"${CREATED_AT}","response":"","done":true,"done_reason":"stop","context":[128006,882,128007,271,9906],${metrics(42, tokens)}}`);
+  lines.push(
+    `{"model":"${MODEL}","created_at":"${CREATED_AT}","response":"","done":true,"done_reason":"stop","context":[128006,882,128007,271,9906],${metrics(42, tokens)}}`,
+  );
   return { bytes: new TextEncoder().encode(lines.join("\n") + "\n"), tokens, lines: lines.length };
 }
 
@@ -101,7 +166,36 @@ export function splitRandomly(bytes: Uint8Array, meanPiece: number, seed = 3): U
 /** `n` words of plain text (for the emulator, which answers `Hello! You said: <text>`, one word a token). */
 export function words(n: number, seed = 4): string {
   const random = rng(seed);
-  const pool = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu", "café", "日本"];
+  const pool = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliett",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "café",
+    "日本",
+  ];
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(pool[Math.floor(random() * pool.length)]!);
   return out.join(" ");

@@ -15,6 +15,9 @@ export default {
       body: request.body,
       signal: request.signal,
     });
-    return new Response(upstream.body, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" } });
+    return new Response(upstream.body, {
+      status: upstream.status,
+      headers: { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" },
+    });
   },
 };

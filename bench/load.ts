@@ -78,7 +78,10 @@ function once(agent: http.Agent, base: URL, spec: RequestSpec, keepBody: boolean
           const end = process.hrtime.bigint();
           if (first === 0n) first = end;
           const ms = (t: bigint) => Number(t - start) / 1e6;
-          resolve({ sample: { ttfbMs: ms(first), totalMs: ms(end), bytes }, error: spec.check(response.statusCode ?? 0, (keepBody ? Buffer.concat(kept) : tail).toString("utf8")) });
+          resolve({
+            sample: { ttfbMs: ms(first), totalMs: ms(end), bytes },
+            error: spec.check(response.statusCode ?? 0, (keepBody ? Buffer.concat(kept) : tail).toString("utf8")),
+          });
         });
         response.on("error", (error) => resolve({ sample: { ttfbMs: 0, totalMs: 0, bytes }, error: String(error), transport: true }));
       },

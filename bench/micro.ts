@@ -158,9 +158,20 @@ export async function runMicro(options: MicroOptions, log: (line: string) => voi
   for (const def of microCases(options.tokensPerStream, streamAnswer)) {
     log(`micro: ${def.id}`);
     const names = (["floor", "ours", "relay", "core"] as const).filter((name) => def[name]);
-    const sides = await measure(names.map((name) => def[name]!), def.unit === "request" ? { ...options, tokensPerStream: 200 } : options);
+    const sides = await measure(
+      names.map((name) => def[name]!),
+      def.unit === "request" ? { ...options, tokensPerStream: 200 } : options,
+    );
     const by = Object.fromEntries(names.map((name, i) => [name, sides[i]!])) as Partial<Record<SideName, Side>>;
-    cases.push({ id: def.id, title: def.title, unit: def.unit, ours: by.ours!, floor: by.floor!, ...(by.relay ? { relay: by.relay } : {}), ...(by.core ? { core: by.core } : {}) });
+    cases.push({
+      id: def.id,
+      title: def.title,
+      unit: def.unit,
+      ours: by.ours!,
+      floor: by.floor!,
+      ...(by.relay ? { relay: by.relay } : {}),
+      ...(by.core ? { core: by.core } : {}),
+    });
   }
   return cases;
 }

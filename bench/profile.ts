@@ -71,7 +71,13 @@ try {
           modulesRoot: outdir,
           compatibilityDate: compat.date,
           compatibilityFlags: compat.flags,
-          bindings: { OLLAMA_URL: emulator.url, ADMIN_TOKEN: admin, BACKEND_MAX_CONCURRENCY: "1024", QUEUE_MAX_LENGTH: "1024", ...(admission === "off" ? { BENCH_PROBE: "off" } : {}) },
+          bindings: {
+            OLLAMA_URL: emulator.url,
+            ADMIN_TOKEN: admin,
+            BACKEND_MAX_CONCURRENCY: "1024",
+            QUEUE_MAX_LENGTH: "1024",
+            ...(admission === "off" ? { BENCH_PROBE: "off" } : {}),
+          },
           durableObjects: {
             KEYS: { className: "KeyObject", useSQLite: true },
             KEY_REGISTRY: { className: "KeyRegistry", useSQLite: true },
@@ -139,7 +145,9 @@ try {
     self.set(key, (self.get(key) ?? 0) + hits);
   }
   const idle = [...self].filter(([k]) => k.startsWith("(idle)")).reduce((n, [, v]) => n + v, 0);
-  console.log(`${kind}, keys+limits ${admission}, c=${concurrency}: ${result.samples.length} ok, ${result.errors.length} errors, ${(wall / 1000).toFixed(2)} s; ${total} samples, ${((100 * idle) / total).toFixed(0)} % idle`);
+  console.log(
+    `${kind}, keys+limits ${admission}, c=${concurrency}: ${result.samples.length} ok, ${result.errors.length} errors, ${(wall / 1000).toFixed(2)} s; ${total} samples, ${((100 * idle) / total).toFixed(0)} % idle`,
+  );
   for (const [name, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) {
     console.log(`${((100 * hits) / total).toFixed(1).padStart(5)} %  ${name}`);
   }

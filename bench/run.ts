@@ -58,8 +58,7 @@ function parseFlags(argv: string[]): Flags {
     else if (flag === "--out") {
       flags.out = value();
       flags.outGiven = true;
-    }
-    else throw new Error(`unknown option ${flag} (see the top of bench/run.ts)`);
+    } else throw new Error(`unknown option ${flag} (see the top of bench/run.ts)`);
   }
   if (flags.smoke && !flags.outGiven) flags.out = join(tmpdir(), "ollama-edge-bench-smoke.json");
   return flags;
@@ -127,7 +126,16 @@ function microTable(cases: MicroCase[], options: MicroOptions, workerd: WorkerdM
     rows.push(row(c.title, c.ours, "ours"));
     if (c.relay) rows.push(row("↳ the gateway's streaming path as served (`streamAnswer` relay)", c.relay, "relay"));
     if (c.core) {
-      rows.push(["↳ the same decoding + encoding called directly, no streams", c.unit, time(c.core.ns), "", "", time(c.core.cpuNs), allocation(c.core), workerd ? time(inWorkerd(c.id, "core")) : "n/a"]);
+      rows.push([
+        "↳ the same decoding + encoding called directly, no streams",
+        c.unit,
+        time(c.core.ns),
+        "",
+        "",
+        time(c.core.cpuNs),
+        allocation(c.core),
+        workerd ? time(inWorkerd(c.id, "core")) : "n/a",
+      ]);
     }
   }
   return [
@@ -135,7 +143,19 @@ function microTable(cases: MicroCase[], options: MicroOptions, workerd: WorkerdM
       "Floor: a pass-through `TransformStream` for streams, reading the body for aggregation, `JSON.parse` + `JSON.stringify` for requests. " +
       `Answers of ${options.tokensPerStream.toLocaleString("en-US")} generated lines cut at random byte boundaries, about one line per read)`,
     "",
-    table(["micro benchmark", "per", "ollama-edge", "floor", "ollama-edge − floor", "CPU ollama-edge / floor", "allocated ollama-edge / floor", "workerd CPU ollama-edge / floor"], rows),
+    table(
+      [
+        "micro benchmark",
+        "per",
+        "ollama-edge",
+        "floor",
+        "ollama-edge − floor",
+        "CPU ollama-edge / floor",
+        "allocated ollama-edge / floor",
+        "workerd CPU ollama-edge / floor",
+      ],
+      rows,
+    ),
   ].join("\n");
 }
 
@@ -162,9 +182,25 @@ function streamRows(e2e: E2eResult): string[][] {
   const ns = e2e.scenarios.find((s) => s.kind === "nonstream");
   if (ns) {
     const rps = (target: string) => (ns.byTarget[target as "edge"] as { rps: number } | undefined)?.rps ?? Number.NaN;
-    rows.push([`non-stream req/s, c=32 (higher is better)`, `${rps("direct")}`, `${rps("floor")}`, `${rps("edge")}`, `${rps("edgeOff")}`, ratio(rps("edge"), rps("floor")), ratio(rps("edge"), rps("direct"))]);
+    rows.push([
+      `non-stream req/s, c=32 (higher is better)`,
+      `${rps("direct")}`,
+      `${rps("floor")}`,
+      `${rps("edge")}`,
+      `${rps("edgeOff")}`,
+      ratio(rps("edge"), rps("floor")),
+      ratio(rps("edge"), rps("direct")),
+    ]);
     const cpu = (target: string) => (ns.byTarget[target as "edge"] as NonStreamFigures | undefined)?.cpuMsPerRequest ?? Number.NaN;
-    rows.push([`workerd CPU per non-stream request, c=32`, "n/a", cpuMs(cpu("floor")), cpuMs(cpu("edge")), cpuMs(cpu("edgeOff")), ratio(cpu("edge"), cpu("floor")), ""]);
+    rows.push([
+      `workerd CPU per non-stream request, c=32`,
+      "n/a",
+      cpuMs(cpu("floor")),
+      cpuMs(cpu("edge")),
+      cpuMs(cpu("edgeOff")),
+      ratio(cpu("edge"), cpu("floor")),
+      "",
+    ]);
   }
   return rows;
 }
@@ -175,7 +211,10 @@ function e2eTable(e2e: E2eResult): string {
     `**End to end** (${e2e.server}; emulator in a worker thread, token delay ${e2e.options.tokenDelayMs} ms; ${e2e.options.rounds} round(s), targets in rotating order; ` +
       `percentiles over all streams of all rounds (${samples("stream-c1")}/${samples("stream-c32")}/${samples("stream-c128")} per target at c=1/32/128), req/s the median of the rounds)`,
     "",
-    table(["measurement", "emulator direct", "floor Worker", "ollama-edge", "ollama-edge, keys+limits off", "ollama-edge / floor", "ollama-edge / direct"], streamRows(e2e)),
+    table(
+      ["measurement", "emulator direct", "floor Worker", "ollama-edge", "ollama-edge, keys+limits off", "ollama-edge / floor", "ollama-edge / direct"],
+      streamRows(e2e),
+    ),
   ].join("\n");
 }
 
@@ -206,7 +245,11 @@ function verdicts(micro: MicroCase[] | null, workerd: WorkerdMicro | null, e2e: 
     out.push({ target: "TTFT ≤ 1 ms above the floor, p50, c=1", measured: `${ms(c1e)} vs ${ms(c1f)}: ${signed(c1e - c1f, ms)}`, met: c1e - c1f <= 1 });
     const c32e = s("stream-c32", "edge")?.streamP50 ?? Number.NaN;
     const c32f = s("stream-c32", "floor")?.streamP50 ?? Number.NaN;
-    out.push({ target: `${e2e.options.streamTokens}-token streams at c=32 within 10 % of the floor (p50 full stream)`, measured: `${ms(c32e)} vs ${ms(c32f)}: ${ratio(c32e, c32f)}`, met: c32e <= 1.1 * c32f });
+    out.push({
+      target: `${e2e.options.streamTokens}-token streams at c=32 within 10 % of the floor (p50 full stream)`,
+      measured: `${ms(c32e)} vs ${ms(c32f)}: ${ratio(c32e, c32f)}`,
+      met: c32e <= 1.1 * c32f,
+    });
     const ns = e2e.scenarios.find((x) => x.kind === "nonstream");
     const rps = (target: "edge" | "floor") => (ns?.byTarget[target] as { rps: number } | undefined)?.rps ?? Number.NaN;
     out.push({
@@ -241,7 +284,10 @@ function admissionTable(e2e: E2eResult): string {
   const on = (get("nonstream-c32", "edge") as NonStreamFigures | undefined)?.rps ?? Number.NaN;
   const off = (get("nonstream-c32", "edgeOff") as NonStreamFigures | undefined)?.rps ?? Number.NaN;
   rows.push(["non-stream req/s, c=32", `${on}`, `${off}`, ratio(on, off), `${signed((100 * (on - off)) / off, (x) => x.toFixed(0))} %`]);
-  for (const [label, id] of [["workerd CPU per request, non-stream, c=32", "nonstream-c32"], [`workerd CPU per ${n}-token stream, c=32`, "stream-c32"]] as const) {
+  for (const [label, id] of [
+    ["workerd CPU per request, non-stream, c=32", "nonstream-c32"],
+    [`workerd CPU per ${n}-token stream, c=32`, "stream-c32"],
+  ] as const) {
     const cpuOn = (get(id, "edge") as NonStreamFigures | undefined)?.cpuMsPerRequest ?? Number.NaN;
     const cpuOff = (get(id, "edgeOff") as NonStreamFigures | undefined)?.cpuMsPerRequest ?? Number.NaN;
     rows.push([label, cpuMs(cpuOn), cpuMs(cpuOff), ratio(cpuOn, cpuOff), signed(cpuOn - cpuOff, cpuMs)]);
@@ -273,8 +319,24 @@ async function main(): Promise<void> {
     ? { runs: 1, runCpuMs: 20, tokensPerStream: 200, compat: compatFromToml() }
     : { runs: flags.microRuns ?? 5, runCpuMs: 150, tokensPerStream: 1000, compat: compatFromToml() };
   const e2eOptions: E2eOptions = flags.smoke
-    ? { rounds: flags.rounds ?? 1, tokenDelayMs: flags.tokenDelayMs, streamTokens: 50, nonStreamTokens: 20, streams: { c1: 4, c32: 32, c128: 128 }, nonStreamMs: 250, probeRequests: 2 }
-    : { rounds: flags.rounds ?? 3, tokenDelayMs: flags.tokenDelayMs, streamTokens: 500, nonStreamTokens: 20, streams: { c1: 30, c32: 64, c128: 128 }, nonStreamMs: 1500, probeRequests: 6 };
+    ? {
+        rounds: flags.rounds ?? 1,
+        tokenDelayMs: flags.tokenDelayMs,
+        streamTokens: 50,
+        nonStreamTokens: 20,
+        streams: { c1: 4, c32: 32, c128: 128 },
+        nonStreamMs: 250,
+        probeRequests: 2,
+      }
+    : {
+        rounds: flags.rounds ?? 3,
+        tokenDelayMs: flags.tokenDelayMs,
+        streamTokens: 500,
+        nonStreamTokens: 20,
+        streams: { c1: 30, c32: 64, c128: 128 },
+        nonStreamMs: 1500,
+        probeRequests: 6,
+      };
 
   let micro: MicroCase[] | null = null;
   let workerd: WorkerdMicro | null = null;
@@ -296,10 +358,20 @@ async function main(): Promise<void> {
   if (e2e) sections.push("", e2eTable(e2e), "", admissionTable(e2e));
   const verdictList = verdicts(micro, workerd, e2e);
   if (verdictList.length) {
-    sections.push("", "**Targets**", "", table(["target", "measured", "met"], verdictList.map((v) => [v.target, v.measured, v.met ? "yes" : "**no**"])));
+    sections.push(
+      "",
+      "**Targets**",
+      "",
+      table(
+        ["target", "measured", "met"],
+        verdictList.map((v) => [v.target, v.measured, v.met ? "yes" : "**no**"]),
+      ),
+    );
   }
-  if (e2e?.transportErrors) sections.push("", `${e2e.transportErrors} client connection(s) failed (reset keep-alive sockets) and were left out of the figures.`);
-  if (micro?.some((c) => [c.ours, c.floor, c.relay, c.core].some((side) => side && !side.allocClean))) sections.push("", "\\* a garbage collection ran during every allocation pass of this case: the figure is a lower bound.");
+  if (e2e?.transportErrors)
+    sections.push("", `${e2e.transportErrors} client connection(s) failed (reset keep-alive sockets) and were left out of the figures.`);
+  if (micro?.some((c) => [c.ours, c.floor, c.relay, c.core].some((side) => side && !side.allocClean)))
+    sections.push("", "\\* a garbage collection ran during every allocation pass of this case: the figure is a lower bound.");
   console.log(sections.join("\n"));
 
   writeFileSync(

@@ -63,4 +63,3 @@ export async function startInstance(make: () => Miniflare): Promise<{ mf: Minifl
   const pid = [...workerdChildren()].find((p) => !before.has(p));
   return { mf, url, pid };
 }
-

@@ -73,7 +73,14 @@ async function call(base: string, token: string, method: string, path: string, b
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 16).replace("T", " ") : "-");
@@ -110,7 +117,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (!values.name) fail("create needs --name");
       const body = {
         name: values.name,
-        ...(values.models !== undefined && { models: values.models.split(",").map((m) => m.trim()).filter(Boolean) }),
+        ...(values.models !== undefined && {
+          models: values.models
+            .split(",")
+            .map((m) => m.trim())
+            .filter(Boolean),
+        }),
         ...(values.rpm !== undefined && { rpm: wholeNumber("rpm", values.rpm) }),
         ...(values.tpm !== undefined && { tpm: wholeNumber("tpm", values.tpm) }),
         ...(values["max-concurrency"] !== undefined && { max_concurrency: wholeNumber("max-concurrency", values["max-concurrency"]) }),

@@ -80,11 +80,17 @@ export async function streamOnce(gw: Gateway, n: number): Promise<void> {
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",
       headers: { authorization: `Bearer ${gw.key}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "llama3.2", messages: [{ role: "user", content: prompt }], stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) }),
+      body: JSON.stringify({
+        model: "llama3.2",
+        messages: [{ role: "user", content: prompt }],
+        stream: true,
+        ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
+      }),
       signal: AbortSignal.any([AbortSignal.timeout(gw.timeoutMs), gw.stop]),
     });
     if (res.status !== 200) return await classifyHttpError(res);
-    if (!(res.headers.get("content-type") ?? "").startsWith("text/event-stream")) return record("invalid", `stream answered ${res.headers.get("content-type")}`);
+    if (!(res.headers.get("content-type") ?? "").startsWith("text/event-stream"))
+      return record("invalid", `stream answered ${res.headers.get("content-type")}`);
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) reader.push(chunk);
     const s = reader.finish();
     tally.frames += s.chunks.length + (s.done ? 1 : 0) + (s.error ? 1 : 0);
@@ -107,7 +113,11 @@ export async function streamOnce(gw: Gateway, n: number): Promise<void> {
   } catch (error) {
     const s = reader.finish();
     tally.frames += s.chunks.length;
-    const why = gw.stop.aborted ? "stopped by the soak's hard deadline" : (error as Error).name === "TimeoutError" ? `no complete answer within ${gw.timeoutMs} ms` : String(error);
+    const why = gw.stop.aborted
+      ? "stopped by the soak's hard deadline"
+      : (error as Error).name === "TimeoutError"
+        ? `no complete answer within ${gw.timeoutMs} ms`
+        : String(error);
     record("lost", `stream after ${s.bytes} bytes: ${why}`);
   }
 }
@@ -138,7 +148,11 @@ export async function nonStreamOnce(gw: Gateway, n: number): Promise<void> {
     if (got !== `Hello! You said: ${prompt}`) return record("invalid", `non-stream answer ${JSON.stringify(got)}`);
     record("ok");
   } catch (error) {
-    const why = gw.stop.aborted ? "stopped by the soak's hard deadline" : (error as Error).name === "TimeoutError" ? `no answer within ${gw.timeoutMs} ms` : String(error);
+    const why = gw.stop.aborted
+      ? "stopped by the soak's hard deadline"
+      : (error as Error).name === "TimeoutError"
+        ? `no answer within ${gw.timeoutMs} ms`
+        : String(error);
     record("lost", `non-stream: ${why}`);
   }
 }

@@ -180,7 +180,9 @@ async function main(): Promise<number> {
     const t = Math.round((performance.now() - t0) / 1000);
     if (t > 0 && t % 10 === 0 && !opt.json) {
       const m = samples.at(-1)!;
-      log(`t=${t}s started ${tally.started}, ok ${tally.outcomes.ok}, failed ${tally.outcomes.error + tally.outcomes.invalid}, lost ${tally.outcomes.lost}, 429 ${tally.outcomes.rate_limited}; workerd ${mib(m.workerd)}, emulator ${mib(m.emulator)}`);
+      log(
+        `t=${t}s started ${tally.started}, ok ${tally.outcomes.ok}, failed ${tally.outcomes.error + tally.outcomes.invalid}, lost ${tally.outcomes.lost}, 429 ${tally.outcomes.rate_limited}; workerd ${mib(m.workerd)}, emulator ${mib(m.emulator)}`,
+      );
     }
   }, 1000);
 
@@ -252,7 +254,10 @@ async function main(): Promise<number> {
   const failures = tally.outcomes.error + tally.outcomes.invalid;
   const lost = tally.outcomes.lost + (tally.started - tally.finished);
   const leaked = Object.values(left).reduce((sum, v) => sum + Math.max(0, v), 0) + (Object.values(left).some((v) => v < 0) ? 1 : 0);
-  const logged = dev.output().split("\n").filter((line) => /unhandled|uncaught/i.test(line));
+  const logged = dev
+    .output()
+    .split("\n")
+    .filter((line) => /unhandled|uncaught/i.test(line));
   const ok = failures === 0 && lost === 0 && leaked === 0 && memoryOk && logged.length === 0;
   if (!memoryOk) tally.problems.push(`workerd RSS peaked at ${mib(peak("workerd"))}, above --max-workerd-rss ${opt.maxWorkerdRssMiB} MiB`);
 
@@ -309,7 +314,10 @@ async function main(): Promise<number> {
             ["stream total latency p50 / p99", pair(summary.stream_latency_ms)],
             ["non-stream latency p50 / p99", pair(summary.non_stream_latency_ms)],
             ["RSS workerd start / peak / end", rss(summary.rss_workerd_bytes)],
-            ["RSS workerd mid-run → end of load", `${mib(mid.workerd)} → ${mib(atLoadEnd.workerd)} (peak ${memoryOk ? "within" : "ABOVE"} the ${opt.maxWorkerdRssMiB} MiB limit)`],
+            [
+              "RSS workerd mid-run → end of load",
+              `${mib(mid.workerd)} → ${mib(atLoadEnd.workerd)} (peak ${memoryOk ? "within" : "ABOVE"} the ${opt.maxWorkerdRssMiB} MiB limit)`,
+            ],
             ["RSS workerd every 10 s of load, and at its end (MiB)", series.join(", ")],
             ["RSS wrangler dev group start / peak / end", rss(summary.rss_wrangler_group_bytes)],
             ["RSS emulator start / peak / end", rss(summary.rss_emulator_bytes)],
@@ -322,7 +330,8 @@ async function main(): Promise<number> {
         ),
     );
     if (summary.problems.length) console.log(`\nFirst problems:\n${summary.problems.map((p) => `- ${p}`).join("\n")}`);
-    if (summary.non_stream_skipped) console.log(`\n(${summary.non_stream_skipped} non-stream requests were not started: ${maxNonStreamInFlight} were already in flight.)`);
+    if (summary.non_stream_skipped)
+      console.log(`\n(${summary.non_stream_skipped} non-stream requests were not started: ${maxNonStreamInFlight} were already in flight.)`);
   }
   return ok ? 0 : 1;
 }

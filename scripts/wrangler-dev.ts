@@ -47,7 +47,19 @@ export const WRANGLER_ENV = {
 export async function startWranglerDev(options: WranglerDevOptions = {}): Promise<WranglerDev> {
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
-  const args = ["wrangler", "dev", "-c", "wrangler.toml", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false"];
+  const args = [
+    "wrangler",
+    "dev",
+    "-c",
+    "wrangler.toml",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--show-interactive-dev-session=false",
+  ];
   if (options.persistTo) args.push("--persist-to", options.persistTo);
   for (const [name, value] of Object.entries(options.vars ?? {})) args.push("--var", `${name}:${value}`);
   const child = spawn("npx", args, {

@@ -54,7 +54,19 @@ export async function startSnapshotWranglerDev(options: WranglerDevOptions = {})
   }
   const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
-  const args = ["wrangler", "dev", "-c", join(dir, "wrangler.toml"), "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false"];
+  const args = [
+    "wrangler",
+    "dev",
+    "-c",
+    join(dir, "wrangler.toml"),
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--show-interactive-dev-session=false",
+  ];
   args.push("--persist-to", options.persistTo ?? join(dir, "state"));
   for (const [name, value] of Object.entries(options.vars ?? {})) args.push("--var", `${name}:${value}`);
   const child = spawn("npx", args, {

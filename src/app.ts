@@ -27,15 +27,17 @@ type KeyHandler = (request: Request & { params: Record<string, string> }, app: A
  * The first stage of every key route: the key is checked before the handler reads the body or asks any backend
  * anything, so a request without a valid key costs the home machine nothing.
  */
-const withKey = (handler: KeyHandler): Handler => async (request, app) => {
-  const caller = await authenticate(request, app);
-  try {
-    return await handler(request as Request & { params: Record<string, string> }, app, caller);
-  } catch (error) {
-    // Every authenticated answer carries the key's rate-limit headers, refusals before admission included.
-    throw withExtraHeaders(error, caller.headers);
-  }
-};
+const withKey =
+  (handler: KeyHandler): Handler =>
+  async (request, app) => {
+    const caller = await authenticate(request, app);
+    try {
+      return await handler(request as Request & { params: Record<string, string> }, app, caller);
+    } catch (error) {
+      // Every authenticated answer carries the key's rate-limit headers, refusals before admission included.
+      throw withExtraHeaders(error, caller.headers);
+    }
+  };
 
 const router = Router<Request & { params: Record<string, string> }, [AppContext]>();
 router

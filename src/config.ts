@@ -73,12 +73,15 @@ const defaultsSchema = z.record(
   }),
 );
 
-const keepAliveCeiling = z.union([
-  z.string().refine((value) => keepAliveCeilingNs(value) !== null, {
-    message: 'expected a Go duration that is not negative, such as "30m", "1h" or "90s"',
-  }),
-  z.number().int().nonnegative().max(9_223_372_036, "longer than Ollama can hold (about 292 years)"),
-], { error: (issue) => (issue.code === "invalid_union" ? 'expected a duration such as "30m" or a whole number of seconds' : undefined) });
+const keepAliveCeiling = z.union(
+  [
+    z.string().refine((value) => keepAliveCeilingNs(value) !== null, {
+      message: 'expected a Go duration that is not negative, such as "30m", "1h" or "90s"',
+    }),
+    z.number().int().nonnegative().max(9_223_372_036, "longer than Ollama can hold (about 292 years)"),
+  ],
+  { error: (issue) => (issue.code === "invalid_union" ? 'expected a duration such as "30m" or a whole number of seconds' : undefined) },
+);
 const limitsSchema = z.record(
   z.string().min(1),
   z.strictObject({
@@ -91,7 +94,10 @@ const limitsSchema = z.record(
 function parseOrigins(raw: string | undefined): "*" | string[] {
   const value = raw?.trim() ?? "";
   if (value === "" || value === "*") return "*";
-  return value.split(",").map((origin) => origin.trim()).filter(Boolean);
+  return value
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter(Boolean);
 }
 
 function accessHeaders(env: EnvVars): Record<string, string> {

@@ -33,7 +33,10 @@ const backendSchema = z.strictObject({
   kind: z.enum(["ollama", "llamacpp"]),
   url: z.string().min(1).optional(),
   // Named literally (never a $reference: a resolved secret could end up in an error message).
-  binding: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a binding is named as in wrangler.toml: letters, digits and '_', not a $reference").optional(),
+  binding: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a binding is named as in wrangler.toml: letters, digits and '_', not a $reference")
+    .optional(),
   models: z.array(z.string().min(1)).min(1).optional(),
   max_concurrency: z.number().int().min(1).max(10_000).optional(),
   api_key: z.string().min(1).optional(),
@@ -120,7 +123,12 @@ export function parseBackends(
   const parsed = backendsSchema.safeParse(resolveReferences(json, env, ""));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const where = issue.path.length ? ` at ${issue.path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`)).join("").replace(/^\./, "")}` : "";
+    const where = issue.path.length
+      ? ` at ${issue.path
+          .map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`))
+          .join("")
+          .replace(/^\./, "")}`
+      : "";
     throw new ConfigError("BACKENDS", `${issue.message}${where}`);
   }
   const seen = new Set<string>();

@@ -127,7 +127,8 @@ export async function admit(request: Request, app: AppContext, caller: Caller, w
     async moveTo(backend) {
       const granted = await key.moveGate(result.lease, gatePolicy(app.config, backend));
       if (!granted.ok && "reason" in granted) throw unauthorized("Incorrect API key provided.");
-      if (!granted.ok) throw refusal({ ok: false, reason: "limited", limit: "queue", retryAfterMs: granted.retryAfterMs, message: granted.message, limits: null });
+      if (!granted.ok)
+        throw refusal({ ok: false, reason: "limited", limit: "queue", retryAfterMs: granted.retryAfterMs, message: granted.message, limits: null });
     },
   };
 }
@@ -179,5 +180,4 @@ export function modelAllowed(allowed: readonly string[], name: string, aliases: 
  * A model this key may not use answers exactly like a model that does not exist (OpenAI does the same), so a
  * scoped key cannot learn what else is installed.
  */
-export const modelNotAvailable = (model: string) =>
-  modelNotFound(`The model '${model}' does not exist or this key may not use it.`);
+export const modelNotAvailable = (model: string) => modelNotFound(`The model '${model}' does not exist or this key may not use it.`);

@@ -1,9 +1,14 @@
 import type { Config } from "../config.ts";
 
 const EXPOSED = [
-  "x-request-id", "retry-after",
-  "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
-  "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+  "x-request-id",
+  "retry-after",
+  "x-ratelimit-limit-requests",
+  "x-ratelimit-remaining-requests",
+  "x-ratelimit-reset-requests",
+  "x-ratelimit-limit-tokens",
+  "x-ratelimit-remaining-tokens",
+  "x-ratelimit-reset-tokens",
 ].join(", ");
 
 /** The allowed origin for this request, or null. Credentials are never allowed: keys travel in Authorization. */
@@ -25,8 +30,7 @@ export function preflightResponse(config: Config, request: Request): Response {
   const headers: Record<string, string> = corsHeaders(config, request);
   if (headers["access-control-allow-origin"]) {
     headers["access-control-allow-methods"] = "GET, POST, DELETE, OPTIONS";
-    headers["access-control-allow-headers"] =
-      request.headers.get("access-control-request-headers") ?? "authorization, content-type";
+    headers["access-control-allow-headers"] = request.headers.get("access-control-request-headers") ?? "authorization, content-type";
     headers["access-control-max-age"] = "86400";
   }
   return new Response(null, { status: 204, headers });

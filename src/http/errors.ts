@@ -60,8 +60,14 @@ export const requestTooLarge = (limit: number) =>
   new ApiError(413, `Request body is larger than the limit of ${limit} bytes.`, "invalid_request_error", "request_too_large");
 
 export const backendUnavailable = (status: 502 | 503, message: string, retryAfterSeconds?: number) =>
-  new ApiError(status, message, "server_error", "backend_unavailable", null,
-    retryAfterSeconds === undefined ? {} : { "retry-after": String(retryAfterSeconds) });
+  new ApiError(
+    status,
+    message,
+    "server_error",
+    "backend_unavailable",
+    null,
+    retryAfterSeconds === undefined ? {} : { "retry-after": String(retryAfterSeconds) },
+  );
 
 export const backendTimeout = (message: string) => new ApiError(504, message, "server_error", "backend_timeout");
 
@@ -81,8 +87,7 @@ export function withExtraHeaders(error: unknown, headers: Record<string, string>
 }
 
 /** The caller learns which setting is wrong (the names are public, in the README), never its value or problem. */
-export const misconfigured = (variable: string) =>
-  `The gateway is misconfigured (${variable}); the operator can find the details in the Worker's log.`;
+export const misconfigured = (variable: string) => `The gateway is misconfigured (${variable}); the operator can find the details in the Worker's log.`;
 
 /**
  * Anything that is not an ApiError is our bug (or a bad setting): report it without leaking internals. A bad
@@ -93,7 +98,15 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof Error && error.name === "ConfigError") {
     const variable = (error as Error & { variable?: unknown }).variable;
-    return new ApiError(500, misconfigured(typeof variable === "string" ? variable : "a setting"), "server_error", "invalid_configuration", null, {}, error.message);
+    return new ApiError(
+      500,
+      misconfigured(typeof variable === "string" ? variable : "a setting"),
+      "server_error",
+      "invalid_configuration",
+      null,
+      {},
+      error.message,
+    );
   }
   const detail = error instanceof Error ? `unexpected ${error.name}: ${error.message}\n${error.stack ?? ""}` : `unexpected ${String(error)}`;
   return new ApiError(500, "The gateway hit an unexpected error.", "server_error", "internal_error", null, {}, detail);

@@ -131,12 +131,7 @@ function failureOf(call: UpstreamCall, error: unknown): ApiError {
  * already received have been delivered and the translator ends with an error event that says what happened. Once
  * the translator has finished ([DONE] or an error event), the upstream body is cancelled.
  */
-function translateUpstream(
-  body: ReadableStream<Uint8Array>,
-  call: UpstreamCall,
-  translator: UpstreamTranslator,
-  onActivity: () => void,
-): ChunkSource {
+function translateUpstream(body: ReadableStream<Uint8Array>, call: UpstreamCall, translator: UpstreamTranslator, onActivity: () => void): ChunkSource {
   const reader = body.getReader();
   let over = false;
   let cancelled = false;

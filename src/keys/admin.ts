@@ -68,7 +68,12 @@ export async function gateStatus(request: Request, app: AppContext): Promise<Res
   const gates = await Promise.all(
     app.config.backends.map(async (backend) => {
       const stats = await backendGate(app.env, backend.name).stats();
-      return { backend: backend.name, max_concurrency: backend.maxConcurrency ?? app.config.backendMaxConcurrency, in_flight: stats.inFlight, queued: stats.queued };
+      return {
+        backend: backend.name,
+        max_concurrency: backend.maxConcurrency ?? app.config.backendMaxConcurrency,
+        in_flight: stats.inFlight,
+        queued: stats.queued,
+      };
     }),
   );
   const total = (field: "in_flight" | "queued") => gates.reduce((sum, gate) => sum + gate[field], 0);

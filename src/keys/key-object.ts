@@ -105,7 +105,14 @@ export class KeyObject extends DurableObject<Env> {
     if (granted.ok) return result;
     this.#state = rollback(this.#state, lease);
     this.#save();
-    return { ok: false, reason: "limited", limit: "queue", retryAfterMs: granted.retryAfterMs, message: granted.message, limits: snapshot(record, this.#state, Date.now()) };
+    return {
+      ok: false,
+      reason: "limited",
+      limit: "queue",
+      retryAfterMs: granted.retryAfterMs,
+      message: granted.message,
+      limits: snapshot(record, this.#state, Date.now()),
+    };
   }
 
   /** The request is over: charge what it really used, free its slot here and at the backend gate. */

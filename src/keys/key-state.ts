@@ -36,7 +36,10 @@ export function tidy(state: KeyState, now: number, leaseTtlMs: number): KeyState
 /** Settled tokens plus the reservations still open, in time order. */
 function tokenCharges(state: KeyState, now: number): Charge[] {
   const open = Object.values(state.leases).map((lease) => ({ at: lease.at, amount: lease.reserved }));
-  return prune([...state.tokens, ...open].sort((a, b) => a.at - b.at), now);
+  return prune(
+    [...state.tokens, ...open].sort((a, b) => a.at - b.at),
+    now,
+  );
 }
 
 export function snapshot(record: KeyRecord, state: KeyState, now: number): LimitSnapshot {

@@ -23,7 +23,9 @@ export class KeyRegistry extends DurableObject<Env> {
   }
 
   list(): RegistryEntry[] {
-    return this.ctx.storage.sql.exec<{ id: string; hash: string; created_at: string }>("SELECT id, hash, created_at FROM keys ORDER BY created_at, id").toArray();
+    return this.ctx.storage.sql
+      .exec<{ id: string; hash: string; created_at: string }>("SELECT id, hash, created_at FROM keys ORDER BY created_at, id")
+      .toArray();
   }
 
   /** The hash of key `id` (to reach its object), or null if there is no such key. */

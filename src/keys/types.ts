@@ -60,9 +60,7 @@ export interface LimitSnapshot {
 export type LimitName = "requests" | "tokens" | "concurrency" | "queue";
 
 /** Who a key is, for the authentication step (no request counted). */
-export type LookupResult =
-  | { ok: true; id: string; models: string[]; tpm: number; limits: LimitSnapshot }
-  | { ok: false; reason: "unknown" | "expired" };
+export type LookupResult = { ok: true; id: string; models: string[]; tpm: number; limits: LimitSnapshot } | { ok: false; reason: "unknown" | "expired" };
 
 export type AdmitResult =
   | { ok: true; lease: string; keyId: string; models: string[]; limits: LimitSnapshot }

@@ -40,8 +40,12 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
     if (llama.stream) {
       const smoother = new StreamSmoother(smoothing);
       const response = await beforeAnswer(
-        streamThrough(call, (hooks) => smoothSse(smoother, hooks), (error) => smoother.error(error.message, error.code ?? "backend_error"), app.config, (reached) =>
-          finish(chargeable(smoother.usage(), reached)),
+        streamThrough(
+          call,
+          (hooks) => smoothSse(smoother, hooks),
+          (error) => smoother.error(error.message, error.code ?? "backend_error"),
+          app.config,
+          (reached) => finish(chargeable(smoother.usage(), reached)),
         ),
       );
       return withHeaders(response, admission.headers);

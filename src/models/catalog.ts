@@ -130,14 +130,24 @@ export class ModelCatalog {
       const hint = closest.length ? ` Closest available models: ${closest.join(", ")}.` : "";
       throw modelNotFound(`The model '${requested}'${via} does not exist or this key may not use it.${hint}`);
     }
-    const ranked = rankCandidates(found.candidates, (backend) => freeCapacity(backend, this.#config.backendMaxConcurrency), (backend) => isDown(backend), nextTurn());
+    const ranked = rankCandidates(
+      found.candidates,
+      (backend) => freeCapacity(backend, this.#config.backendMaxConcurrency),
+      (backend) => isDown(backend),
+      nextTurn(),
+    );
     return { name: ranked[0]!.model, candidates: ranked };
   }
 
   async #candidates(requested: string, forceRefresh: boolean, allows: (name: string) => boolean): Promise<{ candidates: Candidate[]; names: string[] }> {
     const listings = await this.listings(forceRefresh);
     const served = new Map(listings.map(({ backend, models }) => [backend.name, models.map(nameOf).filter(allows)]));
-    const candidates = candidatesFor(requested, listings.map((l) => l.backend), served, this.#config.modelAliases);
+    const candidates = candidatesFor(
+      requested,
+      listings.map((l) => l.backend),
+      served,
+      this.#config.modelAliases,
+    );
     return { candidates, names: [...new Set([...served.values()].flat())] };
   }
 }

@@ -161,7 +161,8 @@ export class OllamaClient {
         return await (this.#target.fetcher ? this.#target.fetcher.fetch(new Request(url, init)) : fetch(url, init));
       } catch (error) {
         if (signal.reason instanceof ApiError) throw signal.reason;
-        if (attempt >= retries) throw withDetail(cannotConnect(), `${method} ${hostOf(this.#target.url)}${path}: ${attempt + 1} attempt(s), last: ${describe(error)}`);
+        if (attempt >= retries)
+          throw withDetail(cannotConnect(), `${method} ${hostOf(this.#target.url)}${path}: ${attempt + 1} attempt(s), last: ${describe(error)}`);
       }
       await sleep(retryDelay(this.#config.upstreamRetryBackoffMs, attempt), signal);
     }

@@ -12,14 +12,41 @@
 
 /** Fields of api.ChatRequest (Ollama's /api/chat). */
 export const CHAT_FIELDS = [
-  "model", "messages", "tools", "format", "options", "stream", "keep_alive", "think", "truncate", "shift",
-  "logprobs", "top_logprobs", "_debug_render_only",
+  "model",
+  "messages",
+  "tools",
+  "format",
+  "options",
+  "stream",
+  "keep_alive",
+  "think",
+  "truncate",
+  "shift",
+  "logprobs",
+  "top_logprobs",
+  "_debug_render_only",
 ] as const;
 
 /** Fields of api.GenerateRequest (/api/generate). */
 export const GENERATE_FIELDS = [
-  "model", "prompt", "suffix", "system", "template", "context", "stream", "raw", "format", "images", "options",
-  "keep_alive", "think", "truncate", "shift", "logprobs", "top_logprobs", "_debug_render_only",
+  "model",
+  "prompt",
+  "suffix",
+  "system",
+  "template",
+  "context",
+  "stream",
+  "raw",
+  "format",
+  "images",
+  "options",
+  "keep_alive",
+  "think",
+  "truncate",
+  "shift",
+  "logprobs",
+  "top_logprobs",
+  "_debug_render_only",
 ] as const;
 
 /** Fields of api.EmbedRequest (/api/embed). */
@@ -45,8 +72,18 @@ export const NATIVE_FIELDS = {
  * so `{"model":"a","Model":null}` still runs "a".
  */
 const NULL_KEEPS = new Set([
-  "model", "name", "prompt", "suffix", "system", "template", "raw", "verbose", "logprobs", "top_logprobs",
-  "dimensions", "_debug_render_only",
+  "model",
+  "name",
+  "prompt",
+  "suffix",
+  "system",
+  "template",
+  "raw",
+  "verbose",
+  "logprobs",
+  "top_logprobs",
+  "dimensions",
+  "_debug_render_only",
 ]);
 
 /** Fields that are Go maps (`map[string]any`): a second object is merged into the first; null empties it. */
@@ -136,8 +173,7 @@ function topLevelMembers(text: string): Member[] {
   }
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === "object" && !Array.isArray(value);
+const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
 
 /** Assignment that stores "__proto__" as an ordinary own key, as JSON.parse does, instead of setting the prototype. */
 function put(target: Record<string, unknown>, key: string, value: unknown): void {

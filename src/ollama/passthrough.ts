@@ -90,12 +90,13 @@ function tap(source: ReadableStream<Uint8Array>, call: UpstreamCall, ndjson: boo
   let endedWithNewline = true;
   let ended = false;
 
-  const idle = options.idleTimeoutMs === null
-    ? null
-    : new IdleTimer(options.idleTimeoutMs, () => {
-        call.abort(backendStalled(options.idleTimeoutMs!));
-        return false;
-      });
+  const idle =
+    options.idleTimeoutMs === null
+      ? null
+      : new IdleTimer(options.idleTimeoutMs, () => {
+          call.abort(backendStalled(options.idleTimeoutMs!));
+          return false;
+        });
   const finish = () => {
     if (ended) return false;
     ended = true;

@@ -15,14 +15,8 @@ const refusalPart = z.object({ type: z.literal("refusal"), refusal: z.string() }
 const partTypeError = (allowed: string) => ({ error: `Each content part must be an object with a "type" of ${allowed}.` });
 
 const textContent = z.union([z.string(), z.array(z.discriminatedUnion("type", [textPart], partTypeError('"text"')))]);
-const userContent = z.union([
-  z.string(),
-  z.array(z.discriminatedUnion("type", [textPart, imagePart], partTypeError('"text" or "image_url"'))),
-]);
-const assistantContent = z.union([
-  z.string(),
-  z.array(z.discriminatedUnion("type", [textPart, refusalPart], partTypeError('"text" or "refusal"'))),
-]);
+const userContent = z.union([z.string(), z.array(z.discriminatedUnion("type", [textPart, imagePart], partTypeError('"text" or "image_url"')))]);
+const assistantContent = z.union([z.string(), z.array(z.discriminatedUnion("type", [textPart, refusalPart], partTypeError('"text" or "refusal"')))]);
 
 const toolCall = z.object({
   id: z.string(),
@@ -45,11 +39,9 @@ const toolMessage = z.object({ role: z.literal("tool"), content: textContent, to
 /** Deprecated by OpenAI but still sent by old clients: a function result named by `name`. */
 const functionMessage = z.object({ role: z.literal("function"), content: z.string().nullable(), name: z.string() });
 
-export const chatMessage = z.discriminatedUnion(
-  "role",
-  [systemMessage, userMessage, assistantMessage, toolMessage, functionMessage],
-  { error: 'Each message needs a "role" of "system", "developer", "user", "assistant", "tool" or "function".' },
-);
+export const chatMessage = z.discriminatedUnion("role", [systemMessage, userMessage, assistantMessage, toolMessage, functionMessage], {
+  error: 'Each message needs a "role" of "system", "developer", "user", "assistant", "tool" or "function".',
+});
 
 const functionTool = z.object({
   type: z.literal("function"),
@@ -61,10 +53,7 @@ const functionTool = z.object({
   }),
 });
 
-const toolChoice = z.union([
-  z.enum(["none", "auto", "required"]),
-  z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) }),
-]);
+const toolChoice = z.union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) })]);
 
 export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"] as const;
 const effort = z.enum(REASONING_EFFORTS);

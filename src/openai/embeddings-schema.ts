@@ -30,9 +30,7 @@ function textInput(value: string | unknown[], ctx: z.RefinementCtx): string | st
   return value as string[];
 }
 
-const input = z
-  .union([z.string(), z.array(z.unknown())], { error: (issue) => (issue.input == null ? "input is required" : undefined) })
-  .transform(textInput);
+const input = z.union([z.string(), z.array(z.unknown())], { error: (issue) => (issue.input == null ? "input is required" : undefined) }).transform(textInput);
 
 const encodingFormat = z.string().transform((value, ctx) => {
   const format = value.toLowerCase();

@@ -16,4 +16,3 @@ export interface AppContext {
   clientFor(backend: BackendConfig): OllamaClient;
   requestId: string;
 }
-

@@ -48,7 +48,12 @@ async function embed(
   // A cold embedding model loads before it answers: allow the full headers timeout, not the short default.
   const options = { signal: request.signal, retries, headersTimeoutMs: app.config.upstreamHeadersTimeoutMs };
   if (candidate.backend.kind === "ollama") {
-    const native = toNativeEmbed(body, candidate.model, modelDefaultsFor(app.config, body.model, candidate.model), limitsFor(app.config, body.model, candidate.model));
+    const native = toNativeEmbed(
+      body,
+      candidate.model,
+      modelDefaultsFor(app.config, body.model, candidate.model),
+      limitsFor(app.config, body.model, candidate.model),
+    );
     const response = await beforeAnswer(client.call("POST", "/api/embed", native, options).response);
     return responseJson<NativeEmbedResponse>(response, "/api/embed");
   }

@@ -37,7 +37,8 @@ export async function llamaExtension(request: Request, app: AppContext): Promise
   if (!caller) return forward(app, await pick(app, llamas, url, undefined, () => true), url.pathname, body, request.signal);
   const model = modelOf(url, body);
   // A key limited to some models names one of them, and reaches only a backend that serves it.
-  if (caller.models.length && model === undefined) throw invalidRequest("This key may use only some models: name one with a model field or ?model=<name>.", "model");
+  if (caller.models.length && model === undefined)
+    throw invalidRequest("This key may use only some models: name one with a model field or ?model=<name>.", "model");
   const backend = await pick(app, llamas, url, model, caller.allowsModel);
   const admission = await admit(request, app, caller, { model: model ?? null, estimatedTokens: 0, backend });
   try {
@@ -71,7 +72,10 @@ async function pick(app: AppContext, llamas: BackendConfig[], url: URL, model: s
     return backend;
   }
   if (llamas.length > 1) {
-    throw invalidRequest(`There are several llama.cpp backends (${llamas.map((b) => b.name).join(", ")}): pick one with ?backend=<name> or a model field.`, "backend");
+    throw invalidRequest(
+      `There are several llama.cpp backends (${llamas.map((b) => b.name).join(", ")}): pick one with ?backend=<name> or a model field.`,
+      "backend",
+    );
   }
   return llamas[0]!;
 }
@@ -80,7 +84,14 @@ async function pick(app: AppContext, llamas: BackendConfig[], url: URL, model: s
  * llama-server's answer, passed through; for keys, /props loses the fields that describe the home machine rather
  * than the model (`model_path`: a filesystem path).
  */
-async function forward(app: AppContext, backend: BackendConfig, path: string, body: unknown, signal: AbortSignal, { hidePaths = false } = {}): Promise<Response> {
+async function forward(
+  app: AppContext,
+  backend: BackendConfig,
+  path: string,
+  body: unknown,
+  signal: AbortSignal,
+  { hidePaths = false } = {},
+): Promise<Response> {
   const { model: _model, ...payload } = (body ?? {}) as Record<string, unknown>;
   const call = app.clientFor(backend).call(body === undefined ? "GET" : "POST", path, body === undefined ? undefined : payload, { signal });
   const upstream = await call.response;
@@ -94,5 +105,9 @@ async function forward(app: AppContext, backend: BackendConfig, path: string, bo
 function withoutMachinePaths(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutMachinePaths);
   if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "model_path").map(([key, item]) => [key, withoutMachinePaths(item)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== "model_path")
+      .map(([key, item]) => [key, withoutMachinePaths(item)]),
+  );
 }

@@ -198,8 +198,13 @@ function withModel(kind: ModelRoute): Handler {
     const { name: _legacy, ...rest } = fields;
     const forwarded = limitedNativeBody(kind, { ...rest, model: target.model }, app, requested);
     const prompt = estimatePrompt(kind, forwarded);
-    const ceiling = kind === "chat" || kind === "generate" ? answerCap(forwarded.options as Record<string, unknown> | undefined) ?? 0 : 0;
-    const admission = await admit(request, app, caller!, { model: requested, estimatedTokens: prompt + ceiling, promptTokens: prompt, backend: target.backend });
+    const ceiling = kind === "chat" || kind === "generate" ? (answerCap(forwarded.options as Record<string, unknown> | undefined) ?? 0) : 0;
+    const admission = await admit(request, app, caller!, {
+      model: requested,
+      estimatedTokens: prompt + ceiling,
+      promptTokens: prompt,
+      backend: target.backend,
+    });
     const idle = kind === "show" ? null : app.config.upstreamIdleTimeoutMs;
     const answer = await relay(request, app, path, { body: JSON.stringify(forwarded) }, admission, idle, app.clientFor(target.backend));
     return kind === "show" ? withoutMachinePaths(answer, target.model) : answer;
@@ -273,13 +278,20 @@ async function blob(request: Request, app: AppContext, path: string): Promise<Re
   const upstreamPath = `/api/blobs/${digest}`;
   if (request.method === "HEAD") return relay(request, app, upstreamPath, {}, null, null);
   const declared = Number(request.headers.get("content-length") ?? NaN);
-  return relay(request, app, upstreamPath, {
-    body: request.body,
-    // Never the client's own Content-Type: Ollama ignores it for blobs, and a value its HTTP parser refuses (a
-    // control character) came back as Ollama's bare 400, which the gateway could only report as a 502.
-    contentType: "application/octet-stream",
-    contentLength: Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined,
-  }, null, null);
+  return relay(
+    request,
+    app,
+    upstreamPath,
+    {
+      body: request.body,
+      // Never the client's own Content-Type: Ollama ignores it for blobs, and a value its HTTP parser refuses (a
+      // control character) came back as Ollama's bare 400, which the gateway could only report as a 502.
+      contentType: "application/octet-stream",
+      contentLength: Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined,
+    },
+    null,
+    null,
+  );
 }
 
 /**

@@ -9,7 +9,6 @@ import { NdjsonSseTranslator, type SseLineEncoder, type TransformHooks, type Ups
 
 /** Turns one streamed upstream call into the client's answer: SSE, or one JSON body assembled in the Worker. */
 
-
 type Early = { ok: true } | { ok: false; error: unknown } | { ok: null };
 
 /** Wait for the upstream headers, but no longer than `ms`. */

@@ -1,8 +1,15 @@
 import type { NativeChatChunk, NativeToolCall } from "../ollama/types.ts";
 import { ApiError } from "../http/errors.ts";
 import {
-  type CompletionMeta, type FinishReason, type OpenAILogprob, type OpenAIToolCall, type Usage,
-  finishReason, toOpenAILogprobs, toOpenAIToolCall, usageOf,
+  type CompletionMeta,
+  type FinishReason,
+  type OpenAILogprob,
+  type OpenAIToolCall,
+  type Usage,
+  finishReason,
+  toOpenAILogprobs,
+  toOpenAIToolCall,
+  usageOf,
 } from "./chat-common.ts";
 
 export interface ChatCompletion {

@@ -2,7 +2,12 @@ import { ApiError } from "../http/errors.ts";
 import type { NativeGenerateChunk } from "../ollama/types.ts";
 import { type CompletionMeta, type Usage, usageOf } from "./chat-common.ts";
 import {
-  appendLegacyLogprobs, codePoints, completionFinishReason, emptyLegacyLogprobs, type LegacyLogprobs, type TextCompletion,
+  appendLegacyLogprobs,
+  codePoints,
+  completionFinishReason,
+  emptyLegacyLogprobs,
+  type LegacyLogprobs,
+  type TextCompletion,
 } from "./completions-common.ts";
 
 /**

@@ -34,12 +34,7 @@ const badAnswer = (detail: string) => new ApiError(502, `The backend sent an unu
  * Native answer → OpenAI's embedding list. `model` is the name the client sent. A vector count that differs from
  * the input count would silently misalign the client's batch, so it is a 502 rather than an answer.
  */
-export function toOpenAIEmbeddings(
-  answer: NativeEmbedResponse,
-  inputCount: number,
-  model: string,
-  encoding: "float" | "base64",
-): EmbeddingList {
+export function toOpenAIEmbeddings(answer: NativeEmbedResponse, inputCount: number, model: string, encoding: "float" | "base64"): EmbeddingList {
   const vectors = answer.embeddings;
   if (!Array.isArray(vectors)) throw badAnswer("no embeddings");
   if (vectors.length !== inputCount) throw badAnswer(`${vectors.length} vectors for ${inputCount} inputs`);

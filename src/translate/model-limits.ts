@@ -124,8 +124,7 @@ export function limitKeepAlive<V>(value: V, limits: ModelLimits | undefined): V 
   return ns === null || ns < 0 || ns > maxNs ? ceiling : value;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === "object" && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
 
 /** What applyNativeLimits does besides num_ctx and keep_alive. */
 export interface NativeLimitMode {
@@ -208,8 +207,6 @@ export function applyOpenAILimits<T extends object>(payload: T, limits: ModelLim
  * are set, or null when neither is. A negative client cap (the backends' "no limit") counts as unset.
  */
 export function answerCeiling(clientCap: number | null | undefined, limits: ModelLimits | undefined): number | null {
-  const caps = [clientCap, limits?.max_num_predict].filter(
-    (cap): cap is number => typeof cap === "number" && Number.isFinite(cap) && cap >= 0,
-  );
+  const caps = [clientCap, limits?.max_num_predict].filter((cap): cap is number => typeof cap === "number" && Number.isFinite(cap) && cap >= 0);
   return caps.length ? Math.min(...caps) : null;
 }

@@ -60,7 +60,10 @@ afterAll(async () => {
 
 /** /health as the operator sees it (the admin token shows each backend); probes are reused for a few seconds. */
 const health = async () =>
-  (await (await fetch(`${dev.url}/health`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { status: string; backends: { name: string; status: string }[] };
+  (await (await fetch(`${dev.url}/health`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+    status: string;
+    backends: { name: string; status: string }[];
+  };
 const HEALTH_CACHE = { timeout: 8000, interval: 250 };
 const ask = (model: string, text = "hi") => client.chat.completions.create({ model, messages: [{ role: "user", content: text }] });
 
@@ -88,7 +91,13 @@ describe("several machines behind one URL", () => {
   it("a machine that goes away: its running streams end with an error event, new requests keep succeeding, and it is used again once back", async () => {
     // Streams in flight on both Ollamas, then the laptop disappears.
     const streams = await Promise.all(
-      Array.from({ length: 6 }, () => client.chat.completions.create({ model: "llama3.2", stream: true, messages: [{ role: "user", content: "one two three four five six seven eight nine ten" }] })),
+      Array.from({ length: 6 }, () =>
+        client.chat.completions.create({
+          model: "llama3.2",
+          stream: true,
+          messages: [{ role: "user", content: "one two three four five six seven eight nine ten" }],
+        }),
+      ),
     );
     const outcomes = streams.map(async (stream) => {
       let text = "";
@@ -123,8 +132,12 @@ describe("several machines behind one URL", () => {
   it("llama.cpp's /tokenize round-trips through /detokenize", async () => {
     const headers = { authorization: `Bearer ${client.apiKey}`, "content-type": "application/json" };
     const text = "Grüße aus der Küche 🍜";
-    const tokenized = (await (await fetch(`${dev.url}/tokenize`, { method: "POST", headers, body: JSON.stringify({ content: text }) })).json()) as { tokens: number[] };
-    const detokenized = (await (await fetch(`${dev.url}/detokenize`, { method: "POST", headers, body: JSON.stringify({ tokens: tokenized.tokens }) })).json()) as { content: string };
+    const tokenized = (await (await fetch(`${dev.url}/tokenize`, { method: "POST", headers, body: JSON.stringify({ content: text }) })).json()) as {
+      tokens: number[];
+    };
+    const detokenized = (await (
+      await fetch(`${dev.url}/detokenize`, { method: "POST", headers, body: JSON.stringify({ tokens: tokenized.tokens }) })
+    ).json()) as { content: string };
     expect(detokenized.content).toBe(text);
   });
 });

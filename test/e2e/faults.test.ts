@@ -275,8 +275,16 @@ afterAll(async () => {
       [...new Set(r.notes)].map((n) => `${n}${r.notes.filter((x) => x === n).length > 1 ? ` ×${r.notes.filter((x) => x === n).length}` : ""}`).join("; "),
     ]),
   );
-  console.log(`\nFault matrix (wrangler dev + emulator; UPSTREAM_HEADERS_TIMEOUT ${HEADERS_TIMEOUT_MS} ms, UPSTREAM_IDLE_TIMEOUT ${IDLE_TIMEOUT_MS} ms, HEARTBEAT_INTERVAL 250 ms, UPSTREAM_RETRIES ${UPSTREAM_RETRIES}, UPSTREAM_RETRY_BACKOFF 50 ms)\n\n${table}\n`);
-  for (const r of rows.filter((x) => x.failures.length)) console.log(`${r.name}: first failures:\n${r.failures.slice(0, 8).map((f) => `  - ${f}`).join("\n")}`);
+  console.log(
+    `\nFault matrix (wrangler dev + emulator; UPSTREAM_HEADERS_TIMEOUT ${HEADERS_TIMEOUT_MS} ms, UPSTREAM_IDLE_TIMEOUT ${IDLE_TIMEOUT_MS} ms, HEARTBEAT_INTERVAL 250 ms, UPSTREAM_RETRIES ${UPSTREAM_RETRIES}, UPSTREAM_RETRY_BACKOFF 50 ms)\n\n${table}\n`,
+  );
+  for (const r of rows.filter((x) => x.failures.length))
+    console.log(
+      `${r.name}: first failures:\n${r.failures
+        .slice(0, 8)
+        .map((f) => `  - ${f}`)
+        .join("\n")}`,
+    );
   if (process.env.FAULTS_DUMP) (await import("node:fs")).writeFileSync(process.env.FAULTS_DUMP, dev?.output() ?? "");
   await dev?.stop();
   await tunnel?.close();
@@ -296,7 +304,11 @@ describe("fault matrix, end to end (wrangler dev + emulator)", () => {
       for (let i = 0; i < 8; i++) {
         await runCase(r, `sdk non-stream #${i}`, async () => {
           const start = performance.now();
-          await expectSdkError(() => client.chat.completions.create({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }), 502, "backend_unavailable");
+          await expectSdkError(
+            () => client.chat.completions.create({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }),
+            502,
+            "backend_unavailable",
+          );
           check(performance.now() - start < QUICK_MS, `took ${Math.round(performance.now() - start)} ms`);
         });
         await runCase(r, `fetch stream #${i}`, async () => {
@@ -323,7 +335,11 @@ describe("fault matrix, end to end (wrangler dev + emulator)", () => {
       await setFault({ fault: { kind: "html", status } });
       for (let i = 0; i < 3; i++) {
         await runCase(r, `${status} sdk non-stream #${i}`, async () => {
-          const error = await expectSdkError(() => client.chat.completions.create({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }), 502, "backend_unavailable");
+          const error = await expectSdkError(
+            () => client.chat.completions.create({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }),
+            502,
+            "backend_unavailable",
+          );
           check(error.message.includes(`HTTP ${status}`) && !/<[a-z!]/i.test(error.message), `unreadable message: ${error.message}`);
           // The page's title names the tunnel's hostname: it goes to the Worker's log, never to the client.
           check(!error.message.includes("Origin is unreachable") && !error.message.includes("example.com"), `page title leaked in: ${error.message}`);
@@ -433,7 +449,11 @@ describe("fault matrix, end to end (wrangler dev + emulator)", () => {
     await setFault({ fault: { kind: "busy" } });
     for (let i = 0; i < 5; i++) {
       await runCase(r, `sdk non-stream #${i}`, async () => {
-        const error = await expectSdkError(() => client.chat.completions.create({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }), 503, "backend_unavailable");
+        const error = await expectSdkError(
+          () => client.chat.completions.create({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }),
+          503,
+          "backend_unavailable",
+        );
         check(Number(error.headers?.get("retry-after")) > 0, `Retry-After ${String(error.headers?.get("retry-after"))}`);
       });
       await runCase(r, `fetch stream #${i}`, async () => {
@@ -494,7 +514,7 @@ describe("fault matrix, end to end (wrangler dev + emulator)", () => {
   it(`client aborts: ${ABORT_STREAMS} streams aborted at random points → upstream sees every abort, counters back to 0, no unhandled rejection`, async () => {
     const r = row(`client aborts (${ABORT_STREAMS} streams, waves of ${ABORT_WAVE})`);
     let seed = 0x5eed5;
-    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32); // fixed seed: reproducible
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32; // fixed seed: reproducible
     const outcomes = { beforeResponse: 0, midStream: 0, completed: 0 };
     const one = (i: number) =>
       runCase(r, `abort #${i}`, async () => {
@@ -566,7 +586,10 @@ describe("fault matrix, end to end (wrangler dev + emulator)", () => {
     expect(left).toMatchObject({ emulatorOpen: 0, keyInFlight: 0, gateInFlight: 0, gateQueued: 0 });
     expect(peakQueued).toBeGreaterThan(0);
     // No unhandled rejection here, nor in the Worker (wrangler prints those).
-    const logged = dev.output().split("\n").filter((line) => /unhandled|uncaught/i.test(line));
+    const logged = dev
+      .output()
+      .split("\n")
+      .filter((line) => /unhandled|uncaught/i.test(line));
     r.notes.push(`unhandled rejections: test ${unhandled.length}, wrangler ${logged.length}`);
     expect(unhandled).toEqual([]);
     expect(logged).toEqual([]);

@@ -50,7 +50,9 @@ describe("npm run keys against wrangler dev", () => {
   it("prints the one-time key in its readable form", async () => {
     const created = await keys(["create", "--name", "readable"]);
     expect(created.code).toBe(0);
-    expect(created.stdout).toMatch(/^Created key_\w+ \(readable\): rpm 60, tpm 200000, max concurrency 4, models all, expires -\n\n {2}sk-\w{38}\n\nStore this key now/);
+    expect(created.stdout).toMatch(
+      /^Created key_\w+ \(readable\): rpm 60, tpm 200000, max concurrency 4, models all, expires -\n\n {2}sk-\w{38}\n\nStore this key now/,
+    );
   });
 
   it("fails clearly: wrong token, unknown id, bad flags, no token", async () => {

@@ -46,7 +46,11 @@ describe("openai SDK: embeddings", () => {
     const result = await client.embeddings.create({ model: EMBEDDER, input: inputs, encoding_format: "float" });
     expect(result.object).toBe("list");
     expect(result.model).toBe(EMBEDDER);
-    expect(result.data.map((entry) => [entry.object, entry.index])).toEqual([["embedding", 0], ["embedding", 1], ["embedding", 2]]);
+    expect(result.data.map((entry) => [entry.object, entry.index])).toEqual([
+      ["embedding", 0],
+      ["embedding", 1],
+      ["embedding", 2],
+    ]);
     for (const entry of result.data) {
       expect(entry.embedding).toHaveLength(8);
       expect(Math.hypot(...entry.embedding)).toBeCloseTo(1, 5);

@@ -58,16 +58,16 @@ describe("official openai SDK against wrangler dev + emulator", () => {
   });
 
   it("a tool round trip: the tool result reaches Ollama with the tool's name", async () => {
-    const first = await client.chat.completions.create({ model: "llama3.2", messages: [{ role: "user", content: "weather?" }], tools: weatherTools.slice(0, 1) });
+    const first = await client.chat.completions.create({
+      model: "llama3.2",
+      messages: [{ role: "user", content: "weather?" }],
+      tools: weatherTools.slice(0, 1),
+    });
     const call = first.choices[0]!.message.tool_calls![0]!;
     const second = await client.chat.completions.create({
       model: "llama3.2",
       tools: weatherTools.slice(0, 1),
-      messages: [
-        { role: "user", content: "weather?" },
-        first.choices[0]!.message,
-        { role: "tool", tool_call_id: call.id, content: "21C and sunny" },
-      ],
+      messages: [{ role: "user", content: "weather?" }, first.choices[0]!.message, { role: "tool", tool_call_id: call.id, content: "21C and sunny" }],
     });
     expect(second.choices[0]!.message.content).toBe("The tool said: 21C and sunny");
     const [, native] = await emulator.requests("/api/chat");
@@ -81,7 +81,11 @@ describe("official openai SDK against wrangler dev + emulator", () => {
       messages: [{ role: "user", content: "a city" }],
       response_format: {
         type: "json_schema",
-        json_schema: { name: "city", strict: true, schema: { type: "object", properties: { name: { type: "string" }, population: { type: "integer" } }, required: ["name", "population"] } },
+        json_schema: {
+          name: "city",
+          strict: true,
+          schema: { type: "object", properties: { name: { type: "string" }, population: { type: "integer" } }, required: ["name", "population"] },
+        },
       },
     });
     expect(JSON.parse(completion.choices[0]!.message.content!)).toEqual({ name: "text", population: 42 });
@@ -90,7 +94,15 @@ describe("official openai SDK against wrangler dev + emulator", () => {
   it("an image as a data URI", async () => {
     const completion = await client.chat.completions.create({
       model: "llava:7b",
-      messages: [{ role: "user", content: [{ type: "text", text: "describe" }, { type: "image_url", image_url: { url: `data:image/png;base64,${PNG}` } }] }],
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "describe" },
+            { type: "image_url", image_url: { url: `data:image/png;base64,${PNG}` } },
+          ],
+        },
+      ],
     });
     expect(completion.choices[0]!.message.content).toBe("Hello! You said: describe (I see 1 image(s))");
   });
@@ -144,11 +156,13 @@ describe("official openai SDK against wrangler dev + emulator", () => {
       ),
     );
     await Promise.all(
-      streams.map(async (stream, i) => {
-        for await (const _chunk of stream) {
-          controllers[i]!.abort();
-        }
-      }).map((p) => p.catch(() => {})),
+      streams
+        .map(async (stream, i) => {
+          for await (const _chunk of stream) {
+            controllers[i]!.abort();
+          }
+        })
+        .map((p) => p.catch(() => {})),
     );
     await expect.poll(async () => (await emulator.stats()).open, { timeout: 10_000 }).toBe(0);
     expect((await emulator.stats()).aborted).toBe(4);

@@ -58,7 +58,10 @@ async function main(): Promise<void> {
   const emulator = await startLlamaEmulator(options);
   process.stdout.write(`llama-emulator listening on ${emulator.url}\n`);
   const stop = (): void => {
-    emulator.close().then(() => process.exit(0), () => process.exit(1));
+    emulator.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -23,7 +23,6 @@ const CONTROL_PREFIX = "/__emulator/";
 /** Reachable without the API key (server-http.cpp's public endpoints). */
 const PUBLIC_PATHS = new Set(["/", "/health", "/v1/health", "/models", "/v1/models"]);
 
-
 function parseJsonOrNull(raw: string): unknown {
   try {
     return raw.trim() ? JSON.parse(raw) : null;
@@ -146,7 +145,13 @@ export function startLlamaEmulator(options: LlamaEmulatorOptions = {}): Promise<
     if (apiKey !== null && !PUBLIC_PATHS.has(path) && !keyAccepted(req, apiKey)) return sendReply(res, INVALID_API_KEY);
     const fault = faults.take(path);
     const ctx: RouteContext = {
-      req, res, url, raw, state, signal, drop,
+      req,
+      res,
+      url,
+      raw,
+      state,
+      signal,
+      drop,
       tokenDelayMs: state.tokenDelayMs,
       now: () => state.clock ?? Math.floor(Date.now() / 1000),
       lineFault: fault && isLineFault(fault) && !(fault.kind === "drop" && fault.afterLines === 0) ? fault : null,

@@ -15,7 +15,6 @@ export type { EmulatedModel, Emulator, EmulatorOptions, EmulatorStats, Fault, Fa
 
 const CONTROL_PREFIX = "/__emulator/";
 
-
 function parseJsonOrNull(raw: string): unknown {
   try {
     return raw.trim() ? JSON.parse(raw) : null;
@@ -57,9 +56,7 @@ async function applyGateFault(fault: Fault, ctx: RouteContext): Promise<boolean>
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;
 
-function handleControl(
-  path: string, method: string, raw: string, res: ServerResponse, emulator: Emulator, faults: FaultSwitch, state: EmulatorState,
-): void {
+function handleControl(path: string, method: string, raw: string, res: ServerResponse, emulator: Emulator, faults: FaultSwitch, state: EmulatorState): void {
   const route = `${method} ${path.slice(CONTROL_PREFIX.length)}`;
   if (route === "POST clock") {
     // {"createdAt": "<RFC3339>"} fixes every line's created_at (so answers are byte-identical); null restores it.
@@ -115,7 +112,13 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const fault = faults.take(path);
     const ctx: RouteContext = {
-      req, res, raw, bytes, state, signal, drop,
+      req,
+      res,
+      raw,
+      bytes,
+      state,
+      signal,
+      drop,
       now: () => state.createdAt ?? rfc3339Nano(),
       tokenDelayMs: state.tokenDelayMs,
       lineFault: fault && isLineFault(fault) && !(fault.kind === "drop" && fault.afterLines === 0) ? fault : null,

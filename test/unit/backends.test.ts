@@ -24,7 +24,12 @@ describe("BACKENDS", () => {
 
   it("parses the interface's example, resolving $NAME from vars and secrets", () => {
     const raw = JSON.stringify([
-      { name: "desk", kind: "ollama", url: "https://desk.example.com/", headers: { "CF-Access-Client-Id": "$DESK_ID", "CF-Access-Client-Secret": "$DESK_SECRET" } },
+      {
+        name: "desk",
+        kind: "ollama",
+        url: "https://desk.example.com/",
+        headers: { "CF-Access-Client-Id": "$DESK_ID", "CF-Access-Client-Secret": "$DESK_SECRET" },
+      },
       { name: "laptop", kind: "llamacpp", url: "https://laptop.example.com", api_key: "$LAPTOP_KEY", models: ["qwen2.5"], max_concurrency: 2 },
     ]);
     const env = { DESK_ID: "desk-id", DESK_SECRET: "desk-secret", LAPTOP_KEY: "llama-key" };
@@ -39,7 +44,16 @@ describe("BACKENDS", () => {
         apiKey: null,
         headers: { "CF-Access-Client-Id": "desk-id", "CF-Access-Client-Secret": "desk-secret" },
       },
-      { name: "laptop", kind: "llamacpp", url: "https://laptop.example.com", binding: null, models: ["qwen2.5"], maxConcurrency: 2, apiKey: "llama-key", headers: ACCESS },
+      {
+        name: "laptop",
+        kind: "llamacpp",
+        url: "https://laptop.example.com",
+        binding: null,
+        models: ["qwen2.5"],
+        maxConcurrency: 2,
+        apiKey: "llama-key",
+        headers: ACCESS,
+      },
     ]);
   });
 

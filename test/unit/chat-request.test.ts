@@ -69,22 +69,22 @@ describe("§6 conformance vectors, adapted to our choices", () => {
   });
 
   it("4: assistant tool calls get object arguments; content kept; reasoning → thinking", () => {
-    expect(translate({ messages: [{ role: "assistant", tool_calls: TC }] }).messages).toStrictEqual([
-      { role: "assistant", content: "", tool_calls: TCn },
-    ]);
+    expect(translate({ messages: [{ role: "assistant", tool_calls: TC }] }).messages).toStrictEqual([{ role: "assistant", content: "", tool_calls: TCn }]);
     expect(translate({ messages: [{ role: "assistant", content: "", tool_calls: TC }] }).messages).toStrictEqual([
       { role: "assistant", content: "", tool_calls: TCn },
     ]);
     expect(translate({ messages: [{ role: "assistant", content: null, tool_calls: TC }] }).messages).toStrictEqual([
       { role: "assistant", content: "", tool_calls: TCn },
     ]);
-    expect(translate({ messages: [{ role: "assistant", content: "Let's see what the weather is like in Paris", tool_calls: TC }] }).messages)
-      .toStrictEqual([{ role: "assistant", content: "Let's see what the weather is like in Paris", tool_calls: TCn }]);
+    expect(translate({ messages: [{ role: "assistant", content: "Let's see what the weather is like in Paris", tool_calls: TC }] }).messages).toStrictEqual([
+      { role: "assistant", content: "Let's see what the weather is like in Paris", tool_calls: TCn },
+    ]);
     expect(translate({ messages: [{ role: "assistant", content: "", reasoning: "Let's see", tool_calls: TC }] }).messages).toStrictEqual([
       { role: "assistant", content: "", thinking: "Let's see", tool_calls: TCn },
     ]);
-    expect(translate({ messages: [{ role: "assistant", content: "Hi", reasoning_content: "think A", reasoning: "think B" }] }).messages)
-      .toStrictEqual([{ role: "assistant", content: "Hi", thinking: "think A" }]);
+    expect(translate({ messages: [{ role: "assistant", content: "Hi", reasoning_content: "think A", reasoning: "think B" }] }).messages).toStrictEqual([
+      { role: "assistant", content: "Hi", thinking: "think A" },
+    ]);
   });
 
   it("5: a tool result gets tool_name from the earlier call with that id, or from name", () => {
@@ -150,7 +150,11 @@ describe("§6 conformance vectors, adapted to our choices", () => {
     expect(think("none")).toBe(false);
     expect(paramOf(() => translate({ messages: [U], reasoning_effort: "extreme" }))).toBe("reasoning_effort");
     expect(translate({ messages: [U], logprobs: true, top_logprobs: 5 })).toStrictEqual({
-      model: m, messages: [U], stream: true, logprobs: true, top_logprobs: 5,
+      model: m,
+      messages: [U],
+      stream: true,
+      logprobs: true,
+      top_logprobs: 5,
     });
     expect(translate({ messages: [U], logprobs: false })).toStrictEqual({ model: m, messages: [U], stream: true });
   });
@@ -160,8 +164,20 @@ describe("messages", () => {
   it("maps developer to system and joins text parts with a newline", () => {
     const messages = [
       { role: "developer", content: "Be brief." },
-      { role: "system", content: [{ type: "text", text: "Rule 1" }, { type: "text", text: "Rule 2" }] },
-      { role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] },
+      {
+        role: "system",
+        content: [
+          { type: "text", text: "Rule 1" },
+          { type: "text", text: "Rule 2" },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "a" },
+          { type: "text", text: "b" },
+        ],
+      },
     ];
     expect(translate({ messages }).messages).toStrictEqual([
       { role: "system", content: "Be brief." },
@@ -186,7 +202,18 @@ describe("messages", () => {
   });
 
   it("rejects other image types and bad data with the part's image_url param", () => {
-    const withImage = (url: string) => ({ messages: [U, { role: "user", content: [{ type: "text", text: "x" }, { type: "image_url", image_url: { url } }] }] });
+    const withImage = (url: string) => ({
+      messages: [
+        U,
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "x" },
+            { type: "image_url", image_url: { url } },
+          ],
+        },
+      ],
+    });
     for (const url of ["data:image/bmp;base64,AAAA", "data:application/pdf;base64,AAAA", "data:;base64,AAAA", "data:image/png;base64,***", "ftp://x/y.png"]) {
       const { status, body } = failure(() => translate(withImage(url)));
       expect(status).toBe(400);
@@ -196,7 +223,15 @@ describe("messages", () => {
   });
 
   it("uses remoteImages for http(s) URLs and fails when one was not fetched", () => {
-    const messages = [{ role: "user", content: [{ type: "text", text: "what?" }, { type: "image_url", image_url: { url: "https://example.com/cat.png" } }] }];
+    const messages = [
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "what?" },
+          { type: "image_url", image_url: { url: "https://example.com/cat.png" } },
+        ],
+      },
+    ];
     const remoteImages = new Map([["https://example.com/cat.png", "Q0FU"]]);
     expect(translate({ messages }, { remoteImages }).messages).toStrictEqual([{ role: "user", content: "what?", images: ["Q0FU"] }]);
     const missing = failure(() => translate({ messages }));
@@ -241,10 +276,7 @@ describe("options, keep_alive and think", () => {
 
   it("layers MODEL_DEFAULTS options < body options < top-level fields", () => {
     const defaults: ModelDefaults = { options: { temperature: 0.2, num_ctx: 8192, top_k: 10, num_predict: 1 } };
-    const native = translate(
-      { messages: [U], options: { temperature: 0.5, num_ctx: 4096, num_predict: 2 }, temperature: 0.9, max_tokens: 3 },
-      { defaults },
-    );
+    const native = translate({ messages: [U], options: { temperature: 0.5, num_ctx: 4096, num_predict: 2 }, temperature: 0.9, max_tokens: 3 }, { defaults });
     expect(native.options).toStrictEqual({ temperature: 0.9, num_ctx: 4096, top_k: 10, num_predict: 3 });
     expect(translate({ messages: [U] }, { defaults }).options).toStrictEqual({ temperature: 0.2, num_ctx: 8192, top_k: 10, num_predict: 1 });
     expect(defaults.options).toStrictEqual({ temperature: 0.2, num_ctx: 8192, top_k: 10, num_predict: 1 });
@@ -268,7 +300,9 @@ describe("options, keep_alive and think", () => {
   it("response_format: text sends no format, json_schema sends its schema", () => {
     const schema = { type: "object", properties: { a: { type: "integer" } }, required: ["a"] };
     expect("format" in translate({ messages: [U], response_format: { type: "text" } })).toBe(false);
-    expect(translate({ messages: [U], response_format: { type: "json_schema", json_schema: { name: "x", schema, strict: true } } }).format).toStrictEqual(schema);
+    expect(translate({ messages: [U], response_format: { type: "json_schema", json_schema: { name: "x", schema, strict: true } } }).format).toStrictEqual(
+      schema,
+    );
   });
 });
 
@@ -282,7 +316,9 @@ describe("tools, n and logprobs", () => {
     expect(translate({ messages: [U], tools: [weather, time], tool_choice: "auto" }).tools).toStrictEqual([weather, timeNative]);
     expect(translate({ messages: [U], tools: [weather, time], tool_choice: "required" }).tools).toStrictEqual([weather, timeNative]);
     expect(translate({ messages: [U], tools: [weather, time] }).tools).toStrictEqual([weather, timeNative]);
-    expect(translate({ messages: [U], tools: [weather, time], tool_choice: { type: "function", function: { name: "time" } } }).tools).toStrictEqual([timeNative]);
+    expect(translate({ messages: [U], tools: [weather, time], tool_choice: { type: "function", function: { name: "time" } } }).tools).toStrictEqual([
+      timeNative,
+    ]);
     const unknown = failure(() => translate({ messages: [U], tools: [weather], tool_choice: { type: "function", function: { name: "nope" } } }));
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.param).toBe("tool_choice.function.name");
@@ -290,7 +326,9 @@ describe("tools, n and logprobs", () => {
 
   it("a named tool_choice without tools is a 400 (the forced call cannot happen), not a silent text answer", () => {
     for (const tools of [undefined, []]) {
-      const { status, body } = failure(() => translate({ messages: [U], ...(tools && { tools }), tool_choice: { type: "function", function: { name: "weather" } } }));
+      const { status, body } = failure(() =>
+        translate({ messages: [U], ...(tools && { tools }), tool_choice: { type: "function", function: { name: "weather" } } }),
+      );
       expect(status).toBe(400);
       expect(body.error.type).toBe("invalid_request_error");
       expect(body.error.param).toBe("tool_choice");

@@ -70,12 +70,31 @@ describe("ChatSseEncoder (§6 vectors 15–21 adapted)", () => {
   });
 
   it("17: logprobs on the trailer come in a chunk before the finish chunk", () => {
-    const logprobs = [{ token: "é", logprob: -0.5, top_logprobs: [{ token: "é", logprob: -0.5, bytes: [195, 169] }, { token: "e", logprob: -1 }] }];
+    const logprobs = [
+      {
+        token: "é",
+        logprob: -0.5,
+        top_logprobs: [
+          { token: "é", logprob: -0.5, bytes: [195, 169] },
+          { token: "e", logprob: -1 },
+        ],
+      },
+    ];
     const out = run([{ message: msg("Hi"), done: false }, done("stop", { logprobs })]);
     expect(out).toStrictEqual([
       chunk({ role: "assistant", content: "Hi" }),
       chunk({ content: "" }, null, false, {
-        content: [{ token: "é", logprob: -0.5, bytes: [195, 169], top_logprobs: [{ token: "é", logprob: -0.5, bytes: [195, 169] }, { token: "e", logprob: -1, bytes: [101] }] }],
+        content: [
+          {
+            token: "é",
+            logprob: -0.5,
+            bytes: [195, 169],
+            top_logprobs: [
+              { token: "é", logprob: -0.5, bytes: [195, 169] },
+              { token: "e", logprob: -1, bytes: [101] },
+            ],
+          },
+        ],
         refusal: null,
       }),
       chunk({}, "stop"),
@@ -95,7 +114,10 @@ describe("ChatSseEncoder (§6 vectors 15–21 adapted)", () => {
 
   it("19 + 21: tool calls carry a running index, id, type and string arguments; role merges into the first", () => {
     const lines: NativeChatChunk[] = [
-      { message: msg("", { tool_calls: [{ id: "call_abc123", function: { index: 2, name: "get_weather", arguments: { location: "Seattle" } } }] }), done: false },
+      {
+        message: msg("", { tool_calls: [{ id: "call_abc123", function: { index: 2, name: "get_weather", arguments: { location: "Seattle" } } }] }),
+        done: false,
+      },
       {
         message: msg("", {
           tool_calls: [
@@ -162,9 +184,11 @@ describe("ChatSseEncoder (§6 vectors 15–21 adapted)", () => {
   it("an {error} line becomes the last event, without [DONE]; later input is ignored", () => {
     const encoder = new ChatSseEncoder(meta, true);
     const out = encoder.line({ message: msg("Hi") }) + encoder.line({ error: "CUDA error: out of memory" });
-    expect(out.endsWith(
-      'data: {"error":{"message":"The backend failed during generation: CUDA error: out of memory","type":"server_error","param":null,"code":"backend_error"}}\n\n',
-    )).toBe(true);
+    expect(
+      out.endsWith(
+        'data: {"error":{"message":"The backend failed during generation: CUDA error: out of memory","type":"server_error","param":null,"code":"backend_error"}}\n\n',
+      ),
+    ).toBe(true);
     expect(frames(out)).toHaveLength(2);
     expect(encoder.finished).toBe(true);
     expect(encoder.line(done("stop")) + encoder.end() + encoder.error("again")).toBe("");
@@ -214,14 +238,16 @@ describe("ChatAggregator", () => {
       { message: msg("llo 🌍") },
       done("stop", { prompt_eval_count: 26, eval_count: 298 }),
     ]);
-    expect(result).toStrictEqual(
-      completion({ content: "Héllo 🌍", reasoning_content: "Let me think.", reasoning: "Let me think." }, "stop", [26, 298]),
-    );
+    expect(result).toStrictEqual(completion({ content: "Héllo 🌍", reasoning_content: "Let me think.", reasoning: "Let me think." }, "stop", [26, 298]));
   });
 
   it("content is null with only tool calls; finish_reason tool_calls (length stays length)", () => {
     const call = { id: "call_1", function: { index: 0, name: "get_weather", arguments: { city: "Tokyo" } } };
-    const result = aggregate([{ message: msg("", { tool_calls: [call] }) }, { message: msg("", { tool_calls: [{ function: { name: "g", arguments: {} } }] }) }, done("stop")]);
+    const result = aggregate([
+      { message: msg("", { tool_calls: [call] }) },
+      { message: msg("", { tool_calls: [{ function: { name: "g", arguments: {} } }] }) },
+      done("stop"),
+    ]);
     const generated = result.choices[0].message.tool_calls![1]!.id;
     expect(generated).toMatch(/^call_[a-z0-9]{8}$/);
     expect(result).toStrictEqual(

@@ -231,7 +231,18 @@ describe("CompletionsSseEncoder", () => {
 
   it("logprobs: each chunk carries its tokens in the legacy shape, offsets counting the echo", () => {
     const out = run(
-      [tok("Hi", { logprobs: [lp("Hi", -0.1, [["Hi", -0.1], ["Hey", -1.1]])] }), tok(" there", { logprobs: [lp(" there", -0.2, [[" you", -0.15]])] }), done()],
+      [
+        tok("Hi", {
+          logprobs: [
+            lp("Hi", -0.1, [
+              ["Hi", -0.1],
+              ["Hey", -1.1],
+            ]),
+          ],
+        }),
+        tok(" there", { logprobs: [lp(" there", -0.2, [[" you", -0.15]])] }),
+        done(),
+      ],
       { echo: "é🙂 ", logprobs: true },
     );
     expect(out).toStrictEqual([
@@ -305,7 +316,9 @@ describe("CompletionsAggregator", () => {
   };
 
   it("assembles OpenAI's text_completion", () => {
-    expect(aggregate([tok("Hello"), tok(" world"), { response: "", thinking: "x", done: false }, done("stop", { prompt_eval_count: 3, eval_count: 2 })])).toStrictEqual({
+    expect(
+      aggregate([tok("Hello"), tok(" world"), { response: "", thinking: "x", done: false }, done("stop", { prompt_eval_count: 3, eval_count: 2 })]),
+    ).toStrictEqual({
       ...envelope,
       choices: [{ text: "Hello world", index: 0, logprobs: null, finish_reason: "stop" }],
       usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
@@ -321,9 +334,32 @@ describe("CompletionsAggregator", () => {
   it("maps logprobs to the legacy shape with exact values and offsets in the returned text", () => {
     const result = aggregate(
       [
-        tok("Hello", { logprobs: [lp("Hello", -0.1, [["Hello", -0.1], ["Hi", -1.1]])] }),
-        tok(" wörld", { logprobs: [lp(" wö", -0.2, [[" wö", -0.2], [" we", -1.2]]), lp("rld", -0.3, [])] }),
-        tok("!", { logprobs: [lp("!", -0.4, [["!", -0.4], ["!", -9], [".", -1.4]])] }),
+        tok("Hello", {
+          logprobs: [
+            lp("Hello", -0.1, [
+              ["Hello", -0.1],
+              ["Hi", -1.1],
+            ]),
+          ],
+        }),
+        tok(" wörld", {
+          logprobs: [
+            lp(" wö", -0.2, [
+              [" wö", -0.2],
+              [" we", -1.2],
+            ]),
+            lp("rld", -0.3, []),
+          ],
+        }),
+        tok("!", {
+          logprobs: [
+            lp("!", -0.4, [
+              ["!", -0.4],
+              ["!", -9],
+              [".", -1.4],
+            ]),
+          ],
+        }),
         done(),
       ],
       "🙂 ",
@@ -373,7 +409,14 @@ describe("legacy logprobs helpers", () => {
 describe("the official openai SDK reads our answers", () => {
   const ndjson = (lines: NativeGenerateChunk[]) => lines.map((line) => JSON.stringify(line)).join("\n") + "\n";
   const lines = [
-    tok("Hi", { logprobs: [lp("Hi", -0.1, [["Hi", -0.1], ["Yo", -2]])] }),
+    tok("Hi", {
+      logprobs: [
+        lp("Hi", -0.1, [
+          ["Hi", -0.1],
+          ["Yo", -2],
+        ]),
+      ],
+    }),
     tok(" there", { logprobs: [lp(" there", -0.2)] }),
     done("stop", { prompt_eval_count: 3, eval_count: 2 }),
   ];

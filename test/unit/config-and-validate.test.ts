@@ -66,7 +66,9 @@ describe("parseConfig", () => {
     expect(parseConfig({})).toStrictEqual({
       ollamaUrl: "http://127.0.0.1:11434",
       accessHeaders: {},
-      backends: [{ name: "ollama", kind: "ollama", url: "http://127.0.0.1:11434", binding: null, models: null, maxConcurrency: null, apiKey: null, headers: {} }],
+      backends: [
+        { name: "ollama", kind: "ollama", url: "http://127.0.0.1:11434", binding: null, models: null, maxConcurrency: null, apiKey: null, headers: {} },
+      ],
       backendsConfigured: false,
       backendCooldownMs: 30_000,
       modelAliases: {},
@@ -188,7 +190,10 @@ describe("parseConfig", () => {
   });
 
   it("errors name the variable", () => {
-    expect(configError({ MODEL_ALIASES: "{gpt: llama}" })).toStrictEqual({ variable: "MODEL_ALIASES", message: "Invalid configuration MODEL_ALIASES: not valid JSON" });
+    expect(configError({ MODEL_ALIASES: "{gpt: llama}" })).toStrictEqual({
+      variable: "MODEL_ALIASES",
+      message: "Invalid configuration MODEL_ALIASES: not valid JSON",
+    });
     expect(configError({ MODEL_ALIASES: '{"a":1}' }).variable).toBe("MODEL_ALIASES");
     expect(configError({ MODEL_ALIASES: '["a"]' }).variable).toBe("MODEL_ALIASES");
     expect(configError({ MODEL_DEFAULTS: '{"m":{"temperature":1}}' }).variable).toBe("MODEL_DEFAULTS");
@@ -254,7 +259,14 @@ describe("validate", () => {
   it("names the field path of the problem", () => {
     expect(failure({ ...ok, messages: [] })).toStrictEqual({
       status: 400,
-      body: { error: { message: "Invalid value for 'messages': messages must contain at least one message", type: "invalid_request_error", param: "messages", code: null } },
+      body: {
+        error: {
+          message: "Invalid value for 'messages': messages must contain at least one message",
+          type: "invalid_request_error",
+          param: "messages",
+          code: null,
+        },
+      },
     });
     const content = failure({ model: "m", messages: [{ role: "user", content: 2 }] });
     expect(content.status).toBe(400);

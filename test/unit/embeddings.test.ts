@@ -22,7 +22,11 @@ describe("§6 vectors 11–12", () => {
   });
 
   it("11: missing input → 400; encoding_format json → 400; BASE64 and Float accepted", () => {
-    expect(failure(() => parse({})).body.error).toMatchObject({ param: "input", type: "invalid_request_error", message: expect.stringMatching(/input is required/) });
+    expect(failure(() => parse({})).body.error).toMatchObject({
+      param: "input",
+      type: "invalid_request_error",
+      message: expect.stringMatching(/input is required/),
+    });
     expect(failure(() => parse({ input: "x", encoding_format: "json" })).body.error).toMatchObject({
       param: "encoding_format",
       message: "Invalid value for 'encoding_format': \"json\" is not supported. Supported values: 'float', 'base64'.",
@@ -35,12 +39,27 @@ describe("§6 vectors 11–12", () => {
 
   it("12: base64 is little-endian float32, exactly", () => {
     expect(float32Base64([0.1, -0.2, 0.3])).toBe("zczMPc3MTL6amZk+");
-    expect([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]].map(float32Base64)).toStrictEqual(["zczMPc3MTD4=", "mpmZPs3MzD4=", "AAAAP5qZGT8="]);
+    expect(
+      [
+        [0.1, 0.2],
+        [0.3, 0.4],
+        [0.5, 0.6],
+      ].map(float32Base64),
+    ).toStrictEqual(["zczMPc3MTD4=", "mpmZPs3MzD4=", "AAAAP5qZGT8="]);
     expect(float32Base64([])).toBe("");
   });
 
   it("12: the whole answer, base64, with prompt_eval_count as usage", () => {
-    const answer = { model: "x", embeddings: [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], prompt_eval_count: 5, total_duration: 1 };
+    const answer = {
+      model: "x",
+      embeddings: [
+        [0.1, 0.2],
+        [0.3, 0.4],
+        [0.5, 0.6],
+      ],
+      prompt_eval_count: 5,
+      total_duration: 1,
+    };
     expect(toOpenAIEmbeddings(answer, 3, "text-embedding-3-small", "base64")).toStrictEqual({
       object: "list",
       data: [
@@ -225,7 +244,10 @@ describe("embedding request mapping under MODEL_LIMITS", () => {
 describe("the official openai SDK reads our answer", () => {
   it("decodes base64 (its default encoding) back to the float32 vectors", async () => {
     const { default: OpenAI } = await import("openai");
-    const vectors = [[0.1, -0.2, 0.3], [0.5, 0.25, -1]];
+    const vectors = [
+      [0.1, -0.2, 0.3],
+      [0.5, 0.25, -1],
+    ];
     let sent: any;
     const client = new OpenAI({
       apiKey: "sk-test",

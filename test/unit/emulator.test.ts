@@ -17,7 +17,10 @@ beforeAll(async () => {
   ]);
 });
 afterAll(() => Promise.all([emu.close(), slow.close(), legacy.close()]));
-beforeEach(() => { emu.reset(); slow.reset(); });
+beforeEach(() => {
+  emu.reset();
+  slow.reset();
+});
 
 const post = (path: string, body: unknown, init: RequestInit = {}, on = emu) =>
   fetch(on.url + path, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), ...init });
@@ -26,7 +29,10 @@ const user = (content: string, extra: Json = {}) => [{ role: "user", content, ..
 async function ndjson(res: Response): Promise<Json[]> {
   const text = await res.text();
   expect(text.endsWith("\n")).toBe(true);
-  return text.slice(0, -1).split("\n").map((l) => JSON.parse(l));
+  return text
+    .slice(0, -1)
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }
 async function expectError(res: Response | Promise<Response>, status: number, error: string) {
   const r = await res;
@@ -59,7 +65,9 @@ describe("metadata endpoints", () => {
     expect(models.map((m: Json) => m.name)).toEqual(DEFAULT_MODELS.map((m) => m.name));
     const qwen = models[2];
     expect(qwen).toMatchObject({
-      name: "qwen3:8b", model: "qwen3:8b", modified_at: "2026-10-04T12:00:00+02:00",
+      name: "qwen3:8b",
+      model: "qwen3:8b",
+      modified_at: "2026-10-04T12:00:00+02:00",
       details: { parent_model: "", format: "gguf", family: "qwen3", families: ["qwen3"], parameter_size: "8.2B", quantization_level: "Q4_K_M" },
       capabilities: ["completion", "tools", "thinking"],
     });
@@ -71,8 +79,10 @@ describe("metadata endpoints", () => {
   it("shows a model by model or legacy name", async () => {
     const show = await (await post("/api/show", { model: "nomic-embed-text" })).json();
     expect(show.model_info).toEqual({
-      "general.architecture": "nomic-bert", "general.parameter_count": 137_000_000,
-      "nomic-bert.context_length": 2048, "nomic-bert.embedding_length": 8,
+      "general.architecture": "nomic-bert",
+      "general.parameter_count": 137_000_000,
+      "nomic-bert.context_length": 2048,
+      "nomic-bert.embedding_length": 8,
     });
     expect(show).toMatchObject({ parameters: 'stop "<|eot_id|>"', template: "{{ .Prompt }}", capabilities: ["embedding"] });
     expect((await (await post("/api/show", { name: "llava:7b" })).json()).details.family).toBe("llama");
@@ -98,10 +108,17 @@ describe("/api/chat", () => {
     const body = await res.json();
     expect(body.created_at).toMatch(CREATED_AT);
     expect(body).toEqual({
-      model: "llama3.2", created_at: body.created_at,
-      message: { role: "assistant", content: "Hello! You said: hi there" }, done: true, done_reason: "stop",
-      total_duration: 132_000_000, load_duration: 25_000_000, prompt_eval_count: 6, prompt_eval_duration: 6_000_000,
-      eval_count: 5, eval_duration: 100_000_000,
+      model: "llama3.2",
+      created_at: body.created_at,
+      message: { role: "assistant", content: "Hello! You said: hi there" },
+      done: true,
+      done_reason: "stop",
+      total_duration: 132_000_000,
+      load_duration: 25_000_000,
+      prompt_eval_count: 6,
+      prompt_eval_duration: 6_000_000,
+      eval_count: 5,
+      eval_duration: 100_000_000,
     });
   });
 
@@ -119,7 +136,8 @@ describe("/api/chat", () => {
   it("thinks on qwen3 unless think:false, and refuses think on llama3.2", async () => {
     const lines = await ndjson(await chat({ model: "qwen3:8b", messages: user("hi") }));
     expect(lines.slice(0, 5).map((l) => l.message)).toEqual(
-      ["Let", " me", " think", " about", " that."].map((t) => ({ role: "assistant", content: "", thinking: t })));
+      ["Let", " me", " think", " about", " that."].map((t) => ({ role: "assistant", content: "", thinking: t })),
+    );
     expect(contentOf(lines)).toBe("Hello! You said: hi");
     expect(lines.at(-1)!.eval_count).toBe(9);
     const off = await (await chat({ model: "qwen3:8b", think: false, stream: false, messages: user("hi") })).json();
@@ -144,13 +162,26 @@ describe("/api/chat", () => {
 
   it("adds logprobs to content lines", async () => {
     const lines = await ndjson(await chat({ logprobs: true, top_logprobs: 2, messages: user("é") }));
-    expect(lines[3]!.logprobs).toEqual([{
-      token: " é", logprob: -0.4, bytes: [32, 195, 169],
-      top_logprobs: [{ token: " é", logprob: -0.4, bytes: [32, 195, 169] }, { token: "alt1", logprob: -1.4, bytes: [97, 108, 116, 49] }],
-    }]);
+    expect(lines[3]!.logprobs).toEqual([
+      {
+        token: " é",
+        logprob: -0.4,
+        bytes: [32, 195, 169],
+        top_logprobs: [
+          { token: " é", logprob: -0.4, bytes: [32, 195, 169] },
+          { token: "alt1", logprob: -1.4, bytes: [97, 108, 116, 49] },
+        ],
+      },
+    ]);
   });
 
-  const weather = { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" }, unit: { type: "string", enum: ["C", "F"] } } } } };
+  const weather = {
+    type: "function",
+    function: {
+      name: "get_weather",
+      parameters: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" }, unit: { type: "string", enum: ["C", "F"] } } },
+    },
+  };
   const time = { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { tz: { type: "string" } } } } };
 
   it("calls the first tool, or the first two for 'both'", async () => {
@@ -169,14 +200,26 @@ describe("/api/chat", () => {
     const answer = [...user("weather?"), { role: "assistant", content: "" }, { role: "tool", content: "22C" }];
     expect((await (await chat({ stream: false, tools: [weather], messages: answer })).json()).message.content).toBe("The tool said: 22C");
     await expectError(chat({ model: "llava:7b", tools: [weather], messages: user("x") }), 400, "registry.ollama.ai/library/llava:7b does not support tools");
-    await expectError(chat({ model: "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M", tools: [weather], messages: user("x") }), 400,
-      "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M does not support tools");
+    await expectError(
+      chat({ model: "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M", tools: [weather], messages: user("x") }),
+      400,
+      "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M does not support tools",
+    );
   });
 
   it("answers in JSON for format json or a schema", async () => {
     const json = await (await chat({ stream: false, format: "json", messages: user("hi you") })).json();
     expect(json.message.content).toBe('{"answer":"hi you"}');
-    const schema = { type: "object", properties: { name: { type: "string" }, age: { type: "integer" }, ok: { type: "boolean" }, tags: { type: "array", items: { type: "string" } }, pet: { type: "object", properties: { kind: { enum: ["cat", "dog"] } } } } };
+    const schema = {
+      type: "object",
+      properties: {
+        name: { type: "string" },
+        age: { type: "integer" },
+        ok: { type: "boolean" },
+        tags: { type: "array", items: { type: "string" } },
+        pet: { type: "object", properties: { kind: { enum: ["cat", "dog"] } } },
+      },
+    };
     const out = await (await chat({ stream: false, format: schema, messages: user("x") })).json();
     expect(out.message.content).toBe('{"name":"text","age":42,"ok":true,"tags":["text"],"pet":{"kind":"cat"}}');
   });
@@ -235,18 +278,24 @@ describe("Go's field matching: case-insensitive keys, the last one wins", () => 
   it("the Kelvin sign and the long s fold onto k and s; an escaped key is its decoded name", async () => {
     const unload = await answer("/api/chat", `{"model":"llama3.2","messages":[],"stream":false,"keep_alive":"5m","${KELVIN}EEP_ALIVE":0}`);
     expect(unload.done_reason).toBe("unload");
-    const lines = await ndjson(await post("/api/chat", `{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"${LONG_S}tream":true}`));
+    const lines = await ndjson(
+      await post("/api/chat", `{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"stream":false,"${LONG_S}tream":true}`),
+    );
     expect(lines).toHaveLength(5);
     expect((await answer("/api/chat", '{"model":"llama3.2","\\u006dodel":"qwen3:8b","stream":false,"messages":[]}')).model).toBe("qwen3:8b");
   });
 
   it("null leaves model as it was; options merge like a Go map; a nested model binds nothing", async () => {
     expect((await answer("/api/chat", '{"Model":"qwen3:8b","model":null,"stream":false,"messages":[]}')).model).toBe("qwen3:8b");
-    const merged = await answer("/api/chat",
-      '{"model":"llama3.2","stream":false,"Options":{"num_predict":3},"options":{"temperature":0},"messages":[{"role":"user","content":"hi there"}]}');
+    const merged = await answer(
+      "/api/chat",
+      '{"model":"llama3.2","stream":false,"Options":{"num_predict":3},"options":{"temperature":0},"messages":[{"role":"user","content":"hi there"}]}',
+    );
     expect(merged).toMatchObject({ message: { content: "Hello! You said:" }, done_reason: "length", eval_count: 3 });
-    const emptied = await answer("/api/chat",
-      '{"model":"llama3.2","stream":false,"options":{"num_predict":3},"OPTIONS":null,"messages":[{"role":"user","content":"hi there"}]}');
+    const emptied = await answer(
+      "/api/chat",
+      '{"model":"llama3.2","stream":false,"options":{"num_predict":3},"OPTIONS":null,"messages":[{"role":"user","content":"hi there"}]}',
+    );
     expect(emptied).toMatchObject({ message: { content: "Hello! You said: hi there" }, done_reason: "stop" });
     const nested = await answer("/api/chat", '{"messages":[{"role":"user","content":"x","model":"qwen3:8b"}],"MODEL":"llama3.2","stream":false}');
     expect(nested.model).toBe("llama3.2");
@@ -264,13 +313,14 @@ describe("Go's field matching: case-insensitive keys, the last one wins", () => 
 });
 
 describe("Host and Origin guards", () => {
-  const raw = (headers: Record<string, string>) => new Promise<[number, string]>((resolve, reject) => {
-    const req = httpRequest(emu.url + "/api/version", { headers }, (res) => {
-      let text = "";
-      res.on("data", (c) => (text += c)).on("end", () => resolve([res.statusCode ?? 0, text]));
+  const raw = (headers: Record<string, string>) =>
+    new Promise<[number, string]>((resolve, reject) => {
+      const req = httpRequest(emu.url + "/api/version", { headers }, (res) => {
+        let text = "";
+        res.on("data", (c) => (text += c)).on("end", () => resolve([res.statusCode ?? 0, text]));
+      });
+      req.on("error", reject).end();
     });
-    req.on("error", reject).end();
-  });
 
   it("returns an empty 403 for a foreign Host or Origin", async () => {
     expect(await raw({ Host: "ollama.example.com" })).toEqual([403, ""]);
@@ -297,7 +347,11 @@ describe("/api/generate", () => {
     expect(sfx.context).toBeUndefined();
     const think = await (await post("/api/generate", { model: "qwen3:8b", prompt: "a", stream: false })).json();
     expect([think.thinking, think.response]).toEqual(["Let me think about that.", "Hello! You said: a"]);
-    await expectError(post("/api/generate", { model: "llama3.2", prompt: "a", raw: true, system: "s" }), 400, "raw mode does not support template, system, or context");
+    await expectError(
+      post("/api/generate", { model: "llama3.2", prompt: "a", raw: true, system: "s" }),
+      400,
+      "raw mode does not support template, system, or context",
+    );
     const load = await (await post("/api/generate", { model: "llama3.2", prompt: "" })).json();
     expect(load).toEqual({ model: "llama3.2", created_at: load.created_at, response: "", done: true, done_reason: "load" });
     await expectError(post("/api/generate", { model: "nomic-embed-text", prompt: "a" }), 400, '"nomic-embed-text" does not support generate');
@@ -366,7 +420,10 @@ describe("faults", () => {
   it("error-midstream and malformed end the stream after N lines, even for stream:false", async () => {
     withFault({ fault: { kind: "error-midstream", afterLines: 2, message: "boom" } });
     const text = await (await chat({ stream: false, messages: user("a b c") })).text();
-    const lines = text.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const lines = text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.message?.content ?? l)).toEqual(["Hello!", " You", { error: "boom" }]);
     withFault({ fault: { kind: "malformed", afterLines: 1 } });
     const bad = await (await chat({ messages: user("x") })).text();
@@ -402,8 +459,9 @@ describe("counting and control routes", () => {
   it("counts aborted streams correctly under concurrency", async () => {
     const controllers = Array.from({ length: 200 }, () => new AbortController());
     const words = "a ".repeat(150); // ~150 tokens at 20 ms (3 s): every stream is still running below, even on a loaded machine
-    const responses = await Promise.all(controllers.map((ac, i) =>
-      post("/api/chat", { model: "llama3.2", messages: user(`n${i} ${words}`) }, { signal: ac.signal }, slow)));
+    const responses = await Promise.all(
+      controllers.map((ac, i) => post("/api/chat", { model: "llama3.2", messages: user(`n${i} ${words}`) }, { signal: ac.signal }, slow)),
+    );
     expect(slow.stats().open).toBe(200);
     controllers.slice(0, 100).forEach((ac) => ac.abort());
     await Promise.all(responses.slice(100).map((r) => r.text()));
@@ -432,8 +490,7 @@ describe("counting and control routes", () => {
 
 describe("model management", () => {
   const names = async () => ((await (await fetch(emu.url + "/api/tags")).json()).models as Json[]).map((m) => m.name);
-  const send = (method: string, path: string, body: unknown) =>
-    fetch(emu.url + path, { method, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const send = (method: string, path: string, body: unknown) => fetch(emu.url + path, { method, body: typeof body === "string" ? body : JSON.stringify(body) });
 
   it("pull streams progress ending in success, installs the model, and honours stream:false", async () => {
     const res = await post("/api/pull", { model: "phi4-mini" });
@@ -453,8 +510,10 @@ describe("model management", () => {
   it("pull fails like a registry without the model: an error line, or a 500 without streaming", async () => {
     const lines = await ndjson(await post("/api/pull", { model: "does-not-exist" }));
     expect(lines).toEqual([{ status: "pulling manifest" }, { error: "pull model manifest: file does not exist" }]);
-    await expect(post("/api/pull", { model: "does-not-exist", stream: false }).then(async (r) => [r.status, await r.json()]))
-      .resolves.toEqual([500, { error: "pull model manifest: file does not exist" }]);
+    await expect(post("/api/pull", { model: "does-not-exist", stream: false }).then(async (r) => [r.status, await r.json()])).resolves.toEqual([
+      500,
+      { error: "pull model manifest: file does not exist" },
+    ]);
     await expectError(post("/api/pull", {}), 400, "invalid model name");
     expect(await names()).not.toContain("does-not-exist:latest");
   });
@@ -480,8 +539,11 @@ describe("model management", () => {
       const r = await res;
       return [r.status, r.headers.get("content-type"), await r.json()];
     };
-    expect(await channelError(post("/api/create", { model: "x", stream: false })))
-      .toEqual([400, "application/json", { error: "neither 'from' or 'files' was specified" }]);
+    expect(await channelError(post("/api/create", { model: "x", stream: false }))).toEqual([
+      400,
+      "application/json",
+      { error: "neither 'from' or 'files' was specified" },
+    ]);
     expect(await channelError(post("/api/create", { model: "x", from: "ghost" }))).toEqual([404, "application/json", { error: "model 'ghost' not found" }]);
     await expectError(post("/api/create", { from: "llama3.2" }), 400, "invalid model name");
 

@@ -1,14 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  CHAT_FIELDS,
-  EMBED_FIELDS,
-  EMBEDDINGS_FIELDS,
-  GENERATE_FIELDS,
-  goFold,
-  goTopLevel,
-  NATIVE_FIELDS,
-  SHOW_FIELDS,
-} from "../../src/ollama/go-fields.ts";
+import { CHAT_FIELDS, EMBED_FIELDS, EMBEDDINGS_FIELDS, GENERATE_FIELDS, goFold, goTopLevel, NATIVE_FIELDS, SHOW_FIELDS } from "../../src/ollama/go-fields.ts";
 
 const chat = (text: string) => goTopLevel(text, CHAT_FIELDS);
 const KELVIN = "\u212a";
@@ -38,7 +29,7 @@ describe("goTopLevel: the top-level fields as Ollama's Go decoder binds them", (
     });
     expect(goTopLevel(`{"${KELVIN}EEP_ALIVE":"1h"}`, EMBED_FIELDS)).toStrictEqual({ keep_alive: "1h" });
     // Dotless ı and dotted İ fold to themselves in Go, not to i: "optıons" is an unknown key, kept as it is.
-    expect(chat('{"optıons":{"num_ctx":1},"options":{"num_ctx":2}}')).toStrictEqual({ "optıons": { num_ctx: 1 }, options: { num_ctx: 2 } });
+    expect(chat('{"optıons":{"num_ctx":1},"options":{"num_ctx":2}}')).toStrictEqual({ optıons: { num_ctx: 1 }, options: { num_ctx: 2 } });
     expect(chat('{"model":"a","modelx":"b","mode":"c","model ":"d"}')).toStrictEqual({ model: "a", modelx: "b", mode: "c", "model ": "d" });
     expect(goFold(`${KELVIN}eep_ALIVE_${LONG_S}`)).toBe("KEEP_ALIVE_S");
   });
@@ -64,7 +55,8 @@ describe("goTopLevel: the top-level fields as Ollama's Go decoder binds them", (
   });
 
   it("every kind of value: strings with escapes, numbers, literals, nesting; whitespace anywhere", () => {
-    const text = ' \n{ "model" : "a\\\\\\"b" ,\t"think":true,"stream" :false, "keep_alive": -1.5e3 ,\r\n' +
+    const text =
+      ' \n{ "model" : "a\\\\\\"b" ,\t"think":true,"stream" :false, "keep_alive": -1.5e3 ,\r\n' +
       '"top_logprobs":0,"truncate":null,"Options":{"stop":["}","]","\\""],"num_ctx":1e4},"x":[[],{},[{}]],"y":-0 } ';
     expect(chat(text)).toStrictEqual({
       model: 'a\\"b',

@@ -164,11 +164,17 @@ describe("collectImages: the request's image budget", () => {
     // Exactly at the total: 3 inline + 3 downloaded.
     expect((await collectImages(refs(png("QUJD"), "https://img.test/three.png"), limits)).get("https://img.test/three.png")).toBe("AQID");
     // The declared length would pass it: refused on the headers.
-    expect(await rejection(collectImages(refs(png("QUJD"), "https://img.test/four.png"), limits))).toStrictEqual(totalError("messages[0].content[1].image_url"));
+    expect(await rejection(collectImages(refs(png("QUJD"), "https://img.test/four.png"), limits))).toStrictEqual(
+      totalError("messages[0].content[1].image_url"),
+    );
     // No declared length: refused by the chunk that passes it.
-    expect(await rejection(collectImages(refs(png("QUJD"), "https://img.test/chunked.png"), limits))).toStrictEqual(totalError("messages[0].content[1].image_url"));
+    expect(await rejection(collectImages(refs(png("QUJD"), "https://img.test/chunked.png"), limits))).toStrictEqual(
+      totalError("messages[0].content[1].image_url"),
+    );
     // Two downloads share the total: 3 + 4 > 6.
-    expect((await rejection(collectImages(refs("https://img.test/three.png", "https://img.test/chunked.png"), limits))).body.error.code).toBe("images_too_large");
+    expect((await rejection(collectImages(refs("https://img.test/three.png", "https://img.test/chunked.png"), limits))).body.error.code).toBe(
+      "images_too_large",
+    );
   });
 
   it("downloads the same URL once however often it occurs, and counts its bytes once", async () => {

@@ -86,7 +86,14 @@ describe("key limiter state", () => {
     expect(state.requests).toEqual([{ from: 0, at: 0, amount: 1 }]);
     expect(state.tokens).toEqual([]);
     expect(state.leases).toEqual({ l1: { at: 0, seen: 0, reserved: 10, promptEstimate: 4, gate: null } });
-    expect(snapshot(record(), state, 0)).toEqual({ rpm: 3, remainingRequests: 2, resetRequestsMs: 60_000, tpm: 100, remainingTokens: 90, resetTokensMs: 60_000 });
+    expect(snapshot(record(), state, 0)).toEqual({
+      rpm: 3,
+      remainingRequests: 2,
+      resetRequestsMs: 60_000,
+      tpm: 100,
+      remainingTokens: 90,
+      resetTokensMs: 60_000,
+    });
   });
 
   it("refuses by concurrency, then requests, then tokens, saying when to retry", () => {
@@ -272,7 +279,9 @@ describe("usage of answers cut short: charge what was generated, estimate when t
     parse.mockRestore();
     expect(meter.usage()).toEqual(usage(4));
     // Lines that need parsing: logprobs, tool calls (counted by size), an error line, blank lines.
-    meter.push(utf8.encode(chatLine({ content: "!" }, { logprobs: [{ token: "!", logprob: -0.1 }] }) + chatLine({ tool_calls: toolCalls }) + '{"error":"boom"}\n\n'));
+    meter.push(
+      utf8.encode(chatLine({ content: "!" }, { logprobs: [{ token: "!", logprob: -0.1 }] }) + chatLine({ tool_calls: toolCalls }) + '{"error":"boom"}\n\n'),
+    );
     expect(meter.usage()).toEqual(usage(4 + 1 + 17));
     // Ollama's final counts replace every estimate.
     meter.push(utf8.encode(finalLine));
@@ -280,7 +289,12 @@ describe("usage of answers cut short: charge what was generated, estimate when t
   });
 
   it("native passthrough: a malformed line is skipped, decoding goes on, and a line cut short counts once", async () => {
-    const meter = await meterOf([chatLine({ content: "a" }), '{"model":"x","mess\n', chatLine({ content: "b" }), `${JSON.stringify(head).slice(0, -1)},"message":{"role":"assistant","content":" wor`]);
+    const meter = await meterOf([
+      chatLine({ content: "a" }),
+      '{"model":"x","mess\n',
+      chatLine({ content: "b" }),
+      `${JSON.stringify(head).slice(0, -1)},"message":{"role":"assistant","content":" wor`,
+    ]);
     // "a", "b", and the line the body was cut in (it is an answer line: at least one token); the garbage is not text.
     expect(meter.usage()).toEqual(usage(3));
     const garbage = await meterOf(["<html><body>Bad gateway</body></html>"]);

@@ -44,11 +44,14 @@ async function sse(res: Response): Promise<string[]> {
   expect(res.headers.get("content-type")).toBe("text/event-stream");
   const text = await res.text();
   expect(text.endsWith("\n\n")).toBe(true);
-  return text.slice(0, -2).split("\n\n").map((block) => {
-    expect(block.startsWith("data: ")).toBe(true);
-    expect(block.includes("\n")).toBe(false);
-    return block.slice("data: ".length);
-  });
+  return text
+    .slice(0, -2)
+    .split("\n\n")
+    .map((block) => {
+      expect(block.startsWith("data: ")).toBe(true);
+      expect(block.includes("\n")).toBe(false);
+      return block.slice("data: ".length);
+    });
 }
 const chunksOf = (data: string[]): Json[] => {
   expect(data.at(-1)).toBe("[DONE]");
@@ -79,15 +82,26 @@ const WEATHER_TOOL = {
   },
 };
 const TIMINGS = (promptN: number, predictedN: number) => ({
-  cache_n: 0, prompt_n: promptN, prompt_ms: promptN * 2, prompt_per_token_ms: promptN ? 2 : 0, prompt_per_second: promptN ? 500 : 0,
-  predicted_n: predictedN, predicted_ms: predictedN * 20, predicted_per_token_ms: predictedN ? 20 : 0, predicted_per_second: predictedN ? 50 : 0,
+  cache_n: 0,
+  prompt_n: promptN,
+  prompt_ms: promptN * 2,
+  prompt_per_token_ms: promptN ? 2 : 0,
+  prompt_per_second: promptN ? 500 : 0,
+  predicted_n: predictedN,
+  predicted_ms: predictedN * 20,
+  predicted_per_token_ms: predictedN ? 20 : 0,
+  predicted_per_second: predictedN ? 50 : 0,
 });
 
 describe("server routes", () => {
   it("answers /health, /v1/models and 404s like llama-server", async () => {
     const health = await fetch(emu.url + "/health");
-    expect([health.status, health.headers.get("content-type"), health.headers.get("server"), await health.json()])
-      .toEqual([200, "application/json; charset=utf-8", "llama.cpp", { status: "ok" }]);
+    expect([health.status, health.headers.get("content-type"), health.headers.get("server"), await health.json()]).toEqual([
+      200,
+      "application/json; charset=utf-8",
+      "llama.cpp",
+      { status: "ok" },
+    ]);
     expect(await (await fetch(emu.url + "/v1/health")).json()).toEqual({ status: "ok" });
     const models = await (await fetch(emu.url + "/v1/models")).json();
     expect(models).toEqual({
@@ -104,20 +118,42 @@ describe("server routes", () => {
   it("describes itself in /props and /slots", async () => {
     const props = await (await fetch(emu.url + "/props")).json();
     expect(props).toMatchObject({
-      total_slots: 4, model_alias: "qwen2.5-7b-instruct", model_path: "/models/qwen2.5-7b-instruct-q4_k_m.gguf",
-      endpoint_slots: true, endpoint_metrics: true, build_info: "b6100-6d2b79f5", is_sleeping: false,
+      total_slots: 4,
+      model_alias: "qwen2.5-7b-instruct",
+      model_path: "/models/qwen2.5-7b-instruct-q4_k_m.gguf",
+      endpoint_slots: true,
+      endpoint_metrics: true,
+      build_info: "b6100-6d2b79f5",
+      is_sleeping: false,
       default_generation_settings: { id: 0, id_task: -1, n_ctx: 8192, is_processing: false, params: { n_predict: -1, top_k: 40 } },
     });
     expect(props.chat_template).toContain("<|im_start|>");
     const slots = await (await fetch(emu.url + "/slots")).json();
-    expect(slots.map((s: Json) => [s.id, s.is_processing, s.n_ctx])).toEqual([[0, false, 8192], [1, false, 8192], [2, false, 8192], [3, false, 8192]]);
-    await expectError(post("/props", {}), 501, llamaError(501, "This server does not support changing global properties. Start it with `--props`", "not_supported_error"));
+    expect(slots.map((s: Json) => [s.id, s.is_processing, s.n_ctx])).toEqual([
+      [0, false, 8192],
+      [1, false, 8192],
+      [2, false, 8192],
+      [3, false, 8192],
+    ]);
+    await expectError(
+      post("/props", {}),
+      501,
+      llamaError(501, "This server does not support changing global properties. Start it with `--props`", "not_supported_error"),
+    );
   });
 
   it("serves /slots and /metrics only when enabled", async () => {
     const key = { headers: { Authorization: "Bearer sekrit" } };
-    await expectError(fetch(keyed.url + "/slots", key), 501, llamaError(501, "This server does not support slots endpoint. Start it with `--slots`", "not_supported_error"));
-    await expectError(fetch(keyed.url + "/metrics", key), 501, llamaError(501, "This server does not support metrics endpoint. Start it with `--metrics`", "not_supported_error"));
+    await expectError(
+      fetch(keyed.url + "/slots", key),
+      501,
+      llamaError(501, "This server does not support slots endpoint. Start it with `--slots`", "not_supported_error"),
+    );
+    await expectError(
+      fetch(keyed.url + "/metrics", key),
+      501,
+      llamaError(501, "This server does not support metrics endpoint. Start it with `--metrics`", "not_supported_error"),
+    );
     await (await chat({ messages: user("hi there") })).json();
     const metrics = await fetch(emu.url + "/metrics");
     expect(metrics.headers.get("content-type")).toBe("text/plain; version=0.0.4");
@@ -138,10 +174,14 @@ describe("/v1/chat/completions", () => {
     expect(body.id).toMatch(CHAT_ID);
     expect(body).toEqual({
       choices: [{ finish_reason: "stop", index: 0, message: { role: "assistant", content: "Hello from llama.cpp! You said: hi there" } }],
-      created: expect.any(Number), model: "anything", system_fingerprint: "b6100-6d2b79f5", object: "chat.completion",
+      created: expect.any(Number),
+      model: "anything",
+      system_fingerprint: "b6100-6d2b79f5",
+      object: "chat.completion",
       // prompt: 2 + 2 words, 1 per message; completion: Hello, from, llama.cpp!, You, said:, hi, there
       usage: { completion_tokens: 7, prompt_tokens: 6, total_tokens: 13, prompt_tokens_details: { cached_tokens: 0 } },
-      id: body.id, timings: TIMINGS(6, 7),
+      id: body.id,
+      timings: TIMINGS(6, 7),
     });
     // Deterministic: the same request gets the same id; the model defaults to the alias.
     const again = await (await chat({ model: "anything", messages: [{ role: "system", content: "be nice" }, ...user("hi there")] })).json();
@@ -175,7 +215,8 @@ describe("/v1/chat/completions", () => {
     expect(finish).toMatchObject({ choices: [{ finish_reason: "stop", index: 0, delta: {} }] });
     expect(finish!.timings).toBeUndefined();
     expect(usage).toMatchObject({
-      choices: [], object: "chat.completion.chunk",
+      choices: [],
+      object: "chat.completion.chunk",
       usage: { completion_tokens: 6, prompt_tokens: 2, total_tokens: 8, prompt_tokens_details: { cached_tokens: 0 } },
       timings: TIMINGS(2, 6),
     });
@@ -198,8 +239,13 @@ describe("/v1/chat/completions", () => {
 
     const single = await (await chat({ ...body, stream: false })).json();
     expect(single.choices[0]).toEqual({
-      finish_reason: "tool_calls", index: 0,
-      message: { role: "assistant", content: null, tool_calls: [{ type: "function", function: { name: "get_weather", arguments: pieces.join("") }, id: expect.stringMatching(/^[A-Za-z0-9]{32}$/) }] },
+      finish_reason: "tool_calls",
+      index: 0,
+      message: {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ type: "function", function: { name: "get_weather", arguments: pieces.join("") }, id: expect.stringMatching(/^[A-Za-z0-9]{32}$/) }],
+      },
     });
     expect(single.usage.completion_tokens).toBe(7);
   });
@@ -214,7 +260,13 @@ describe("/v1/chat/completions", () => {
     expect(a.choices[0]).toMatchObject({ finish_reason: "stop", message: { content: "Hello from llama.cpp! You said: weather?" } });
     const b = await (await chat({ tools: [WEATHER_TOOL], tool_choice: "none", messages: user("hi") })).json();
     expect(b.choices[0].message.tool_calls).toBeUndefined();
-    const named = await (await chat({ tools: [WEATHER_TOOL, { type: "function", function: { name: "other" } }], tool_choice: { type: "function", function: { name: "other" } }, messages: user("go") })).json();
+    const named = await (
+      await chat({
+        tools: [WEATHER_TOOL, { type: "function", function: { name: "other" } }],
+        tool_choice: { type: "function", function: { name: "other" } },
+        messages: user("go"),
+      })
+    ).json();
     expect(named.choices[0].message.tool_calls[0].function).toEqual({ name: "other", arguments: "{}" });
   });
 
@@ -226,7 +278,19 @@ describe("/v1/chat/completions", () => {
     expect(streamed.map((c) => c.choices[0].delta.content ?? "").join("")).toBe("Hello from");
     const stopped = await (await chat({ stop: ["llama"], messages: user("hi") })).json();
     expect([stopped.choices[0].message.content, stopped.choices[0].finish_reason]).toEqual(["Hello from ", "stop"]);
-    const parts = await (await chat({ messages: [{ role: "user", content: [{ type: "text", text: "look" }, { type: "image_url", image_url: { url: "x" } }] }] })).json();
+    const parts = await (
+      await chat({
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "look" },
+              { type: "image_url", image_url: { url: "x" } },
+            ],
+          },
+        ],
+      })
+    ).json();
     expect(parts.choices[0].message.content).toBe("Hello from llama.cpp! You said: look");
   });
 
@@ -238,7 +302,11 @@ describe("/v1/chat/completions", () => {
     await expectError(chat({ n: 2, messages: user("hi") }), 400, invalid("Only one completion choice is allowed"));
     const broken = await post("/v1/chat/completions", "{nope");
     expect(broken.status).toBe(500);
-    expect((await broken.json()).error).toMatchObject({ code: 500, type: "server_error", message: expect.stringMatching(/^\[json\.exception\.parse_error\.101\]/) });
+    expect((await broken.json()).error).toMatchObject({
+      code: 500,
+      type: "server_error",
+      message: expect.stringMatching(/^\[json\.exception\.parse_error\.101\]/),
+    });
   });
 });
 
@@ -247,9 +315,13 @@ describe("/v1/completions", () => {
     const body = await (await post("/v1/completions", { prompt: "Once upon" })).json();
     expect(body).toEqual({
       choices: [{ text: "Hello from llama.cpp! You said: Once upon", index: 0, logprobs: null, finish_reason: "stop" }],
-      created: expect.any(Number), model: "qwen2.5-7b-instruct", system_fingerprint: "b6100-6d2b79f5", object: "text_completion",
+      created: expect.any(Number),
+      model: "qwen2.5-7b-instruct",
+      system_fingerprint: "b6100-6d2b79f5",
+      object: "text_completion",
       usage: { completion_tokens: 7, prompt_tokens: 3, total_tokens: 10, prompt_tokens_details: { cached_tokens: 0 } },
-      id: expect.stringMatching(CHAT_ID), timings: TIMINGS(3, 7),
+      id: expect.stringMatching(CHAT_ID),
+      timings: TIMINGS(3, 7),
     });
     const chunks = chunksOf(await sse(await post("/v1/completions", { prompt: "Once", stream: true, max_tokens: 4 })));
     expect(chunks.map((c) => c.choices[0].text)).toEqual(["Hello", " from", " llama.cpp!", " You", ""]);
@@ -261,15 +333,26 @@ describe("/v1/completions", () => {
 
 describe("/v1/embeddings", () => {
   it("needs --embeddings, and an embedding server refuses completions", async () => {
-    await expectError(post("/v1/embeddings", { input: "x" }), 501, llamaError(501, "This server does not support embeddings. Start it with `--embeddings`", "not_supported_error"));
-    await expectError(chat({ messages: user("hi") }, embed), 501, llamaError(501, "This server does not support completions. Start it without `--embeddings`", "not_supported_error"));
+    await expectError(
+      post("/v1/embeddings", { input: "x" }),
+      501,
+      llamaError(501, "This server does not support embeddings. Start it with `--embeddings`", "not_supported_error"),
+    );
+    await expectError(
+      chat({ messages: user("hi") }, embed),
+      501,
+      llamaError(501, "This server does not support completions. Start it without `--embeddings`", "not_supported_error"),
+    );
   });
 
   it("returns deterministic unit vectors of length 8, as floats or base64", async () => {
     const res = await post("/v1/embeddings", { model: "embedder", input: ["hello world", "bye"] }, {}, embed);
     const body = await res.json();
     expect(body).toMatchObject({ model: "embedder", object: "list", usage: { prompt_tokens: 5, total_tokens: 5 } });
-    expect(body.data.map((d: Json) => [d.index, d.object, d.embedding.length])).toEqual([[0, "embedding", 8], [1, "embedding", 8]]);
+    expect(body.data.map((d: Json) => [d.index, d.object, d.embedding.length])).toEqual([
+      [0, "embedding", 8],
+      [1, "embedding", 8],
+    ]);
     for (const { embedding } of body.data) expect(Math.hypot(...embedding)).toBeCloseTo(1, 6);
     const again = await (await post("/v1/embeddings", { input: "hello world" }, {}, embed)).json();
     expect(again.data[0].embedding).toEqual(body.data[0].embedding);
@@ -299,7 +382,11 @@ describe("/tokenize and /detokenize", () => {
 
   it("returns pieces (bytes when not valid UTF-8 alone), BOS with add_special, special tokens by text", async () => {
     expect(await tokenize({ content: "há", with_pieces: true })).toEqual({
-      tokens: [{ id: 204, piece: "h" }, { id: 295, piece: [195] }, { id: 261, piece: [161] }],
+      tokens: [
+        { id: 204, piece: "h" },
+        { id: 295, piece: [195] },
+        { id: 261, piece: [161] },
+      ],
     });
     expect((await tokenize({ content: "a", add_special: true })).tokens).toEqual([1, 197]);
     const special = (await tokenize({ content: "<s>x</s>" })).tokens;
@@ -326,8 +413,11 @@ describe("API key", () => {
     expect((await (await fetch(keyed.url + "/v1/models")).json()).data[0].id).toBe("my-model");
     // A CORS preflight carries no Authorization: answered without the key, origin echoed.
     const preflight = await fetch(keyed.url + "/v1/chat/completions", { method: "OPTIONS", headers: { Origin: "https://app.example" } });
-    expect([preflight.status, preflight.headers.get("access-control-allow-origin"), preflight.headers.get("access-control-allow-headers")])
-      .toEqual([200, "https://app.example", "*"]);
+    expect([preflight.status, preflight.headers.get("access-control-allow-origin"), preflight.headers.get("access-control-allow-headers")]).toEqual([
+      200,
+      "https://app.example",
+      "*",
+    ]);
     expect(keyed.requests.map((r) => r.path)).toContain("/props");
   });
 });
@@ -397,7 +487,12 @@ describe("faults", () => {
     expect(res.status).toBe(200);
     const { text, broke } = await readAll(res);
     expect(broke).toBe(true);
-    expect(text.split("\n\n").filter(Boolean).map((b) => JSON.parse(b.slice(6)).choices[0].delta)).toEqual([{ role: "assistant", content: null }, { content: "Hello" }]);
+    expect(
+      text
+        .split("\n\n")
+        .filter(Boolean)
+        .map((b) => JSON.parse(b.slice(6)).choices[0].delta),
+    ).toEqual([{ role: "assistant", content: null }, { content: "Hello" }]);
     withFault({ fault: { kind: "drop", afterLines: 2 }, times: 1 });
     await expect(chat({ messages: user("hi") })).rejects.toThrow(); // non-stream: nothing was sent yet
     await until(() => emu.stats().open === 0);

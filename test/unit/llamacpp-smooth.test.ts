@@ -6,7 +6,9 @@ const utf8 = new TextEncoder();
 async function run(input: string, options: { model: string; includeUsage: boolean }, splitEvery = 0): Promise<{ out: string; smoother: StreamSmoother }> {
   const smoother = new StreamSmoother(options);
   const bytes = utf8.encode(input);
-  const parts = splitEvery ? Array.from({ length: Math.ceil(bytes.length / splitEvery) }, (_, i) => bytes.slice(i * splitEvery, (i + 1) * splitEvery)) : [bytes];
+  const parts = splitEvery
+    ? Array.from({ length: Math.ceil(bytes.length / splitEvery) }, (_, i) => bytes.slice(i * splitEvery, (i + 1) * splitEvery))
+    : [bytes];
   const source = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const part of parts) controller.enqueue(part);
@@ -43,7 +45,9 @@ describe("llama-server SSE smoothing", () => {
 
   it("keeps the usage chunk with include_usage and puts usage:null on the others", async () => {
     const { out } = await run(LLAMA_STREAM, { model: "m", includeUsage: true });
-    const chunks = frames(out).slice(0, -1).map((event) => JSON.parse(event.slice(6)));
+    const chunks = frames(out)
+      .slice(0, -1)
+      .map((event) => JSON.parse(event.slice(6)));
     expect(chunks.map((c) => c.usage)).toEqual([null, null, null, { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }]);
   });
 
@@ -53,7 +57,10 @@ describe("llama-server SSE smoothing", () => {
   });
 
   it("turns llama.cpp's error event into OpenAI's envelope and ends; a cut stream ends with an error", async () => {
-    const failed = await run(chunk({ content: "a" }) + 'data: {"error":{"code":500,"message":"slot crashed","type":"server_error"}}\n\n' + chunk({ content: "b" }), { model: "m", includeUsage: false });
+    const failed = await run(
+      chunk({ content: "a" }) + 'data: {"error":{"code":500,"message":"slot crashed","type":"server_error"}}\n\n' + chunk({ content: "b" }),
+      { model: "m", includeUsage: false },
+    );
     const events = frames(failed.out);
     expect(events).toHaveLength(2);
     expect(JSON.parse(events[1]!.slice(6))).toEqual({
@@ -90,7 +97,12 @@ describe("llama-server SSE smoothing", () => {
       choices: [
         {
           index: 0,
-          message: { role: "assistant", content: null, refusal: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+          message: {
+            role: "assistant",
+            content: null,
+            refusal: null,
+            tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }],
+          },
           logprobs: null,
           finish_reason: "tool_calls",
         },

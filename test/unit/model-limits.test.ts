@@ -130,9 +130,18 @@ describe("MODEL_LIMITS in the configuration", () => {
     ['{"*":{"max_num_ctx":1.5}}', "Invalid configuration MODEL_LIMITS: Invalid input: expected int, received number at *.max_num_ctx"],
     ['{"*":{"max_num_predict":"8k"}}', "Invalid configuration MODEL_LIMITS: Invalid input: expected number, received string at *.max_num_predict"],
     ['{"*":{"max_num_predict":-1}}', "Invalid configuration MODEL_LIMITS: Too small: expected number to be >=1 at *.max_num_predict"],
-    ['{"*":{"max_keep_alive":"30 m"}}', 'Invalid configuration MODEL_LIMITS: expected a Go duration that is not negative, such as "30m", "1h" or "90s" at *.max_keep_alive'],
-    ['{"*":{"max_keep_alive":"30"}}', 'Invalid configuration MODEL_LIMITS: expected a Go duration that is not negative, such as "30m", "1h" or "90s" at *.max_keep_alive'],
-    ['{"*":{"max_keep_alive":"-1m"}}', 'Invalid configuration MODEL_LIMITS: expected a Go duration that is not negative, such as "30m", "1h" or "90s" at *.max_keep_alive'],
+    [
+      '{"*":{"max_keep_alive":"30 m"}}',
+      'Invalid configuration MODEL_LIMITS: expected a Go duration that is not negative, such as "30m", "1h" or "90s" at *.max_keep_alive',
+    ],
+    [
+      '{"*":{"max_keep_alive":"30"}}',
+      'Invalid configuration MODEL_LIMITS: expected a Go duration that is not negative, such as "30m", "1h" or "90s" at *.max_keep_alive',
+    ],
+    [
+      '{"*":{"max_keep_alive":"-1m"}}',
+      'Invalid configuration MODEL_LIMITS: expected a Go duration that is not negative, such as "30m", "1h" or "90s" at *.max_keep_alive',
+    ],
     ['{"*":{"max_keep_alive":-1}}', "Invalid configuration MODEL_LIMITS: Too small: expected number to be >=0 at *.max_keep_alive"],
     ['{"*":{"max_keep_alive":true}}', 'Invalid configuration MODEL_LIMITS: expected a duration such as "30m" or a whole number of seconds at *.max_keep_alive'],
     ['{"":{}}', "Invalid configuration MODEL_LIMITS: Invalid key in record at "],
@@ -178,14 +187,20 @@ describe("applyNativeLimits: a native body under MODEL_LIMITS", () => {
     expect(applyNativeLimits({ model: "m" }, { max_num_ctx: 32768 })).toStrictEqual({ model: "m" });
     expect(applyNativeLimits({ model: "m", options: { num_ctx: null } }, { max_num_ctx: 32768 })).toStrictEqual({ model: "m", options: { num_ctx: null } });
     // Not a number: Ollama would refuse it or read it some other way; the ceiling is the safe answer.
-    expect(applyNativeLimits({ model: "m", options: { num_ctx: "999999" } }, { max_num_ctx: 32768 })).toStrictEqual({ model: "m", options: { num_ctx: 32768 } });
+    expect(applyNativeLimits({ model: "m", options: { num_ctx: "999999" } }, { max_num_ctx: 32768 })).toStrictEqual({
+      model: "m",
+      options: { num_ctx: 32768 },
+    });
   });
 
   it("num_predict is clamped, and set to the ceiling when absent, -1 (infinite) or -2 (fill the context)", () => {
     const limits = { max_num_predict: 8192 };
     expect(applyNativeLimits({ model: "m" }, limits)).toStrictEqual({ model: "m", options: { num_predict: 8192 } });
     expect(applyNativeLimits({ model: "m", options: null }, limits)).toStrictEqual({ model: "m", options: { num_predict: 8192 } });
-    expect(applyNativeLimits({ model: "m", options: { num_predict: -1, top_k: 5 } }, limits)).toStrictEqual({ model: "m", options: { num_predict: 8192, top_k: 5 } });
+    expect(applyNativeLimits({ model: "m", options: { num_predict: -1, top_k: 5 } }, limits)).toStrictEqual({
+      model: "m",
+      options: { num_predict: 8192, top_k: 5 },
+    });
     expect(applyNativeLimits({ model: "m", options: { num_predict: -2 } }, limits)).toStrictEqual({ model: "m", options: { num_predict: 8192 } });
     expect(applyNativeLimits({ model: "m", options: { num_predict: 100000 } }, limits)).toStrictEqual({ model: "m", options: { num_predict: 8192 } });
     expect(applyNativeLimits({ model: "m", options: { num_predict: 100 } }, limits)).toStrictEqual({ model: "m", options: { num_predict: 100 } });
@@ -196,7 +211,11 @@ describe("applyNativeLimits: a native body under MODEL_LIMITS", () => {
   it("{answer: false} (embeddings): no num_predict is added, one that is sent is still held", () => {
     const mode = { answer: false };
     expect(applyNativeLimits({ model: "e", input: "x" }, L, mode)).toStrictEqual({ model: "e", input: "x" });
-    expect(applyNativeLimits({ model: "e", input: "x", options: { num_ctx: 65536 } }, L, mode)).toStrictEqual({ model: "e", input: "x", options: { num_ctx: 32768 } });
+    expect(applyNativeLimits({ model: "e", input: "x", options: { num_ctx: 65536 } }, L, mode)).toStrictEqual({
+      model: "e",
+      input: "x",
+      options: { num_ctx: 32768 },
+    });
     expect(applyNativeLimits({ model: "e", options: { num_predict: -1 } }, L, mode)).toStrictEqual({ model: "e", options: { num_predict: 8192 } });
   });
 
@@ -225,11 +244,11 @@ describe("applyNativeLimits: a native body under MODEL_LIMITS", () => {
     [1e300, "30m"],
     [true, "30m"],
     [{ seconds: 1 }, "30m"],
-  ])("keep_alive %j under max \"30m\" → %j", (keepAlive, expected) => {
+  ])('keep_alive %j under max "30m" → %j', (keepAlive, expected) => {
     expect(applyNativeLimits({ model: "m", keep_alive: keepAlive }, { max_keep_alive: "30m" })).toStrictEqual({ model: "m", keep_alive: expected });
   });
 
-  it("a ceiling in seconds is sent as \"Ns\"; an absent or null keep_alive stays as it is", () => {
+  it('a ceiling in seconds is sent as "Ns"; an absent or null keep_alive stays as it is', () => {
     expect(applyNativeLimits({ model: "m", keep_alive: -1 }, { max_keep_alive: 1800 })).toStrictEqual({ model: "m", keep_alive: "1800s" });
     expect(applyNativeLimits({ model: "m", keep_alive: "2h" }, { max_keep_alive: 0 })).toStrictEqual({ model: "m", keep_alive: "0s" });
     expect(applyNativeLimits({ model: "m", keep_alive: "1h" }, { max_keep_alive: "1h30m" })).toStrictEqual({ model: "m", keep_alive: "1h" });

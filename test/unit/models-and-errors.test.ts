@@ -46,7 +46,9 @@ describe("resolveModel", () => {
     expect(resolveModel("mistral:7", INSTALLED, {})).toMatchObject({ ok: false });
     const llama = resolveModel("llama3.1:70b", ["qwen3:8b", "phi3:mini", "gemma3:4b", "llama3.1:8b-instruct-q4_K_M"], {});
     expect(llama.ok).toBe(false);
-    expect(!llama.ok && llama.message).toMatch(/^The model 'llama3\.1:70b' does not exist on the backend\. Closest installed models: llama3\.1:8b-instruct-q4_K_M, /);
+    expect(!llama.ok && llama.message).toMatch(
+      /^The model 'llama3\.1:70b' does not exist on the backend\. Closest installed models: llama3\.1:8b-instruct-q4_K_M, /,
+    );
   });
 
   it("names the alias target when an alias points nowhere, and says when nothing is installed", () => {
@@ -125,7 +127,10 @@ describe("/v1/models list", () => {
     expect(unixSeconds("yesterday")).toBe(0);
     expect(unixSeconds("1970-01-01T00:00:01.999Z")).toBe(1);
     expect(toOpenAIModel("gpt-4o", { name: "x", modified_at: "2023-06-16T17:03:22Z" }, "ns/x:1")).toStrictEqual({
-      id: "gpt-4o", object: "model", created: 1686935002, owned_by: "ns",
+      id: "gpt-4o",
+      object: "model",
+      created: 1686935002,
+      owned_by: "ns",
     });
   });
 });
@@ -141,7 +146,9 @@ describe("mapUpstreamError", () => {
       expect(map(404, "application/json; charset=utf-8", JSON.stringify({ error: native }))).toStrictEqual({
         status: 404,
         headers: {},
-        body: { error: { message: `The model does not exist on the backend: ${native}.`, type: "invalid_request_error", param: "model", code: "model_not_found" } },
+        body: {
+          error: { message: `The model does not exist on the backend: ${native}.`, type: "invalid_request_error", param: "model", code: "model_not_found" },
+        },
       });
     }
   });
@@ -170,7 +177,9 @@ describe("mapUpstreamError", () => {
     expect(map(400, "application/json", '{"error":"registry.ollama.ai/library/deepseek-r1:1.5b does not support tools"}')).toStrictEqual({
       status: 400,
       headers: {},
-      body: { error: { message: "registry.ollama.ai/library/deepseek-r1:1.5b does not support tools", type: "invalid_request_error", param: null, code: null } },
+      body: {
+        error: { message: "registry.ollama.ai/library/deepseek-r1:1.5b does not support tools", type: "invalid_request_error", param: null, code: null },
+      },
     });
   });
 
@@ -196,7 +205,7 @@ describe("mapUpstreamError", () => {
   });
 
   it("an HTML error page → 502 with advice for its status; 524 → 504 backend_timeout", () => {
-    const page = '<!DOCTYPE html>\n<html><head><title>Origin DNS error | ollama.example.com | Cloudflare</title></head><body>…</body></html>';
+    const page = "<!DOCTYPE html>\n<html><head><title>Origin DNS error | ollama.example.com | Cloudflare</title></head><body>…</body></html>";
     expect(map(530, "text/html; charset=UTF-8", page)).toStrictEqual({
       status: 502,
       headers: {},
@@ -218,7 +227,10 @@ describe("mapUpstreamError", () => {
       code: "backend_timeout",
     });
     expect(map(524, "text/plain", "error code: 524").body.error).toStrictEqual({
-      message: "The backend timed out (HTTP 524).", type: "server_error", param: null, code: "backend_timeout",
+      message: "The backend timed out (HTTP 524).",
+      type: "server_error",
+      param: null,
+      code: "backend_timeout",
     });
     const access = map(403, "text/html", "<html><title>Access denied</title></html>");
     expect([access.status, access.body.error.code]).toStrictEqual([502, "backend_unavailable"]);
@@ -269,7 +281,11 @@ describe("upstream errors name no host and quote no body (the details are for th
   const HTML = "text/html; charset=UTF-8";
 
   it("Cloudflare 502/521/530 pages → 502 with the status and what to check; the title goes to detail", async () => {
-    for (const [status, name] of [[502, "Bad gateway"], [521, "Web server is down"], [530, "Origin is unreachable"]] as const) {
+    for (const [status, name] of [
+      [502, "Bad gateway"],
+      [521, "Web server is down"],
+      [530, "Origin is unreachable"],
+    ] as const) {
       const error = mapUpstreamError(status, HTML, cloudflarePage(status, name));
       expect(seen(error)).toStrictEqual({
         status: 502,
@@ -307,7 +323,8 @@ describe("upstream errors name no host and quote no body (the details are for th
   });
 
   it("an Access HTML 403 → 502 pointing at the service token, title in detail only", async () => {
-    const page = "<html><head><title>Forbidden | ollama.example.com | Cloudflare Access</title></head><body>ollama.example.com: you do not have access</body></html>";
+    const page =
+      "<html><head><title>Forbidden | ollama.example.com | Cloudflare Access</title></head><body>ollama.example.com: you do not have access</body></html>";
     const error = mapUpstreamError(403, "text/html", page);
     expect(seen(error)).toStrictEqual({
       status: 502,
@@ -332,7 +349,8 @@ describe("upstream errors name no host and quote no body (the details are for th
       status: 502,
       headers: {},
       body: { error: { message: "The backend answered HTTP 500.", type: "server_error", param: null, code: "backend_unavailable" } },
-      detail: 'upstream HTTP 500 (text/plain), body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure (internal.example.com:11434)"',
+      detail:
+        'upstream HTTP 500 (text/plain), body: "upstream connect error or disconnect/reset before headers. reset reason: connection failure (internal.example.com:11434)"',
     });
     await expectNoLeak(error, ["internal.example.com", "upstream connect error", "reset reason"]);
   });
@@ -340,7 +358,9 @@ describe("upstream errors name no host and quote no body (the details are for th
   it("an HTML page without a title, and text on 401/503/504: the body only in detail, cut at 200 characters", async () => {
     const nginx = mapUpstreamError(502, "text/html", "<html><body><h1>502 Bad Gateway</h1><center>nginx at internal.example.com</center></body></html>");
     expect(nginx.message).toBe("The tunnel or backend answered HTTP 502 with an HTML page: check that the home machine, Ollama and cloudflared are running.");
-    expect(nginx.detail).toBe('upstream HTTP 502 (text/html), body: "<html><body><h1>502 Bad Gateway</h1><center>nginx at internal.example.com</center></body></html>"');
+    expect(nginx.detail).toBe(
+      'upstream HTTP 502 (text/html), body: "<html><body><h1>502 Bad Gateway</h1><center>nginx at internal.example.com</center></body></html>"',
+    );
     await expectNoLeak(nginx, ["internal.example.com", "nginx"]);
 
     const cases: [number, string, string][] = [
@@ -390,7 +410,8 @@ describe("publicError: the error boundary's answer and its log line", () => {
       headers: {},
       body: {
         error: {
-          message: "The tunnel or backend answered HTTP 530 with an HTML page: check that the home machine, Ollama and cloudflared are running. (request id: req-abc)",
+          message:
+            "The tunnel or backend answered HTTP 530 with an HTML page: check that the home machine, Ollama and cloudflared are running. (request id: req-abc)",
           type: "server_error",
           param: null,
           code: "backend_unavailable",

@@ -100,13 +100,20 @@ describe("ndjsonToSse", () => {
 
   it("gives identical output fed one byte at a time, and for uneven multi-way splits", async () => {
     const whole = (await transform([BYTES])).join("");
-    const oneByOne = await transform(splitAt(BYTES, Array.from({ length: BYTES.length - 1 }, (_, i) => i + 1)));
+    const oneByOne = await transform(
+      splitAt(
+        BYTES,
+        Array.from({ length: BYTES.length - 1 }, (_, i) => i + 1),
+      ),
+    );
     expect(oneByOne.join("")).toBe(whole);
     expect(frames(oneByOne)).toStrictEqual(EXPECTED_FRAMES);
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let round = 0; round < 50; round++) {
-      const cuts = [...new Set(Array.from({ length: 1 + Math.floor(random() * 20) }, () => 1 + Math.floor(random() * (BYTES.length - 1))))].sort((a, b) => a - b);
+      const cuts = [...new Set(Array.from({ length: 1 + Math.floor(random() * 20) }, () => 1 + Math.floor(random() * (BYTES.length - 1))))].sort(
+        (a, b) => a - b,
+      );
       const pieces = await transform(splitAt(BYTES, cuts));
       expect(pieces.join(""), `cuts ${cuts.join(",")}`).toBe(whole);
       expect(frames(pieces)).toStrictEqual(EXPECTED_FRAMES);
@@ -152,7 +159,9 @@ describe("ndjsonToSse", () => {
 
   it("a truncated last line (no newline, cut JSON) is an error event", async () => {
     const pieces = await transform([utf8.encode(`${line(1, { content: "ok" })}\n{"message":{"con`)], {}, false);
-    expect(frames(pieces)[1]).toStrictEqual({ error: { message: "The backend sent a malformed NDJSON line.", type: "server_error", param: null, code: "backend_error" } });
+    expect(frames(pieces)[1]).toStrictEqual({
+      error: { message: "The backend sent a malformed NDJSON line.", type: "server_error", param: null, code: "backend_error" },
+    });
     expect(frames(pieces)).toHaveLength(2);
   });
 

@@ -45,7 +45,9 @@ function send(method: string, path: string, body: string | undefined, authorizat
 
 async function revokedKey(): Promise<string> {
   const created = await createKey({ name: "revoked soon" });
-  const res = await exports.default.fetch(new Request(`https://gateway.test/admin/keys/${created.id}`, { method: "DELETE", headers: { authorization: ADMIN_AUTH } }));
+  const res = await exports.default.fetch(
+    new Request(`https://gateway.test/admin/keys/${created.id}`, { method: "DELETE", headers: { authorization: ADMIN_AUTH } }),
+  );
   expect(res.status).toBe(200);
   return created.key;
 }
@@ -131,7 +133,9 @@ describe("a scoped key", () => {
     expect(missingError).toStrictEqual({ ...outsideError, message: outsideError.message.replace("qwen3:8b", "qwen3:9b") });
     // An alias whose target is outside the list does not name that target either.
     const alias = await postJson("/v1/chat/completions", { model: "thinker", messages: [user("x")] }, auth);
-    expect(((await alias.json()) as any).error.message).toBe("The model 'thinker' does not exist or this key may not use it. Closest available models: llama3.2:latest.");
+    expect(((await alias.json()) as any).error.message).toBe(
+      "The model 'thinker' does not exist or this key may not use it. Closest available models: llama3.2:latest.",
+    );
     expect(await emulator.requests("/api/chat")).toEqual([]);
   });
 
@@ -156,7 +160,9 @@ describe("a scoped key", () => {
     for (const path of ["/api/chat", "/api/show", "/api/generate"]) {
       const res = await gatewayWith({}, path, { method: "POST", headers: auth, body: JSON.stringify({ model: "qwen3:8b", prompt: "x", messages: [] }) });
       expect(res.status, path).toBe(404);
-      expect(((await res.json()) as any).error, path).toBe("The model 'qwen3:8b' does not exist or this key may not use it. Closest available models: llama3.2:latest.");
+      expect(((await res.json()) as any).error, path).toBe(
+        "The model 'qwen3:8b' does not exist or this key may not use it. Closest available models: llama3.2:latest.",
+      );
     }
     const model = await gatewayWith({}, "/v1/models/qwen3:8b", { headers: auth });
     expect(model.status).toBe(404);
@@ -178,7 +184,11 @@ describe("a scoped key", () => {
       await res.text();
     }
     const allowed = '{"Model":"qwen3:8b","model":"llama3.2","stream":false,"messages":[{"role":"user","content":"x"}]}';
-    const res = await gatewayWith({}, "/api/chat", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: allowed });
+    const res = await gatewayWith({}, "/api/chat", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: allowed,
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as any).model).toBe("llama3.2:latest");
     const forwarded = await emulator.requests("/api/chat");

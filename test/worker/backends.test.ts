@@ -28,13 +28,14 @@ const BACKENDS = [
   { name: "box", kind: "llamacpp", url: LLAMA_URL, api_key: "$BOX_KEY" },
   { name: "embedder", kind: "llamacpp", url: EMBEDDER_URL },
 ];
-const vars = (backends: unknown[] = BACKENDS, extra: Record<string, string> = {}) => ({
-  BACKENDS: JSON.stringify(backends),
-  BOX_KEY: "llama-secret",
-  BACKEND_COOLDOWN: "30s",
-  UPSTREAM_RETRY_BACKOFF: "10ms",
-  ...extra,
-} as Record<string, string>);
+const vars = (backends: unknown[] = BACKENDS, extra: Record<string, string> = {}) =>
+  ({
+    BACKENDS: JSON.stringify(backends),
+    BOX_KEY: "llama-secret",
+    BACKEND_COOLDOWN: "30s",
+    UPSTREAM_RETRY_BACKOFF: "10ms",
+    ...extra,
+  }) as Record<string, string>;
 
 const post = (path: string, body: unknown, extra: Record<string, string> = {}, backends?: unknown[]) =>
   gatewayWith(vars(backends, extra), path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -135,7 +136,9 @@ describe("a llama-server backend", () => {
     const [upstream] = await box.requests("/v1/chat/completions");
     expect(upstream!.body.stream_options).toEqual({ include_usage: true });
 
-    const { data } = await readSse(await post("/v1/chat/completions", { model: "qwen2.5-7b-instruct", stream: true, stream_options: { include_usage: true }, messages: [user("a b")] }));
+    const { data } = await readSse(
+      await post("/v1/chat/completions", { model: "qwen2.5-7b-instruct", stream: true, stream_options: { include_usage: true }, messages: [user("a b")] }),
+    );
     expect(data.at(-1)).toBe("[DONE]");
     const last = chunksOf(data).at(-1);
     expect(last.choices).toEqual([]);
@@ -144,7 +147,9 @@ describe("a llama-server backend", () => {
 
   it("streams tool-call deltas as llama-server sends them, under our envelope", async () => {
     const tools = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
-    const chunks = chunksOf((await readSse(await post("/v1/chat/completions", { model: "qwen2.5-7b-instruct", stream: true, tools, messages: [user("weather")] }))).data);
+    const chunks = chunksOf(
+      (await readSse(await post("/v1/chat/completions", { model: "qwen2.5-7b-instruct", stream: true, tools, messages: [user("weather")] }))).data,
+    );
     const calls = chunks.flatMap((chunk) => chunk.choices[0]?.delta?.tool_calls ?? []);
     expect(calls[0]).toMatchObject({ index: 0, type: "function", function: { name: "get_weather" } });
     expect(JSON.parse(calls.map((call: any) => call.function.arguments ?? "").join(""))).toEqual({ city: "text" });
@@ -187,7 +192,9 @@ describe("a llama-server backend", () => {
     expect((await box.requests("/tokenize"))[0]!.body).toEqual({ content: text });
     const ambiguous = await get("/props");
     expect(ambiguous.status).toBe(400);
-    expect(((await ambiguous.json()) as any).error.message).toBe("There are several llama.cpp backends (box, embedder): pick one with ?backend=<name> or a model field.");
+    expect(((await ambiguous.json()) as any).error.message).toBe(
+      "There are several llama.cpp backends (box, embedder): pick one with ?backend=<name> or a model field.",
+    );
     expect((await get("/props?backend=box")).status).toBe(200);
     expect((await get("/slots?backend=box")).status).toBe(401);
     expect((await get("/slots?backend=box", { authorization: ADMIN_AUTH })).status).toBe(200);
@@ -212,7 +219,11 @@ describe("a llama-server backend", () => {
     const unnamed = await get("/props?backend=embedder", auth);
     expect(unnamed.status).toBe(400);
     expect(((await unnamed.json()) as any).error.param).toBe("model");
-    const outside = await gatewayWith(vars(), "/tokenize", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ content: "x", model: "bge-m3" }) });
+    const outside = await gatewayWith(vars(), "/tokenize", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ content: "x", model: "bge-m3" }),
+    });
     expect(outside.status).toBe(404);
     expect(((await outside.json()) as any).error.code).toBe("model_not_found");
     expect(await embedder.requests("/tokenize")).toEqual([]);

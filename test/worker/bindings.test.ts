@@ -177,7 +177,10 @@ describe("failover with a binding", () => {
     ];
     // The model lists stay cached: a fresh listing through the binding would mark home up again.
     for (let i = 0; i < 2; i++) {
-      const res = await post(vars(backends, { MODELS_CACHE_TTL: "1m" }, { BROKEN_VPC: broken }), "/v1/chat/completions", { model: "qwen3:8b", messages: [user("x")] });
+      const res = await post(vars(backends, { MODELS_CACHE_TTL: "1m" }, { BROKEN_VPC: broken }), "/v1/chat/completions", {
+        model: "qwen3:8b",
+        messages: [user("x")],
+      });
       expect(res.status).toBe(200);
     }
     expect(broken.chats).toBe(1); // tried once (no retries while another machine can take over), then in cooldown
@@ -200,10 +203,14 @@ describe("failover with a binding", () => {
 
   it("alone, a binding that cannot connect is retried UPSTREAM_RETRIES times, then 502 backend_unavailable", async () => {
     const broken = brokenChat();
-    const res = await post(vars([{ name: "home", kind: "ollama", binding: "BROKEN_VPC" }], { UPSTREAM_RETRIES: "2" }, { BROKEN_VPC: broken }), "/v1/chat/completions", {
-      model: "llama3.2",
-      messages: [user("x")],
-    });
+    const res = await post(
+      vars([{ name: "home", kind: "ollama", binding: "BROKEN_VPC" }], { UPSTREAM_RETRIES: "2" }, { BROKEN_VPC: broken }),
+      "/v1/chat/completions",
+      {
+        model: "llama3.2",
+        messages: [user("x")],
+      },
+    );
     expect(res.status).toBe(502);
     expect(((await res.json()) as any).error).toMatchObject({ type: "server_error", code: "backend_unavailable" });
     expect(broken.chats).toBe(3);
@@ -215,10 +222,12 @@ describe("a binding that is not there", () => {
 
   it("is a configuration error (500 invalid_configuration) naming BACKENDS and the binding in the log, never a secret, calling no backend", async () => {
     const logged: string[] = [];
-    for (const level of ["error", "warn", "log"] as const) vi.spyOn(console, level).mockImplementation((...args) => void logged.push(args.map(String).join(" ")));
+    for (const level of ["error", "warn", "log"] as const)
+      vi.spyOn(console, level).mockImplementation((...args) => void logged.push(args.map(String).join(" ")));
     const secret = String((env as unknown as EnvVars).ADMIN_TOKEN);
     const cases = {
-      NO_SUCH_BINDING: 'Invalid configuration BACKENDS: [0].binding: there is no binding named NO_SUCH_BINDING (declare it in wrangler.toml, e.g. [[vpc_services]] binding = "NO_SUCH_BINDING")',
+      NO_SUCH_BINDING:
+        'Invalid configuration BACKENDS: [0].binding: there is no binding named NO_SUCH_BINDING (declare it in wrangler.toml, e.g. [[vpc_services]] binding = "NO_SUCH_BINDING")',
       KEYS: "Invalid configuration BACKENDS: [0].binding: KEYS has no fetch method (name a VPC service or a service binding)",
       ADMIN_TOKEN: "Invalid configuration BACKENDS: [0].binding: ADMIN_TOKEN has no fetch method (name a VPC service or a service binding)",
     };
@@ -276,4 +285,3 @@ describe("upstreamTarget (what app.ts builds each backend's client from)", () =>
     expect(() => upstreamTarget(desk!, {})).toThrow(/^Invalid configuration BACKENDS: "desk"\.binding: there is no binding named OLLAMA /);
   });
 });
-

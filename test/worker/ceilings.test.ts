@@ -13,7 +13,13 @@ const GREEDY = { num_ctx: 131072, num_predict: -1, temperature: 0.5 };
 
 describe("MODEL_LIMITS", () => {
   it("holds /v1 chat and completions to the ceilings, after the client's own values", async () => {
-    const chat = await postJsonWith(LIMITS, "/v1/chat/completions", { model: "llama3.2", messages: [user("x")], options: GREEDY, keep_alive: -1, max_tokens: 100000 });
+    const chat = await postJsonWith(LIMITS, "/v1/chat/completions", {
+      model: "llama3.2",
+      messages: [user("x")],
+      options: GREEDY,
+      keep_alive: -1,
+      max_tokens: 100000,
+    });
     expect(chat.status).toBe(200);
     await chat.text();
     const [forwarded] = await emulator.requests("/api/chat");
@@ -29,11 +35,31 @@ describe("MODEL_LIMITS", () => {
   it("holds native /api/chat, /api/generate and /api/embed to them too (a value within them is kept as sent)", async () => {
     await (await postJsonWith(LIMITS, "/api/chat", { model: "llama3.2", stream: false, messages: [user("x")], options: GREEDY, keep_alive: "-1m" })).text();
     const [chat] = await emulator.requests("/api/chat");
-    expect(chat!.body).toStrictEqual({ model: "llama3.2:latest", stream: false, messages: [user("x")], options: { num_ctx: 8192, num_predict: 64, temperature: 0.5 }, keep_alive: "30m" });
+    expect(chat!.body).toStrictEqual({
+      model: "llama3.2:latest",
+      stream: false,
+      messages: [user("x")],
+      options: { num_ctx: 8192, num_predict: 64, temperature: 0.5 },
+      keep_alive: "30m",
+    });
 
-    await (await postJsonWith(LIMITS, "/api/generate", { model: "llama3.2", stream: false, prompt: "x", options: { num_ctx: 2048, num_predict: 10 }, keep_alive: "5m" })).text();
+    await (
+      await postJsonWith(LIMITS, "/api/generate", {
+        model: "llama3.2",
+        stream: false,
+        prompt: "x",
+        options: { num_ctx: 2048, num_predict: 10 },
+        keep_alive: "5m",
+      })
+    ).text();
     const [generate] = await emulator.requests("/api/generate");
-    expect(generate!.body).toStrictEqual({ model: "llama3.2:latest", stream: false, prompt: "x", options: { num_ctx: 2048, num_predict: 10 }, keep_alive: "5m" });
+    expect(generate!.body).toStrictEqual({
+      model: "llama3.2:latest",
+      stream: false,
+      prompt: "x",
+      options: { num_ctx: 2048, num_predict: 10 },
+      keep_alive: "5m",
+    });
 
     await (await postJsonWith(LIMITS, "/api/embed", { model: "nomic-embed-text", input: "x", options: { num_ctx: 99999 }, keep_alive: 86400 })).text();
     const [embed] = await emulator.requests("/api/embed");
@@ -41,7 +67,11 @@ describe("MODEL_LIMITS", () => {
   });
 
   it("cannot be dodged by spelling a field in another case on the native routes", async () => {
-    const res = await postJsonWith(LIMITS, "/api/chat", JSON.parse('{"model":"llama3.2","stream":false,"messages":[],"Options":{"num_ctx":131072},"KEEP_ALIVE":-1}'));
+    const res = await postJsonWith(
+      LIMITS,
+      "/api/chat",
+      JSON.parse('{"model":"llama3.2","stream":false,"messages":[],"Options":{"num_ctx":131072},"KEEP_ALIVE":-1}'),
+    );
     await res.text();
     const [chat] = await emulator.requests("/api/chat");
     expect(chat!.body).toStrictEqual({ model: "llama3.2:latest", stream: false, messages: [], options: { num_ctx: 8192, num_predict: 64 }, keep_alive: "30m" });
@@ -57,7 +87,12 @@ describe("MODEL_LIMITS", () => {
 describe("every generation has a real answer ceiling, and reserves it", () => {
   it("without max_tokens, DEFAULT_MAX_TOKENS is sent as num_predict and reserved against the key's tokens per minute", async () => {
     const { key } = await createKey({ name: "ceiling", tpm: 100_000 });
-    const res = await postJsonWith({ DEFAULT_MAX_TOKENS: "500" }, "/v1/chat/completions", { model: "llama3.2", messages: [user("abcdefgh")] }, { authorization: `Bearer ${key}` });
+    const res = await postJsonWith(
+      { DEFAULT_MAX_TOKENS: "500" },
+      "/v1/chat/completions",
+      { model: "llama3.2", messages: [user("abcdefgh")] },
+      { authorization: `Bearer ${key}` },
+    );
     expect(res.status).toBe(200);
     // Prompt estimate 2 tokens ("abcdefgh") + the 500-token ceiling.
     expect(res.headers.get("x-ratelimit-remaining-tokens")).toBe(String(100_000 - 502));
@@ -68,7 +103,12 @@ describe("every generation has a real answer ceiling, and reserves it", () => {
 
   it("a native generation without num_predict (or with -1) gets the ceiling too", async () => {
     const { key } = await createKey({ name: "native ceiling", tpm: 100_000 });
-    const res = await postJsonWith({ DEFAULT_MAX_TOKENS: "300" }, "/api/generate", { model: "llama3.2", prompt: "abcd", stream: false, options: { num_predict: -1 } }, { authorization: `Bearer ${key}` });
+    const res = await postJsonWith(
+      { DEFAULT_MAX_TOKENS: "300" },
+      "/api/generate",
+      { model: "llama3.2", prompt: "abcd", stream: false, options: { num_predict: -1 } },
+      { authorization: `Bearer ${key}` },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("x-ratelimit-remaining-tokens")).toBe(String(100_000 - 301));
     await res.text();

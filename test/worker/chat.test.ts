@@ -16,9 +16,7 @@ describe("POST /v1/chat/completions, non-stream", () => {
       object: "chat.completion",
       model: "llama3.2",
       system_fingerprint: "fp_ollama_edge",
-      choices: [
-        { index: 0, message: { role: "assistant", content: "Hello! You said: hi there", refusal: null }, logprobs: null, finish_reason: "stop" },
-      ],
+      choices: [{ index: 0, message: { role: "assistant", content: "Hello! You said: hi there", refusal: null }, logprobs: null, finish_reason: "stop" }],
       usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
     });
     expect(Object.keys(body.choices[0].message)).toEqual(["role", "content", "refusal"]);

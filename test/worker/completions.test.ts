@@ -236,7 +236,10 @@ describe("POST /v1/completions, errors", () => {
     await emulator.fault({ fault: { kind: "error-midstream", afterLines: 1, message: "crashed" }, paths: ["/api/generate"] });
     const res = await postJson("/v1/completions", { model: "llama3.2", prompt: "x" });
     expect(res.status).toBe(502);
-    expect(await errorOf(res)).toMatchObject({ message: expect.stringMatching(/^The backend failed during generation: crashed \(request id: /), code: "backend_error" });
+    expect(await errorOf(res)).toMatchObject({
+      message: expect.stringMatching(/^The backend failed during generation: crashed \(request id: /),
+      code: "backend_error",
+    });
   });
 
   it("401 without a key", async () => {

@@ -122,12 +122,19 @@ describe("POST /v1/embeddings", () => {
     const big = await postJsonWith({ MAX_EMBEDDING_BYTES: "10" }, "/v1/embeddings", { model: "nomic-embed-text", input: ["hello", "wörld"] });
     expect(big.status).toBe(400);
     expect(await errorOf(big)).toMatchObject({ param: "input", message: expect.stringContaining("MAX_EMBEDDING_BYTES") });
-    const fits = await postJsonWith({ MAX_EMBEDDING_INPUTS: "2", MAX_EMBEDDING_BYTES: "10" }, "/v1/embeddings", { model: "nomic-embed-text", input: ["hello", "world"] });
+    const fits = await postJsonWith({ MAX_EMBEDDING_INPUTS: "2", MAX_EMBEDDING_BYTES: "10" }, "/v1/embeddings", {
+      model: "nomic-embed-text",
+      input: ["hello", "world"],
+    });
     expect(fits.status).toBe(200);
   });
 
   it("401 without a key", async () => {
-    const res = await gateway("/v1/embeddings", { method: "POST", headers: { authorization: "" }, body: JSON.stringify({ model: "nomic-embed-text", input: "x" }) });
+    const res = await gateway("/v1/embeddings", {
+      method: "POST",
+      headers: { authorization: "" },
+      body: JSON.stringify({ model: "nomic-embed-text", input: "x" }),
+    });
     expect(res.status).toBe(401);
   });
 });

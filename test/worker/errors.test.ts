@@ -39,7 +39,14 @@ describe("request errors use OpenAI's envelope", () => {
   });
 
   it("accepts and ignores unknown OpenAI fields", async () => {
-    const res = await postJson("/v1/chat/completions", { model: "llama3.2", messages: [user("x")], user: "u1", store: true, metadata: { a: "b" }, service_tier: "auto" });
+    const res = await postJson("/v1/chat/completions", {
+      model: "llama3.2",
+      messages: [user("x")],
+      user: "u1",
+      store: true,
+      metadata: { a: "b" },
+      service_tier: "auto",
+    });
     expect(res.status).toBe(200);
   });
 
@@ -60,7 +67,9 @@ describe("request errors use OpenAI's envelope", () => {
     expect(res.status).toBe(404);
     const error = await errorOf(res);
     expect(error).toMatchObject({ type: "invalid_request_error", code: "model_not_found", param: "model" });
-    expect(error.message).toBe("The model 'llama3.1' does not exist or this key may not use it. Closest available models: llama3.2:latest, llama3.3:70b-instruct-q4_K_M, llava:7b.");
+    expect(error.message).toBe(
+      "The model 'llama3.1' does not exist or this key may not use it. Closest available models: llama3.2:latest, llama3.3:70b-instruct-q4_K_M, llava:7b.",
+    );
   });
 
   it("413 for a body over MAX_BODY_BYTES, without reading it whole", async () => {

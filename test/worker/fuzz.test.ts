@@ -74,7 +74,11 @@ const statuses = new Map<string, Map<number, number>>();
 let current = "";
 
 /** `resetEach: false` keeps what the emulator recorded across the cases, for properties about the whole run. */
-async function check<Args extends [unknown, ...unknown[]]>(property: keyof typeof SHARES, prop: fc.IAsyncPropertyWithHooks<Args>, resetEach = true): Promise<void> {
+async function check<Args extends [unknown, ...unknown[]]>(
+  property: keyof typeof SHARES,
+  prop: fc.IAsyncPropertyWithHooks<Args>,
+  resetEach = true,
+): Promise<void> {
   current = property;
   statuses.set(property, new Map());
   await fc.assert(resetEach ? prop.beforeEach(() => emulator.reset()) : prop, { numRuns: runsFor(property), seed: SEED });
@@ -87,7 +91,10 @@ function countStatus(status: number): void {
 
 afterAll(() => {
   for (const [property, seen] of statuses) {
-    const counts = [...seen].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(" ");
+    const counts = [...seen]
+      .sort(([a], [b]) => a - b)
+      .map(([status, n]) => `${status}×${n}`)
+      .join(" ");
     console.log(`fuzz ${property}: ${counts}`);
   }
 });
@@ -126,7 +133,9 @@ function encode(value: unknown): string {
   if (value instanceof Raw) return value.text;
   if (Array.isArray(value)) return `[${value.map(encode).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    return `{${Object.entries(value).map(([key, item]) => `${JSON.stringify(key)}:${encode(item)}`).join(",")}}`;
+    return `{${Object.entries(value)
+      .map(([key, item]) => `${JSON.stringify(key)}:${encode(item)}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
 }
@@ -179,10 +188,14 @@ async function runCase(c: Case): Promise<void> {
   const path = c.path.includes("$DIGEST") ? c.path.replace("$DIGEST", `sha256:${await sha256Hex(body ?? "")}`) : c.path;
   const request = new Request(`https://gateway.test${path}`, { method: c.method, headers, body });
   const what = `${request.method} ${c.path.slice(0, 200)}`;
-  const { response, bytes } = await withDeadline(REQUEST_DEADLINE_MS, async () => {
-    const response = await exports.default.fetch(request.clone());
-    return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
-  }, what);
+  const { response, bytes } = await withDeadline(
+    REQUEST_DEADLINE_MS,
+    async () => {
+      const response = await exports.default.fetch(request.clone());
+      return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+    },
+    what,
+  );
   countStatus(response.status);
   checkAnswer(request, response, bytes);
   await checkUpstream();
@@ -195,7 +208,8 @@ async function runCase(c: Case): Promise<void> {
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The emulator's own 500s, which the native passthrough relays like Ollama's (a failed pull, a missing blob). */
-const EMULATOR_500 = /^(pull model manifest: file does not exist|model '[^]*' not found|open \/root\/\.ollama\/models\/blobs\/[^]*: no such file or directory)$/;
+const EMULATOR_500 =
+  /^(pull model manifest: file does not exist|model '[^]*' not found|open \/root\/\.ollama\/models\/blobs\/[^]*: no such file or directory)$/;
 const MANAGEMENT_ROUTES = new Set(["/api/pull", "/api/push", "/api/create"]);
 
 class Violation extends Error {}
@@ -340,10 +354,42 @@ async function checkSlotsReleased(what: string): Promise<void> {
 // Values
 
 const HOSTILE_STRINGS = [
-  "", " ", "__proto__", "constructor", "prototype", "toString", "valueOf", "hasOwnProperty",
-  "llama3.2\r\nX-Injected: yes", "llama3.2\n", "\r\n\r\n", "\u0000", "a\u0000b", "\u0007\u001b[31m", "\u202e", "\u2028\u2029",
-  "\ud800", "\udfff\ud800", "💥", "é", "../../etc/passwd", "%0d%0a", "%", "${7*7}", "{{.Prompt}}", "<script>x</script>",
-  "llama3.2:", ":", "/", "llama3.2:latest:latest", "hf.co/", "sk-", "Bearer", "null", "[DONE]", "data: [DONE]\n\n",
+  "",
+  " ",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "valueOf",
+  "hasOwnProperty",
+  "llama3.2\r\nX-Injected: yes",
+  "llama3.2\n",
+  "\r\n\r\n",
+  "\u0000",
+  "a\u0000b",
+  "\u0007\u001b[31m",
+  "\u202e",
+  "\u2028\u2029",
+  "\ud800",
+  "\udfff\ud800",
+  "💥",
+  "é",
+  "../../etc/passwd",
+  "%0d%0a",
+  "%",
+  "${7*7}",
+  "{{.Prompt}}",
+  "<script>x</script>",
+  "llama3.2:",
+  ":",
+  "/",
+  "llama3.2:latest:latest",
+  "hf.co/",
+  "sk-",
+  "Bearer",
+  "null",
+  "[DONE]",
+  "data: [DONE]\n\n",
 ];
 
 const controlChars = fc.constantFrom("\r", "\n", "\u0000", "\t", "\u001f", "\u007f", "a", "é", "\u2028", "\ud83d", "\\", '"');
@@ -358,8 +404,19 @@ const hostileString: fc.Arbitrary<string> = fc.oneof(
 );
 
 const MODELS = [
-  "llama3.2", "llama3.2:latest", "LLAMA3.2", "gpt-4o-mini", "thinker", "qwen3", "qwen3:8b", "llava:7b", "llama3.3",
-  "llama3.3:70b-instruct-q4_K_M", "nomic-embed-text", "nomic-embed-text:latest", "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
+  "llama3.2",
+  "llama3.2:latest",
+  "LLAMA3.2",
+  "gpt-4o-mini",
+  "thinker",
+  "qwen3",
+  "qwen3:8b",
+  "llava:7b",
+  "llama3.3",
+  "llama3.3:70b-instruct-q4_K_M",
+  "nomic-embed-text",
+  "nomic-embed-text:latest",
+  "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
 ];
 const modelName = fc.oneof(
   { weight: 40, arbitrary: fc.constantFrom(...MODELS) },
@@ -369,8 +426,18 @@ const modelName = fc.oneof(
 );
 
 const RAW_NUMBERS = [
-  "1e400", "-1e400", "1e-400", "-0", "18446744073709551616", "123456789012345678901234567890", "9".repeat(400),
-  "0.0000000000000000000000001", "1E+2", "1.0", "4.9e-324", "1.7976931348623157e308",
+  "1e400",
+  "-1e400",
+  "1e-400",
+  "-0",
+  "18446744073709551616",
+  "123456789012345678901234567890",
+  "9".repeat(400),
+  "0.0000000000000000000000001",
+  "1E+2",
+  "1.0",
+  "4.9e-324",
+  "1.7976931348623157e308",
 ].map((text) => new Raw(text));
 
 const number: fc.Arbitrary<unknown> = fc.oneof(
@@ -383,11 +450,26 @@ const number: fc.Arbitrary<unknown> = fc.oneof(
 
 /** 1 to 20,000 levels of `[` or `{"a":`, as raw JSON text (too deep for a generated value); mostly around the cap. */
 const nestingDepth = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 600 }) }, { weight: 1, arbitrary: fc.integer({ min: 600, max: 20_000 }) });
-const deepNesting = fc.tuple(nestingDepth, fc.boolean()).map(([depth, arrays]) =>
-  new Raw(arrays ? "[".repeat(depth) + "]".repeat(depth) : '{"a":'.repeat(depth) + "1" + "}".repeat(depth), `${depth} levels of ${arrays ? "[" : "{"}`),
-);
+const deepNesting = fc
+  .tuple(nestingDepth, fc.boolean())
+  .map(
+    ([depth, arrays]) =>
+      new Raw(arrays ? "[".repeat(depth) + "]".repeat(depth) : '{"a":'.repeat(depth) + "1" + "}".repeat(depth), `${depth} levels of ${arrays ? "[" : "{"}`),
+  );
 
-const EVIL_KEYS = ["__proto__", "constructor", "prototype", "toString", "valueOf", "hasOwnProperty", "num_predict", "temperature", "stop", "num_ctx", "polluted"];
+const EVIL_KEYS = [
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "valueOf",
+  "hasOwnProperty",
+  "num_predict",
+  "temperature",
+  "stop",
+  "num_ctx",
+  "polluted",
+];
 
 const anyJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof(
@@ -419,15 +501,15 @@ function clone(value: unknown): unknown {
 }
 
 /** One change anywhere in a body: a member replaced (by anything at all) or removed, or an evil key added. */
-type Mutation =
-  | { at: number; op: "replace"; value: unknown }
-  | { at: number; op: "delete" }
-  | { at: number; op: "add"; key: string; value: unknown };
+type Mutation = { at: number; op: "replace"; value: unknown } | { at: number; op: "delete" } | { at: number; op: "add"; key: string; value: unknown };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("replace" as const), value: fc.oneof(anyJson, number, hostileString) }) },
   { weight: 1, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("delete" as const) }) },
-  { weight: 1, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("add" as const), key: fc.oneof(fc.constantFrom(...EVIL_KEYS), fc.string()), value: anyJson }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ at: fc.nat(), op: fc.constant("add" as const), key: fc.oneof(fc.constantFrom(...EVIL_KEYS), fc.string()), value: anyJson }),
+  },
 );
 
 /** The objects and arrays inside `root` (Raw pieces excluded), root first. */
@@ -462,11 +544,14 @@ function applyMutation(root: unknown, change: Mutation): void {
 function mutated(valid: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<unknown> {
   const changes = fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 3, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }) });
   return fc.oneof(
-    { weight: 12, arbitrary: fc.tuple(valid, changes).map(([body, list]) => {
-      const out = clone(body);
-      for (const change of list) applyMutation(out, change);
-      return out;
-    }) },
+    {
+      weight: 12,
+      arbitrary: fc.tuple(valid, changes).map(([body, list]) => {
+        const out = clone(body);
+        for (const change of list) applyMutation(out, change);
+        return out;
+      }),
+    },
     { weight: 1, arbitrary: anyJson },
   );
 }
@@ -475,12 +560,25 @@ const PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8
 const imageUrl = fc.oneof(
   { weight: 3, arbitrary: fc.constant(`data:image/png;base64,${PNG_BASE64}`) },
   // The image host only: a fetch to anywhere else could wait out IMAGE_FETCH_TIMEOUT (slow hosts are hostile.test.ts's).
-  { weight: 3, arbitrary: fc.constantFrom("/tiny.png", "/redirect.png", "/huge.png", "/page.html", "/missing.png", "/loop", "/fake.png").map((path) => IMAGE_SERVER_URL + path) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .constantFrom("/tiny.png", "/redirect.png", "/huge.png", "/page.html", "/missing.png", "/loop", "/fake.png")
+      .map((path) => IMAGE_SERVER_URL + path),
+  },
   {
     weight: 1,
     arbitrary: fc.constantFrom(
-      "data:image/svg+xml;base64,PHN2Zz4=", "data:image/png;base64,!!!", "data:,", "data:image/png;base64,", "ftp://example.invalid/x.png",
-      "file:///etc/passwd", "javascript:alert(1)", "//127.0.0.1/x.png", `${IMAGE_SERVER_URL}/tiny.png#\r\n`, `${IMAGE_SERVER_URL}/%0d%0a`,
+      "data:image/svg+xml;base64,PHN2Zz4=",
+      "data:image/png;base64,!!!",
+      "data:,",
+      "data:image/png;base64,",
+      "ftp://example.invalid/x.png",
+      "file:///etc/passwd",
+      "javascript:alert(1)",
+      "//127.0.0.1/x.png",
+      `${IMAGE_SERVER_URL}/tiny.png#\r\n`,
+      `${IMAGE_SERVER_URL}/%0d%0a`,
     ),
   },
   { weight: 1, arbitrary: hostileString },
@@ -490,12 +588,21 @@ const imageUrl = fc.oneof(
 // Headers and paths
 
 /** Header values the fetch API accepts (no CR, LF or NUL): ASCII, with tabs and other controls. */
-const headerText = fc.string({ unit: fc.integer({ min: 1, max: 0x7e }).filter((c) => c !== 10 && c !== 13).map((c) => String.fromCharCode(c)), maxLength: 200 });
+const headerText = fc.string({
+  unit: fc
+    .integer({ min: 1, max: 0x7e })
+    .filter((c) => c !== 10 && c !== 13)
+    .map((c) => String.fromCharCode(c)),
+  maxLength: 200,
+});
 const alnum = fc.constantFrom(..."0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
 const authorization = fc.oneof(
   { weight: 12, arbitrary: fc.constant("Bearer $KEY") },
-  { weight: 1, arbitrary: fc.constantFrom("bearer $KEY", "BEARER   $KEY  ", "Bearer $KEY extra", "$KEY", "Bearer $ADMIN", "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom("bearer $KEY", "BEARER   $KEY  ", "Bearer $KEY extra", "$KEY", "Bearer $ADMIN", "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", ""),
+  },
   { weight: 1, arbitrary: fc.string({ unit: alnum, minLength: 38, maxLength: 38 }).map((body) => `Bearer sk-${body}`) },
   { weight: 1, arbitrary: headerText.map((text) => `Bearer ${text}`) },
 );
@@ -506,28 +613,70 @@ const requestId = fc.oneof(
   headerText,
 );
 
-const extraHeaders: fc.Arbitrary<[string, string][]> = fc.record(
-  {
-    "content-type": fc.oneof(fc.constantFrom("application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=utf-16"), headerText),
-    "x-request-id": requestId,
-    origin: fc.oneof(fc.constantFrom("https://app.example", "null", "http://localhost:3000", "https://evil.example"), headerText),
-    cookie: fc.constant("session=client-cookie"),
-    "x-api-key": fc.constant("$KEY"),
-    "cf-connecting-ip": fc.constant("203.0.113.9"),
-    "cf-access-client-secret": fc.constant("client-supplied-secret"),
-    accept: fc.constantFrom("*/*", "text/event-stream", "application/x-ndjson"),
-  },
-  { requiredKeys: [] },
-).map((headers) => Object.entries(headers));
+const extraHeaders: fc.Arbitrary<[string, string][]> = fc
+  .record(
+    {
+      "content-type": fc.oneof(
+        fc.constantFrom(
+          "application/json",
+          "text/plain",
+          "application/x-www-form-urlencoded",
+          "multipart/form-data; boundary=x",
+          "application/json; charset=utf-16",
+        ),
+        headerText,
+      ),
+      "x-request-id": requestId,
+      origin: fc.oneof(fc.constantFrom("https://app.example", "null", "http://localhost:3000", "https://evil.example"), headerText),
+      cookie: fc.constant("session=client-cookie"),
+      "x-api-key": fc.constant("$KEY"),
+      "cf-connecting-ip": fc.constant("203.0.113.9"),
+      "cf-access-client-secret": fc.constant("client-supplied-secret"),
+      accept: fc.constantFrom("*/*", "text/event-stream", "application/x-ndjson"),
+    },
+    { requiredKeys: [] },
+  )
+  .map((headers) => Object.entries(headers));
 
 function headersWith(auth: fc.Arbitrary<string>): fc.Arbitrary<[string, string][]> {
   return fc.tuple(auth, extraHeaders).map(([value, rest]) => [["authorization", value] as [string, string], ...rest]);
 }
 
 const SEGMENTS = [
-  "v1", "api", "admin", "keys", "models", "chat", "completions", "embeddings", "embed", "generate", "health", "tags", "pull",
-  "blobs", "show", "ps", "version", "..", ".", "%2e%2e", "%2F", "%00", "%0d%0a", "%", "%zz", "%E2%82", "__proto__", "constructor",
-  `sha256:${"a".repeat(64)}`, `sha256-${"0".repeat(64)}`, "", "a b", "é", "💥",
+  "v1",
+  "api",
+  "admin",
+  "keys",
+  "models",
+  "chat",
+  "completions",
+  "embeddings",
+  "embed",
+  "generate",
+  "health",
+  "tags",
+  "pull",
+  "blobs",
+  "show",
+  "ps",
+  "version",
+  "..",
+  ".",
+  "%2e%2e",
+  "%2F",
+  "%00",
+  "%0d%0a",
+  "%",
+  "%zz",
+  "%E2%82",
+  "__proto__",
+  "constructor",
+  `sha256:${"a".repeat(64)}`,
+  `sha256-${"0".repeat(64)}`,
+  "",
+  "a b",
+  "é",
+  "💥",
 ];
 const segment = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...SEGMENTS) },
@@ -536,15 +685,51 @@ const segment = fc.oneof(
 );
 const query = fc.oneof(
   fc.constant(""),
-  fc.array(fc.tuple(fc.oneof(fc.constantFrom("__proto__", "constructor", "model", "a"), fc.webSegment()), fc.oneof(fc.webSegment(), fc.constantFrom("%zz", "%0d%0a", "1e400"))), { maxLength: 4 })
+  fc
+    .array(
+      fc.tuple(
+        fc.oneof(fc.constantFrom("__proto__", "constructor", "model", "a"), fc.webSegment()),
+        fc.oneof(fc.webSegment(), fc.constantFrom("%zz", "%0d%0a", "1e400")),
+      ),
+      { maxLength: 4 },
+    )
     .map((pairs) => `?${pairs.map(([k, v]) => `${k}=${v}`).join("&")}`),
   fc.integer({ min: 1000, max: 8000 }).map((n) => `?q=${"z".repeat(n)}`),
 );
 const KNOWN_PATHS = [
-  "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/models/llama3.2", "/health", "/admin/keys",
-  "/admin/keys/key_0000000000000000", "/api/tags", "/api/version", "/api/ps", "/api/show", "/api/chat", "/api/generate", "/api/embed",
-  "/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", `/api/blobs/sha256:${"a".repeat(64)}`, "/api", "/api/", "/",
-  "/v1", "/v1/", "/v1/chat/completions/", "//v1/models", "/V1/MODELS", "/v1/./models", "/v1/x/../models", "/api/embeddings", "/admin/gate",
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/embeddings",
+  "/v1/models",
+  "/v1/models/llama3.2",
+  "/health",
+  "/admin/keys",
+  "/admin/keys/key_0000000000000000",
+  "/api/tags",
+  "/api/version",
+  "/api/ps",
+  "/api/show",
+  "/api/chat",
+  "/api/generate",
+  "/api/embed",
+  "/api/pull",
+  "/api/push",
+  "/api/create",
+  "/api/copy",
+  "/api/delete",
+  `/api/blobs/sha256:${"a".repeat(64)}`,
+  "/api",
+  "/api/",
+  "/",
+  "/v1",
+  "/v1/",
+  "/v1/chat/completions/",
+  "//v1/models",
+  "/V1/MODELS",
+  "/v1/./models",
+  "/v1/x/../models",
+  "/api/embeddings",
+  "/admin/gate",
 ];
 const anyPath = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...KNOWN_PATHS), query).map(([path, q]) => path + q) },
@@ -562,12 +747,27 @@ const anyMethod = fc.constantFrom(...METHODS);
 // ---------------------------------------------------------------------------------------------------------------
 // Bodies: valid requests, which `mutated` then breaks in one to three places (or not at all)
 
-const CHAT_MODELS = ["llama3.2", "llama3.2:latest", "LLAMA3.2", "gpt-4o-mini", "thinker", "qwen3", "qwen3:8b", "llava:7b", "llama3.3", "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M"];
+const CHAT_MODELS = [
+  "llama3.2",
+  "llama3.2:latest",
+  "LLAMA3.2",
+  "gpt-4o-mini",
+  "thinker",
+  "qwen3",
+  "qwen3:8b",
+  "llava:7b",
+  "llama3.3",
+  "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
+];
 const chatModel = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...CHAT_MODELS) }, { weight: 1, arbitrary: modelName });
 const embedModel = fc.oneof({ weight: 8, arbitrary: fc.constantFrom("nomic-embed-text", "nomic-embed-text:latest") }, { weight: 1, arbitrary: modelName });
 
 /** JSON values for places that take any JSON (options, schemas, tool arguments): evil keys and deep nesting included. */
-const someJson: fc.Arbitrary<unknown> = fc.oneof({ weight: 20, arbitrary: fc.jsonValue({ maxDepth: 2 }) }, { weight: 1, arbitrary: deepNesting }, { weight: 2, arbitrary: evilObject });
+const someJson: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 20, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+  { weight: 1, arbitrary: deepNesting },
+  { weight: 2, arbitrary: evilObject },
+);
 const optionsObject = fc.dictionary(
   fc.oneof(fc.constantFrom(...EVIL_KEYS, "num_ctx", "num_predict", "top_k", "repeat_penalty"), fc.string()),
   fc.oneof(number, someJson),
@@ -588,29 +788,70 @@ const toolArguments = fc.oneof(
   { weight: 1, arbitrary: deepNesting.map((raw) => new Raw(JSON.stringify(`{"a":${raw.text}}`), `a string of ${raw.label}`)) },
   { weight: 1, arbitrary: fc.constantFrom("{bad", "[1]", "null", "", '"x"', "1e400") },
 );
-const toolCall = fc.record({
-  id: fc.oneof(fc.constantFrom("call_1", "call_2"), hostileString),
-  type: fc.constant("function"),
-  function: fc.record({ name: fc.oneof(fc.constantFrom("get_weather", "lookup"), hostileString.filter((n) => n !== "")), arguments: toolArguments }),
-}, { requiredKeys: ["id", "function"] });
+const toolCall = fc.record(
+  {
+    id: fc.oneof(fc.constantFrom("call_1", "call_2"), hostileString),
+    type: fc.constant("function"),
+    function: fc.record({
+      name: fc.oneof(
+        fc.constantFrom("get_weather", "lookup"),
+        hostileString.filter((n) => n !== ""),
+      ),
+      arguments: toolArguments,
+    }),
+  },
+  { requiredKeys: ["id", "function"] },
+);
 const textContent = fc.oneof(hostileString, fc.array(textPart, { minLength: 1, maxLength: 3 }));
 
 const message = fc.oneof(
   fc.record({ role: fc.constantFrom("system", "developer"), content: textContent }),
-  { weight: 4, arbitrary: fc.record({ role: fc.constant("user"), content: fc.oneof(hostileString, fc.array(fc.oneof(textPart, imagePart), { minLength: 1, maxLength: 3 })), name: hostileString }, { requiredKeys: ["role", "content"] }) },
-  fc.record({ role: fc.constant("assistant"), content: fc.option(textContent), tool_calls: fc.array(toolCall, { maxLength: 2 }), reasoning_content: hostileString }, { requiredKeys: ["role"] }),
-  fc.record({ role: fc.constant("tool"), content: textContent, tool_call_id: fc.constantFrom("call_1", "call_2", "other"), name: hostileString }, { requiredKeys: ["role", "content"] }),
+  {
+    weight: 4,
+    arbitrary: fc.record(
+      {
+        role: fc.constant("user"),
+        content: fc.oneof(hostileString, fc.array(fc.oneof(textPart, imagePart), { minLength: 1, maxLength: 3 })),
+        name: hostileString,
+      },
+      { requiredKeys: ["role", "content"] },
+    ),
+  },
+  fc.record(
+    { role: fc.constant("assistant"), content: fc.option(textContent), tool_calls: fc.array(toolCall, { maxLength: 2 }), reasoning_content: hostileString },
+    { requiredKeys: ["role"] },
+  ),
+  fc.record(
+    { role: fc.constant("tool"), content: textContent, tool_call_id: fc.constantFrom("call_1", "call_2", "other"), name: hostileString },
+    { requiredKeys: ["role", "content"] },
+  ),
   fc.record({ role: fc.constant("function"), content: fc.option(hostileString), name: hostileString }),
 );
 const messages = fc.oneof(
   { weight: 10, arbitrary: fc.array(message, { minLength: 1, maxLength: 4 }) },
   // Hundreds to thousands of messages: a long conversation.
-  { weight: 1, arbitrary: fc.integer({ min: 100, max: 3000 }).map((n) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `message ${i}` }))) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 100, max: 3000 })
+      .map((n) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `message ${i}` }))),
+  },
 );
 
 const tool = fc.record({
   type: fc.constant("function"),
-  function: fc.record({ name: fc.oneof(fc.constantFrom("get_weather", "lookup"), hostileString.filter((n) => n !== "")), description: hostileString, parameters: schemaObject, strict: fc.boolean() }, { requiredKeys: ["name"] }),
+  function: fc.record(
+    {
+      name: fc.oneof(
+        fc.constantFrom("get_weather", "lookup"),
+        hostileString.filter((n) => n !== ""),
+      ),
+      description: hostileString,
+      parameters: schemaObject,
+      strict: fc.boolean(),
+    },
+    { requiredKeys: ["name"] },
+  ),
 });
 
 const EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"];
@@ -635,24 +876,34 @@ const sampling = {
   metadata: fc.jsonValue({ maxDepth: 2 }),
 };
 
-const chatBody = mutated(fc.record({
-  model: chatModel,
-  messages,
-  ...sampling,
-  max_tokens: maxTokens,
-  max_completion_tokens: maxTokens,
-  response_format: fc.oneof(
-    fc.record({ type: fc.constantFrom("text", "json_object") }),
-    fc.record({ type: fc.constant("json_schema"), json_schema: fc.record({ name: hostileString, schema: schemaObject }) }),
-  ),
-  tools: fc.array(tool, { maxLength: 3 }),
-  tool_choice: fc.oneof(fc.constantFrom("none", "auto", "required"), fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.constantFrom("get_weather", "lookup") }) })),
-  parallel_tool_calls: fc.boolean(),
-  reasoning_effort: fc.constantFrom(...EFFORTS),
-  reasoning: fc.record({ effort: fc.constantFrom(...EFFORTS) }),
-  logprobs: fc.boolean(),
-  top_logprobs: fc.nat(20),
-}, { requiredKeys: ["model", "messages"] }).map(coherent));
+const chatBody = mutated(
+  fc
+    .record(
+      {
+        model: chatModel,
+        messages,
+        ...sampling,
+        max_tokens: maxTokens,
+        max_completion_tokens: maxTokens,
+        response_format: fc.oneof(
+          fc.record({ type: fc.constantFrom("text", "json_object") }),
+          fc.record({ type: fc.constant("json_schema"), json_schema: fc.record({ name: hostileString, schema: schemaObject }) }),
+        ),
+        tools: fc.array(tool, { maxLength: 3 }),
+        tool_choice: fc.oneof(
+          fc.constantFrom("none", "auto", "required"),
+          fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.constantFrom("get_weather", "lookup") }) }),
+        ),
+        parallel_tool_calls: fc.boolean(),
+        reasoning_effort: fc.constantFrom(...EFFORTS),
+        reasoning: fc.record({ effort: fc.constantFrom(...EFFORTS) }),
+        logprobs: fc.boolean(),
+        top_logprobs: fc.nat(20),
+      },
+      { requiredKeys: ["model", "messages"] },
+    )
+    .map(coherent),
+);
 
 const THINKERS = new Set(["thinker", "qwen3", "qwen3:8b"]);
 const TOOL_MODELS = new Set(["llama3.2", "llama3.2:latest", "LLAMA3.2", "gpt-4o-mini", "thinker", "qwen3", "qwen3:8b", "llama3.3"]);
@@ -678,84 +929,211 @@ function coherent(body: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-const completionBody = mutated(fc.record({
-  model: chatModel,
-  prompt: fc.oneof(hostileString, fc.tuple(hostileString).map((one) => [...one])),
-  suffix: hostileString,
-  max_tokens: maxTokens,
-  ...sampling,
-  echo: fc.boolean(),
-  logprobs: fc.nat(5),
-  best_of: fc.constant(1),
-  raw: fc.boolean(),
-  system: hostileString,
-}, { requiredKeys: ["model", "prompt"] }).map(coherent));
+const completionBody = mutated(
+  fc
+    .record(
+      {
+        model: chatModel,
+        prompt: fc.oneof(
+          hostileString,
+          fc.tuple(hostileString).map((one) => [...one]),
+        ),
+        suffix: hostileString,
+        max_tokens: maxTokens,
+        ...sampling,
+        echo: fc.boolean(),
+        logprobs: fc.nat(5),
+        best_of: fc.constant(1),
+        raw: fc.boolean(),
+        system: hostileString,
+      },
+      { requiredKeys: ["model", "prompt"] },
+    )
+    .map(coherent),
+);
 
-const embeddingBody = mutated(fc.record({
-  model: embedModel,
-  input: fc.oneof(
-    hostileString.filter((text) => text !== ""),
-    fc.array(hostileString.filter((text) => text !== ""), { minLength: 1, maxLength: 6 }),
-    fc.integer({ min: 200, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => `text ${i}`)),
+const embeddingBody = mutated(
+  fc.record(
+    {
+      model: embedModel,
+      input: fc.oneof(
+        hostileString.filter((text) => text !== ""),
+        fc.array(
+          hostileString.filter((text) => text !== ""),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.integer({ min: 200, max: 300 }).map((n) => Array.from({ length: n }, (_, i) => `text ${i}`)),
+      ),
+      dimensions: fc.integer({ min: 1, max: 8 }),
+      encoding_format: fc.constantFrom("float", "base64", "BASE64", "Float"),
+      options: optionsObject,
+      keep_alive: fc.constantFrom("5m", 0),
+      truncate: fc.boolean(),
+      user: hostileString,
+    },
+    { requiredKeys: ["model", "input"] },
   ),
-  dimensions: fc.integer({ min: 1, max: 8 }),
-  encoding_format: fc.constantFrom("float", "base64", "BASE64", "Float"),
-  options: optionsObject,
-  keep_alive: fc.constantFrom("5m", 0),
-  truncate: fc.boolean(),
-  user: hostileString,
-}, { requiredKeys: ["model", "input"] }));
+);
 
-const nativeMessage = fc.record({
-  role: fc.constantFrom("system", "user", "assistant", "tool", "USER"),
-  content: hostileString,
-  images: fc.array(fc.constantFrom(PNG_BASE64, "!!!"), { maxLength: 2 }),
-  tool_calls: fc.array(fc.record({ function: fc.record({ name: fc.constant("get_weather"), arguments: optionsObject }) }), { maxLength: 1 }),
-}, { requiredKeys: ["role", "content"] });
+const nativeMessage = fc.record(
+  {
+    role: fc.constantFrom("system", "user", "assistant", "tool", "USER"),
+    content: hostileString,
+    images: fc.array(fc.constantFrom(PNG_BASE64, "!!!"), { maxLength: 2 }),
+    tool_calls: fc.array(fc.record({ function: fc.record({ name: fc.constant("get_weather"), arguments: optionsObject }) }), { maxLength: 1 }),
+  },
+  { requiredKeys: ["role", "content"] },
+);
 /** Mostly text; sometimes an object with `toString`/`valueOf` keys, which String() chokes on. */
 const textOrNot = fc.oneof({ weight: 6, arbitrary: hostileString }, { weight: 1, arbitrary: evilObject });
-const nativeCommon = { options: optionsObject, stream: fc.boolean(), keep_alive: fc.constantFrom("5m", 0, "0s", -1), think: fc.oneof(fc.boolean(), fc.constantFrom("low", "high")) };
+const nativeCommon = {
+  options: optionsObject,
+  stream: fc.boolean(),
+  keep_alive: fc.constantFrom("5m", 0, "0s", -1),
+  think: fc.oneof(fc.boolean(), fc.constantFrom("low", "high")),
+};
 const NATIVE_BODIES: Record<string, fc.Arbitrary<Record<string, unknown>>> = {
-  "/api/chat": fc.record({ model: chatModel, messages: fc.array(nativeMessage, { maxLength: 3 }), format: fc.oneof(fc.constant("json"), schemaObject), tools: fc.array(tool, { maxLength: 2 }), ...nativeCommon }, { requiredKeys: ["model"] }),
-  "/api/generate": fc.record({ model: chatModel, prompt: textOrNot, system: textOrNot, suffix: hostileString, raw: fc.boolean(), images: fc.array(fc.constant(PNG_BASE64), { maxLength: 1 }), format: fc.constant("json"), ...nativeCommon }, { requiredKeys: ["model"] }),
-  "/api/embed": fc.record({ model: embedModel, input: fc.oneof(hostileString, fc.array(hostileString, { maxLength: 3 })), truncate: fc.boolean(), dimensions: fc.integer({ min: 1, max: 8 }), options: optionsObject }, { requiredKeys: ["model", "input"] }),
+  "/api/chat": fc.record(
+    {
+      model: chatModel,
+      messages: fc.array(nativeMessage, { maxLength: 3 }),
+      format: fc.oneof(fc.constant("json"), schemaObject),
+      tools: fc.array(tool, { maxLength: 2 }),
+      ...nativeCommon,
+    },
+    { requiredKeys: ["model"] },
+  ),
+  "/api/generate": fc.record(
+    {
+      model: chatModel,
+      prompt: textOrNot,
+      system: textOrNot,
+      suffix: hostileString,
+      raw: fc.boolean(),
+      images: fc.array(fc.constant(PNG_BASE64), { maxLength: 1 }),
+      format: fc.constant("json"),
+      ...nativeCommon,
+    },
+    { requiredKeys: ["model"] },
+  ),
+  "/api/embed": fc.record(
+    {
+      model: embedModel,
+      input: fc.oneof(hostileString, fc.array(hostileString, { maxLength: 3 })),
+      truncate: fc.boolean(),
+      dimensions: fc.integer({ min: 1, max: 8 }),
+      options: optionsObject,
+    },
+    { requiredKeys: ["model", "input"] },
+  ),
   "/api/show": fc.oneof(fc.record({ model: chatModel, verbose: fc.boolean() }, { requiredKeys: ["model"] }), fc.record({ name: chatModel })),
-  "/api/pull": fc.record({ model: fc.oneof(fc.constantFrom("llama3.2", "new-model:1b", "does-not-exist"), hostileString), stream: fc.boolean(), insecure: fc.boolean() }, { requiredKeys: ["model"] }),
+  "/api/pull": fc.record(
+    { model: fc.oneof(fc.constantFrom("llama3.2", "new-model:1b", "does-not-exist"), hostileString), stream: fc.boolean(), insecure: fc.boolean() },
+    { requiredKeys: ["model"] },
+  ),
   "/api/push": fc.record({ model: fc.oneof(fc.constantFrom("llama3.2", "missing:1b"), hostileString), stream: fc.boolean() }, { requiredKeys: ["model"] }),
-  "/api/create": fc.record({ model: fc.oneof(fc.constantFrom("mine:latest", "new"), hostileString), from: fc.oneof(fc.constantFrom("llama3.2", "missing"), hostileString), system: hostileString, stream: fc.boolean(), files: fc.dictionary(fc.string(), fc.constantFrom(`sha256:${"a".repeat(64)}`, "x"), { maxKeys: 2 }) }, { requiredKeys: ["model"] }),
-  "/api/copy": fc.record({ source: fc.oneof(fc.constantFrom("llama3.2", "missing"), hostileString), destination: fc.oneof(fc.constantFrom("copy-of-llama"), hostileString) }),
+  "/api/create": fc.record(
+    {
+      model: fc.oneof(fc.constantFrom("mine:latest", "new"), hostileString),
+      from: fc.oneof(fc.constantFrom("llama3.2", "missing"), hostileString),
+      system: hostileString,
+      stream: fc.boolean(),
+      files: fc.dictionary(fc.string(), fc.constantFrom(`sha256:${"a".repeat(64)}`, "x"), { maxKeys: 2 }),
+    },
+    { requiredKeys: ["model"] },
+  ),
+  "/api/copy": fc.record({
+    source: fc.oneof(fc.constantFrom("llama3.2", "missing"), hostileString),
+    destination: fc.oneof(fc.constantFrom("copy-of-llama"), hostileString),
+  }),
   "/api/delete": fc.record({ model: fc.oneof(fc.constantFrom("llama3.2", "missing"), hostileString) }),
 };
 const NATIVE_ROUTES: [path: string, methods: string[]][] = [
-  ["/api/tags", ["GET", "HEAD"]], ["/api/version", ["GET", "HEAD"]], ["/api/ps", ["GET"]], ["/api/show", ["POST"]], ["/api/chat", ["POST"]],
-  ["/api/generate", ["POST"]], ["/api/embed", ["POST"]], ["/api/pull", ["POST"]], ["/api/push", ["POST"]], ["/api/create", ["POST"]],
-  ["/api/copy", ["POST"]], ["/api/delete", ["DELETE"]], [`/api/blobs/sha256:${"a".repeat(64)}`, ["HEAD", "POST"]], ["/api/blobs/sha256:bad", ["HEAD", "POST"]],
-  ["/api/blobs/%zz", ["POST"]], ["/api/unknown", ["GET", "POST"]], ["/api/embeddings", ["POST"]],
+  ["/api/tags", ["GET", "HEAD"]],
+  ["/api/version", ["GET", "HEAD"]],
+  ["/api/ps", ["GET"]],
+  ["/api/show", ["POST"]],
+  ["/api/chat", ["POST"]],
+  ["/api/generate", ["POST"]],
+  ["/api/embed", ["POST"]],
+  ["/api/pull", ["POST"]],
+  ["/api/push", ["POST"]],
+  ["/api/create", ["POST"]],
+  ["/api/copy", ["POST"]],
+  ["/api/delete", ["DELETE"]],
+  [`/api/blobs/sha256:${"a".repeat(64)}`, ["HEAD", "POST"]],
+  ["/api/blobs/sha256:bad", ["HEAD", "POST"]],
+  ["/api/blobs/%zz", ["POST"]],
+  ["/api/unknown", ["GET", "POST"]],
+  ["/api/embeddings", ["POST"]],
 ];
 
 const isoDate = fc.date({ noInvalidDate: true, min: new Date("2030-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z") }).map((d) => d.toISOString());
-const createKeyBody = mutated(fc.record({
-  name: hostileString,
-  models: fc.array(modelName.filter((name) => name !== "" && name.length <= 200), { maxLength: 4 }),
-  rpm: fc.integer({ min: 1, max: 1_000_000_000 }),
-  tpm: fc.integer({ min: 1, max: 1_000_000_000 }),
-  max_concurrency: fc.integer({ min: 1, max: 1_000_000_000 }),
-  expires_at: fc.oneof(isoDate, fc.constant(null), fc.constantFrom("2999-01-01T00:00:00+14:00", "2999-01-01T00:00:00.1234567891234Z", "2028-02-29T00:00:00Z", "2999-02-29T00:00:00Z", "2000-01-01T00:00:00Z")),
-}, { requiredKeys: ["name"] }));
+const createKeyBody = mutated(
+  fc.record(
+    {
+      name: hostileString,
+      models: fc.array(
+        modelName.filter((name) => name !== "" && name.length <= 200),
+        { maxLength: 4 },
+      ),
+      rpm: fc.integer({ min: 1, max: 1_000_000_000 }),
+      tpm: fc.integer({ min: 1, max: 1_000_000_000 }),
+      max_concurrency: fc.integer({ min: 1, max: 1_000_000_000 }),
+      expires_at: fc.oneof(
+        isoDate,
+        fc.constant(null),
+        fc.constantFrom(
+          "2999-01-01T00:00:00+14:00",
+          "2999-01-01T00:00:00.1234567891234Z",
+          "2028-02-29T00:00:00Z",
+          "2999-02-29T00:00:00Z",
+          "2000-01-01T00:00:00Z",
+        ),
+      ),
+    },
+    { requiredKeys: ["name"] },
+  ),
+);
 
 /** Bytes that are not a JSON body: invalid UTF-8, BOMs, UTF-16, truncations, trailing garbage. */
 const badBytes: fc.Arbitrary<BodySpec> = fc.oneof(
   fc.uint8Array({ maxLength: 512 }).map((bytes): BodySpec => ({ kind: "bytes", bytes })),
-  fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => b.map((x) => x | 0x80)), fc.constantFrom("chat", "generate")).map(([invalid, kind]): BodySpec => {
-    const before = new TextEncoder().encode(kind === "chat" ? '{"model":"llama3.2","messages":[{"role":"user","content":"' : '{"model":"llama3.2","prompt":"');
-    const after = new TextEncoder().encode(kind === "chat" ? '"}]}' : '"}');
-    return { kind: "bytes", bytes: new Uint8Array([...before, ...invalid, ...after]) };
+  fc
+    .tuple(
+      fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => b.map((x) => x | 0x80)),
+      fc.constantFrom("chat", "generate"),
+    )
+    .map(([invalid, kind]): BodySpec => {
+      const before = new TextEncoder().encode(
+        kind === "chat" ? '{"model":"llama3.2","messages":[{"role":"user","content":"' : '{"model":"llama3.2","prompt":"',
+      );
+      const after = new TextEncoder().encode(kind === "chat" ? '"}]}' : '"}');
+      return { kind: "bytes", bytes: new Uint8Array([...before, ...invalid, ...after]) };
+    }),
+  fc
+    .constantFrom(
+      "",
+      " ",
+      "\n",
+      "null",
+      "[]",
+      '"text"',
+      "1e400",
+      "{",
+      '{"model":',
+      '{"model":"llama3.2"}garbage',
+      "\ufeff{}",
+      '{"a":1}{"b":2}',
+      "{'model':'x'}",
+      '{"model":"llama3.2","messages":[{"role":"user","content":"\\ud800"}]}',
+      '{"model":"llama3.2","prompt":"\\u0000"}',
+    )
+    .map((text): BodySpec => ({ kind: "text", text })),
+  fc.constant<BodySpec>({
+    kind: "bytes",
+    bytes: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}')]),
   }),
-  fc.constantFrom(
-    "", " ", "\n", "null", "[]", '"text"', "1e400", "{", '{"model":', '{"model":"llama3.2"}garbage', "\ufeff{}", '{"a":1}{"b":2}', "{'model':'x'}",
-    '{"model":"llama3.2","messages":[{"role":"user","content":"\\ud800"}]}', '{"model":"llama3.2","prompt":"\\u0000"}',
-  ).map((text): BodySpec => ({ kind: "text", text })),
-  fc.constant<BodySpec>({ kind: "bytes", bytes: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"model":"llama3.2","messages":[{"role":"user","content":"hi"}]}')]) }),
   fc.constant<BodySpec>({ kind: "bytes", bytes: new Uint8Array([0xff, 0xfe, ...Array.from('{"model":"x"}', (c) => [c.charCodeAt(0), 0]).flat()]) }),
 );
 
@@ -780,14 +1158,39 @@ describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream",
     await check("embeddings", fc.asyncProperty(post("/v1/embeddings", embeddingBody), runCase));
   });
 
-  it("GET /v1/models and /v1/models/{id}: ids with percent-encoding, dot segments, control characters, great length", { timeout: timeoutFor("models") }, async () => {
+  it("GET /v1/models and /v1/models/{id}: ids with percent-encoding, dot segments, control characters, great length", {
+    timeout: timeoutFor("models"),
+  }, async () => {
     const id = fc.oneof(
       modelName.map(encodeSegment),
-      fc.constantFrom("hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M", "llama3.2:latest", "%", "%zz", "%E2%82", "%0D%0AX-Injected:%201", "%00", "..", "a/../..", "./llama3.2", "%2e%2e/admin/keys", "llama3.2/", "__proto__", "constructor"),
+      fc.constantFrom(
+        "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
+        "llama3.2:latest",
+        "%",
+        "%zz",
+        "%E2%82",
+        "%0D%0AX-Injected:%201",
+        "%00",
+        "..",
+        "a/../..",
+        "./llama3.2",
+        "%2e%2e/admin/keys",
+        "llama3.2/",
+        "__proto__",
+        "constructor",
+      ),
       fc.array(segment, { minLength: 1, maxLength: 4 }).map((segments) => segments.join("/")),
       fc.integer({ min: 500, max: 12_000 }).map((n) => "m".repeat(n)),
     );
-    const path = fc.tuple(fc.oneof(fc.constant(""), id.map((value) => `/${value}`)), query).map(([rest, q]) => `/v1/models${rest}${q}`);
+    const path = fc
+      .tuple(
+        fc.oneof(
+          fc.constant(""),
+          id.map((value) => `/${value}`),
+        ),
+        query,
+      )
+      .map(([rest, q]) => `/v1/models${rest}${q}`);
     const method = fc.oneof({ weight: 8, arbitrary: fc.constant("GET") }, { weight: 1, arbitrary: anyMethod });
     await check("models", fc.asyncProperty(fc.record({ method, path, headers: headersWith(authorization) }), runCase));
   });
@@ -813,22 +1216,66 @@ describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream",
   });
 
   it("/admin/keys: create (then revoke), list, revoke, with and without the admin token", { timeout: timeoutFor("admin") }, async () => {
-    const auth = fc.oneof({ weight: 6, arbitrary: fc.constant("Bearer $ADMIN") }, { weight: 1, arbitrary: authorization }, { weight: 1, arbitrary: fc.constantFrom("Bearer test-admin-token-0123456789abcdeF", "Bearer test-admin-token-0123456789abcdef2", "Bearer  test-admin-token-0123456789abcdef ", "") });
-    const keyId = fc.oneof(fc.constantFrom("key_0000000000000000", "__proto__", "constructor", "%zz", "%27%20OR%201=1--", "' OR 1=1--", "a".repeat(2000)), fc.webSegment(), fc.string({ unit: alnum, minLength: 16, maxLength: 16 }).map((s) => `key_${s}`));
+    const auth = fc.oneof(
+      { weight: 6, arbitrary: fc.constant("Bearer $ADMIN") },
+      { weight: 1, arbitrary: authorization },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          "Bearer test-admin-token-0123456789abcdeF",
+          "Bearer test-admin-token-0123456789abcdef2",
+          "Bearer  test-admin-token-0123456789abcdef ",
+          "",
+        ),
+      },
+    );
+    const keyId = fc.oneof(
+      fc.constantFrom("key_0000000000000000", "__proto__", "constructor", "%zz", "%27%20OR%201=1--", "' OR 1=1--", "a".repeat(2000)),
+      fc.webSegment(),
+      fc.string({ unit: alnum, minLength: 16, maxLength: 16 }).map((s) => `key_${s}`),
+    );
     const adminCase: fc.Arbitrary<Case> = fc.oneof(
       { weight: 5, arbitrary: post("/admin/keys", createKeyBody, auth) },
-      { weight: 1, arbitrary: fc.record({ method: fc.constantFrom("GET", "HEAD", "POST"), path: fc.constantFrom("/admin/keys", "/admin/gate", "/admin", "/admin/"), headers: headersWith(auth) }) },
-      { weight: 2, arbitrary: fc.record({ method: fc.constantFrom("DELETE", "GET", "POST", "PUT"), path: keyId.map((id) => `/admin/keys/${id}`), headers: headersWith(auth) }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          method: fc.constantFrom("GET", "HEAD", "POST"),
+          path: fc.constantFrom("/admin/keys", "/admin/gate", "/admin", "/admin/"),
+          headers: headersWith(auth),
+        }),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          method: fc.constantFrom("DELETE", "GET", "POST", "PUT"),
+          path: keyId.map((id) => `/admin/keys/${id}`),
+          headers: headersWith(auth),
+        }),
+      },
       { weight: 1, arbitrary: fc.record({ method: fc.constant("POST"), path: fc.constant("/admin/keys"), headers: headersWith(auth), body: badBytes }) },
     );
-    await check("admin", fc.asyncProperty(adminCase, async (c) => {
-      await runCase(c);
-      await revokeCreatedKeys();
-    }));
+    await check(
+      "admin",
+      fc.asyncProperty(adminCase, async (c) => {
+        await runCase(c);
+        await revokeCreatedKeys();
+      }),
+    );
   });
 
   it("POST routes with bodies that are not JSON objects: invalid UTF-8, BOMs, truncations, bare values", { timeout: timeoutFor("rawBodies") }, async () => {
-    const path = fc.constantFrom("/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/api/chat", "/api/generate", "/api/embed", "/api/show", "/admin/keys", "/api/pull", "/api/copy");
+    const path = fc.constantFrom(
+      "/v1/chat/completions",
+      "/v1/completions",
+      "/v1/embeddings",
+      "/api/chat",
+      "/api/generate",
+      "/api/embed",
+      "/api/show",
+      "/admin/keys",
+      "/api/pull",
+      "/api/copy",
+    );
     const auth = fc.oneof(authorization, fc.constant("Bearer $ADMIN"));
     const rawCase = fc.record({ method: fc.constant("POST"), path, headers: headersWith(auth), body: badBytes });
     await check("rawBodies", fc.asyncProperty(rawCase, runCase));
@@ -844,7 +1291,9 @@ describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream",
 /** Keys the admin property created are revoked again (and the revocation must work), so the registry stays small. */
 async function revokeCreatedKeys(): Promise<void> {
   const admin = { authorization: ADMIN_AUTH };
-  const list = (await (await exports.default.fetch(new Request("https://gateway.test/admin/keys", { headers: admin }))).json()) as { data: { id: string; prefix: string }[] };
+  const list = (await (await exports.default.fetch(new Request("https://gateway.test/admin/keys", { headers: admin }))).json()) as {
+    data: { id: string; prefix: string }[];
+  };
   for (const entry of list.data) {
     if (entry.prefix === key.slice(0, 9)) continue; // the shared test key
     const res = await exports.default.fetch(new Request(`https://gateway.test/admin/keys/${entry.id}`, { method: "DELETE", headers: admin }));
@@ -917,10 +1366,27 @@ const badCredentials: fc.Arbitrary<[string, string][]> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom("Bearer $REVOKED", "Bearer $EXPIRED", "Bearer $ADMIN", "bearer $ADMIN", "Bearer  $ADMIN ").map(authorizationIs) },
   {
     weight: 3,
-    arbitrary: fc.constantFrom("Basic $KEY", "Token $KEY", "Key $KEY", "$KEY", "Bearer:$KEY", "Bearer $KEY extra", "Bearer $KEY$KEY", "Bearer x$KEY", "Bearer $KEY.", "Bearer sk-$KEY")
+    arbitrary: fc
+      .constantFrom(
+        "Basic $KEY",
+        "Token $KEY",
+        "Key $KEY",
+        "$KEY",
+        "Bearer:$KEY",
+        "Bearer $KEY extra",
+        "Bearer $KEY$KEY",
+        "Bearer x$KEY",
+        "Bearer $KEY.",
+        "Bearer sk-$KEY",
+      )
       .map(authorizationIs),
   },
-  { weight: 2, arbitrary: fc.constantFrom("Bearer sk-not-a-key", "Bearer", "Bearer ", "", "Basic dXNlcjpwYXNz", "Bearer null", 'Digest username="ollama"').map(authorizationIs) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom("Bearer sk-not-a-key", "Bearer", "Bearer ", "", "Basic dXNlcjpwYXNz", "Bearer null", 'Digest username="ollama"')
+      .map(authorizationIs),
+  },
   { weight: 1, arbitrary: fc.string({ unit: alnum, minLength: 38, maxLength: 38 }).map((body) => authorizationIs(`Bearer sk-${body}`)) },
   { weight: 1, arbitrary: headerText.map((text) => authorizationIs(`Bearer ${text}`)) },
   // Anthropic's header name, without a valid key in it, and no Authorization at all.
@@ -929,13 +1395,34 @@ const badCredentials: fc.Arbitrary<[string, string][]> = fc.oneof(
 
 /** Every key route and the methods it serves; `+`: any model id after the slash. */
 const KEY_ROUTES: [path: string, methods: string[]][] = [
-  ["/v1/chat/completions", ["POST"]], ["/v1/completions", ["POST"]], ["/v1/embeddings", ["POST"]], ["/v1/models", ["GET"]],
-  ["/v1/models/+", ["GET"]], ["/api/tags", ["GET", "HEAD"]], ["/api/ps", ["GET"]], ["/api/version", ["GET", "HEAD"]],
-  ["/api/show", ["POST"]], ["/api/chat", ["POST"]], ["/api/generate", ["POST"]], ["/api/embed", ["POST"]],
-  ["/props", ["GET"]], ["/tokenize", ["POST"]], ["/detokenize", ["POST"]],
+  ["/v1/chat/completions", ["POST"]],
+  ["/v1/completions", ["POST"]],
+  ["/v1/embeddings", ["POST"]],
+  ["/v1/models", ["GET"]],
+  ["/v1/models/+", ["GET"]],
+  ["/api/tags", ["GET", "HEAD"]],
+  ["/api/ps", ["GET"]],
+  ["/api/version", ["GET", "HEAD"]],
+  ["/api/show", ["POST"]],
+  ["/api/chat", ["POST"]],
+  ["/api/generate", ["POST"]],
+  ["/api/embed", ["POST"]],
+  ["/props", ["GET"]],
+  ["/tokenize", ["POST"]],
+  ["/detokenize", ["POST"]],
 ];
 /** Near the key routes, but none of them: a 404 or a 401, whichever the gateway decides first. */
-const NEAR_KEY_ROUTES = ["/v1/chat", "/v1/chat/completions/x", "/v1/embedding", "/api/nope", "/api/embeddings", "/api/chat/", "/tokenise", "/v2/models", "/props/x"];
+const NEAR_KEY_ROUTES = [
+  "/v1/chat",
+  "/v1/chat/completions/x",
+  "/v1/embedding",
+  "/api/nope",
+  "/api/embeddings",
+  "/api/chat/",
+  "/tokenise",
+  "/v2/models",
+  "/props/x",
+];
 
 function servedMethods(pathname: string): string[] {
   for (const [path, methods] of KEY_ROUTES) {
@@ -965,10 +1452,12 @@ const HOSTED_IMAGES = ["/tiny.png", "/redirect.png", "/huge.png", "/fake.png"].m
 /** A chat naming images on the image host: a download before the key is checked shows in the host's counts. */
 const chatWithImages = fc.record({
   model: chatModel,
-  messages: fc.tuple(
-    fc.constantFrom(...HOSTED_IMAGES).map((url) => ({ type: "image_url", image_url: { url } })),
-    fc.array(fc.oneof(textPart, imagePart), { maxLength: 2 }),
-  ).map(([image, rest]) => [{ role: "user", content: [...rest, image] }]),
+  messages: fc
+    .tuple(
+      fc.constantFrom(...HOSTED_IMAGES).map((url) => ({ type: "image_url", image_url: { url } })),
+      fc.array(fc.oneof(textPart, imagePart), { maxLength: 2 }),
+    )
+    .map(([image, rest]) => [{ role: "user", content: [...rest, image] }]),
   stream: fc.boolean(),
 });
 const llamaBodies = fc.oneof(
@@ -981,10 +1470,18 @@ const oversize = fc.integer({ min: 2000, max: 300_000 }).map((n) => ({ model: "l
 const unauthBody: fc.Arbitrary<UnauthBody> = fc.oneof(
   {
     weight: 6,
-    arbitrary: fc.oneof(
-      chatBody, completionBody, embeddingBody, mutated(NATIVE_BODIES["/api/chat"]!), mutated(NATIVE_BODIES["/api/generate"]!),
-      mutated(NATIVE_BODIES["/api/embed"]!), NATIVE_BODIES["/api/show"]!, llamaBodies,
-    ).map(json),
+    arbitrary: fc
+      .oneof(
+        chatBody,
+        completionBody,
+        embeddingBody,
+        mutated(NATIVE_BODIES["/api/chat"]!),
+        mutated(NATIVE_BODIES["/api/generate"]!),
+        mutated(NATIVE_BODIES["/api/embed"]!),
+        NATIVE_BODIES["/api/show"]!,
+        llamaBodies,
+      )
+      .map(json),
   },
   { weight: 3, arbitrary: chatWithImages.map(json) },
   { weight: 2, arbitrary: badBytes },
@@ -992,26 +1489,43 @@ const unauthBody: fc.Arbitrary<UnauthBody> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('{"model":"llama3.2","messages":[', '{"model":', "").map((text): UnauthBody => ({ kind: "stalled", text })) },
 );
 
-const modelIdSegment = fc.oneof(fc.constantFrom(...MODELS), hostileString.filter((name) => name.length < 1000)).map(encodeSegment);
-const unauthPath = fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom(...KEY_ROUTES.map(([path]) => path)).chain((path) => (path.endsWith("+") ? modelIdSegment.map((id) => path.slice(0, -1) + id) : fc.constant(path))) },
-  { weight: 1, arbitrary: fc.constantFrom(...NEAR_KEY_ROUTES) },
-).chain((path) => fc.constantFrom("", "?backend=box", "?model=qwen3:8b", "?backend=desk&model=llama3.2").map((q) => path + q));
+const modelIdSegment = fc
+  .oneof(
+    fc.constantFrom(...MODELS),
+    hostileString.filter((name) => name.length < 1000),
+  )
+  .map(encodeSegment);
+const unauthPath = fc
+  .oneof(
+    {
+      weight: 8,
+      arbitrary: fc
+        .constantFrom(...KEY_ROUTES.map(([path]) => path))
+        .chain((path) => (path.endsWith("+") ? modelIdSegment.map((id) => path.slice(0, -1) + id) : fc.constant(path))),
+    },
+    { weight: 1, arbitrary: fc.constantFrom(...NEAR_KEY_ROUTES) },
+  )
+  .chain((path) => fc.constantFrom("", "?backend=box", "?model=qwen3:8b", "?backend=desk&model=llama3.2").map((q) => path + q));
 
 const unauthCase: fc.Arbitrary<UnauthCase> = unauthPath.chain((path) => {
   // Mostly the route's own method, so that most cases are refused for their key and nothing else.
   const served = servedMethods(path.split("?")[0]!);
   const method = served.length ? fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...served) }, { weight: 1, arbitrary: anyMethod }) : anyMethod;
-  return fc.record({
-    vars: fc.record({ BACKENDS: fc.constant(WITH_LLAMA), MAX_BODY_BYTES: fc.constant("1KiB") }, { requiredKeys: [] }).map((vars) => ({ ...vars, BOX_KEY: "llama-secret" })),
-    path: fc.constant(path),
-    method,
-    // The shared key is not among the extra headers here: x-api-key is Anthropic's way to send a key.
-    headers: fc.tuple(badCredentials, extraHeaders).map(([credentials, rest]) => [...credentials, ...rest.filter(([name]) => name !== "x-api-key")]),
-    body: unauthBody,
-    streamed: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-    declaredLength: fc.constantFrom("1099511627776", "9007199254740993", "104857600"),
-  }, { requiredKeys: ["vars", "path", "method", "headers", "body", "streamed"] });
+  return fc.record(
+    {
+      vars: fc
+        .record({ BACKENDS: fc.constant(WITH_LLAMA), MAX_BODY_BYTES: fc.constant("1KiB") }, { requiredKeys: [] })
+        .map((vars) => ({ ...vars, BOX_KEY: "llama-secret" })),
+      path: fc.constant(path),
+      method,
+      // The shared key is not among the extra headers here: x-api-key is Anthropic's way to send a key.
+      headers: fc.tuple(badCredentials, extraHeaders).map(([credentials, rest]) => [...credentials, ...rest.filter(([name]) => name !== "x-api-key")]),
+      body: unauthBody,
+      streamed: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+      declaredLength: fc.constantFrom("1099511627776", "9007199254740993", "104857600"),
+    },
+    { requiredKeys: ["vars", "path", "method", "headers", "body", "streamed"] },
+  );
 });
 
 /** Placeholder values for the credentials of property (a), set by its `beforeAll`. */
@@ -1025,18 +1539,21 @@ let reachedSoFar = 0;
  */
 function watchedStream(bytes: Uint8Array | null, stalledText = ""): { stream: ReadableStream<Uint8Array>; read: () => boolean } {
   let pulled = false;
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (pulled && bytes === null) return new Promise<void>(() => {});
-      pulled = true;
-      if (bytes === null) {
-        if (stalledText !== "") controller.enqueue(new TextEncoder().encode(stalledText));
-        return;
-      }
-      if (bytes.byteLength) controller.enqueue(bytes);
-      controller.close();
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (pulled && bytes === null) return new Promise<void>(() => {});
+        pulled = true;
+        if (bytes === null) {
+          if (stalledText !== "") controller.enqueue(new TextEncoder().encode(stalledText));
+          return;
+        }
+        if (bytes.byteLength) controller.enqueue(bytes);
+        controller.close();
+      },
     },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
   return { stream, read: () => pulled };
 }
 
@@ -1070,16 +1587,25 @@ async function runUnauthenticated(c: UnauthCase): Promise<void> {
     if (c.declaredLength !== undefined) headers.set("content-length", c.declaredLength);
   }
   const request = new Request(`https://gateway.test${c.path}`, { method: c.method, headers, body });
-  const what = `${request.method} ${c.path.slice(0, 200)} (${c.headers.filter(([name]) => name === "authorization" || name === "x-api-key").map(([n, v]) => `${n}: ${v.slice(0, 60)}`).join("; ") || "no credentials"})`;
+  const what = `${request.method} ${c.path.slice(0, 200)} (${
+    c.headers
+      .filter(([name]) => name === "authorization" || name === "x-api-key")
+      .map(([n, v]) => `${n}: ${v.slice(0, 60)}`)
+      .join("; ") || "no credentials"
+  })`;
   // gatewayWith would add the shared test key to a request without Authorization: this is the same Worker, as is.
   let readFirst = false;
-  const { response, bytes } = await withDeadline(REQUEST_DEADLINE_MS, async () => {
-    const response = await handle(request, { ...(env as Env), ...c.vars } as Env);
-    readFirst = bodyRead();
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    // The runtime's HTTP layer drops the body of an answer to HEAD, which calling the Worker's handler skips.
-    return { response, bytes: request.method === "HEAD" ? new Uint8Array() : bytes };
-  }, what);
+  const { response, bytes } = await withDeadline(
+    REQUEST_DEADLINE_MS,
+    async () => {
+      const response = await handle(request, { ...(env as Env), ...c.vars } as Env);
+      readFirst = bodyRead();
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      // The runtime's HTTP layer drops the body of an answer to HEAD, which calling the Worker's handler skips.
+      return { response, bytes: request.method === "HEAD" ? new Uint8Array() : bytes };
+    },
+    what,
+  );
   countStatus(response.status);
   checkAnswer(request, response, bytes);
   const text = new TextDecoder().decode(bytes);
@@ -1107,7 +1633,11 @@ async function runUnauthenticated(c: UnauthCase): Promise<void> {
 // --- (b) `model` repeated in other letter cases on the native routes ----------------------------------------------
 
 /** How encoding/json matches a key to a field: ASCII letters in either case, the Kelvin sign as K, the long s as S. */
-const goFolded = (name: string) => name.replace(/[a-z]/g, (c) => c.toUpperCase()).replaceAll("\u212a", "K").replaceAll("\u017f", "S");
+const goFolded = (name: string) =>
+  name
+    .replace(/[a-z]/g, (c) => c.toUpperCase())
+    .replaceAll("\u212a", "K")
+    .replaceAll("\u017f", "S");
 const bindsTo = (key: string, field: string) => goFolded(key) === goFolded(field);
 
 /** A top-level member written as JSON text: its key with some characters as \u escapes; `at` orders the members. */
@@ -1121,7 +1651,10 @@ interface Member {
 function objectText(members: readonly Member[]): string {
   const keyText = (m: Member) =>
     [...m.key].map((ch, i) => (m.escapes[i] ? `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}` : JSON.stringify(ch).slice(1, -1))).join("");
-  return `{${[...members].sort((a, b) => a.at - b.at).map((m) => `"${keyText(m)}":${encode(m.value)}`).join(",")}}`;
+  return `{${[...members]
+    .sort((a, b) => a.at - b.at)
+    .map((m) => `"${keyText(m)}":${encode(m.value)}`)
+    .join(",")}}`;
 }
 
 /** `field` spelled as Go still binds it: letters in random case, the Kelvin sign for k and the long s for s. */
@@ -1140,7 +1673,10 @@ function spelled(field: string): fc.Arbitrary<string> {
 function memberOf(key: fc.Arbitrary<string>, value: fc.Arbitrary<unknown>): fc.Arbitrary<Member> {
   return fc.record({
     key,
-    escapes: fc.array(fc.nat(7).map((n) => n === 0), { minLength: 12, maxLength: 12 }),
+    escapes: fc.array(
+      fc.nat(7).map((n) => n === 0),
+      { minLength: 12, maxLength: 12 },
+    ),
     value,
     at: fc.nat(30),
   });
@@ -1158,7 +1694,17 @@ const NOT_MODEL = ["models", "mode", "modeI", "m0del", "\uff4dodel", "model ", "
 const SCOPED_TO = "llama3.2";
 /** Names that a key limited to llama3.2 may use (all are llama3.2:latest), and names it may not. */
 const MAY_USE = ["llama3.2", "llama3.2:latest", "LLAMA3.2:LATEST"];
-const MAY_NOT_USE = ["qwen3:8b", "llava:7b", "llama3.3:70b-instruct-q4_K_M", "nomic-embed-text", "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M", "qwen3:9b", "llama3.2:1b", "llama3", "gpt-4o-mini"];
+const MAY_NOT_USE = [
+  "qwen3:8b",
+  "llava:7b",
+  "llama3.3:70b-instruct-q4_K_M",
+  "nomic-embed-text",
+  "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
+  "qwen3:9b",
+  "llama3.2:1b",
+  "llama3",
+  "gpt-4o-mini",
+];
 
 interface KeyCaseCase {
   path: "/api/chat" | "/api/generate";
@@ -1171,14 +1717,18 @@ const modelValue = fc.oneof(
   { weight: 1, arbitrary: fc.constant(null) },
   { weight: 1, arbitrary: fc.constantFrom<unknown>("", 1, true, ["llama3.2"]) },
 );
-const keyCaseCase: fc.Arbitrary<KeyCaseCase> = fc.constantFrom("/api/chat" as const, "/api/generate" as const).chain((path) =>
-  fc.tuple(
-    fc.array(memberOf(spelled("model"), modelValue), { minLength: 1, maxLength: 5 }),
-    fc.array(memberOf(fc.constantFrom(...NOT_MODEL), fc.constantFrom(...MAY_USE, ...MAY_NOT_USE)), { maxLength: 2 }),
-    memberOf(fc.constant(path === "/api/chat" ? "messages" : "prompt"), fc.constant(path === "/api/chat" ? [{ role: "user", content: "hi" }] : "hi")),
-    memberOf(fc.constant("stream"), fc.constant(false)),
-  ).map(([models, nearMisses, input, stream]) => ({ path, members: [...models, ...nearMisses, input, stream] })),
-);
+const keyCaseCase: fc.Arbitrary<KeyCaseCase> = fc
+  .constantFrom("/api/chat" as const, "/api/generate" as const)
+  .chain((path) =>
+    fc
+      .tuple(
+        fc.array(memberOf(spelled("model"), modelValue), { minLength: 1, maxLength: 5 }),
+        fc.array(memberOf(fc.constantFrom(...NOT_MODEL), fc.constantFrom(...MAY_USE, ...MAY_NOT_USE)), { maxLength: 2 }),
+        memberOf(fc.constant(path === "/api/chat" ? "messages" : "prompt"), fc.constant(path === "/api/chat" ? [{ role: "user", content: "hi" }] : "hi")),
+        memberOf(fc.constant("stream"), fc.constant(false)),
+      )
+      .map(([models, nearMisses, input, stream]) => ({ path, members: [...models, ...nearMisses, input, stream] })),
+  );
 
 /** The 404 every model a key may not use gets, like one that does not exist; its hint names only models it may use. */
 function checkModelNotFound(message: string, allowed: ReadonlySet<string>, bad: (why: string) => never): void {
@@ -1195,11 +1745,14 @@ function checkReserialised(forwarded: Recorded, bad: (why: string) => never): vo
   if (!isRecord(body)) bad(`${forwarded.path} was forwarded a body that is not a JSON object`);
   for (const field of ["model", "options", "keep_alive"]) {
     const keys = Object.keys(body as object).filter((name) => bindsTo(name, field));
-    if (keys.length > 1 || (keys.length === 1 && keys[0] !== field)) bad(`${forwarded.path} was forwarded ${keys.map((k) => JSON.stringify(k)).join(", ")}: Go binds each to ${field}`);
+    if (keys.length > 1 || (keys.length === 1 && keys[0] !== field))
+      bad(`${forwarded.path} was forwarded ${keys.map((k) => JSON.stringify(k)).join(", ")}: Go binds each to ${field}`);
   }
   const length = forwarded.headers["content-length"];
   if (length !== undefined && Number(length) !== utf8Length(JSON.stringify(body))) {
-    bad(`${forwarded.path} was forwarded ${length} bytes, not the gateway's serialisation (${utf8Length(JSON.stringify(body))}): duplicate keys or the client's text`);
+    bad(
+      `${forwarded.path} was forwarded ${length} bytes, not the gateway's serialisation (${utf8Length(JSON.stringify(body))}): duplicate keys or the client's text`,
+    );
   }
 }
 
@@ -1207,10 +1760,14 @@ async function runKeyCase(c: KeyCaseCase, scopedKey: string): Promise<void> {
   const text = objectText(c.members);
   const init = { method: "POST", headers: { authorization: `Bearer ${scopedKey}`, "content-type": "application/json" }, body: text };
   const request = new Request(`https://gateway.test${c.path}`, { method: "POST" });
-  const { response, bytes } = await withDeadline(REQUEST_DEADLINE_MS, async () => {
-    const response = await gatewayWith({}, c.path, init);
-    return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
-  }, `POST ${c.path}`);
+  const { response, bytes } = await withDeadline(
+    REQUEST_DEADLINE_MS,
+    async () => {
+      const response = await gatewayWith({}, c.path, init);
+      return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+    },
+    `POST ${c.path}`,
+  );
   countStatus(response.status);
   checkAnswer(request, response, bytes);
   const answer = new TextDecoder().decode(bytes);
@@ -1228,26 +1785,49 @@ async function runKeyCase(c: KeyCaseCase, scopedKey: string): Promise<void> {
   if ((parseJson(answer) as { model?: unknown }).model !== "llama3.2:latest") bad("the backend ran another model");
   if (generations.length !== 1 || generations[0]!.path !== c.path) bad(`the backend was asked ${generations.length} times`);
   checkReserialised(generations[0]!, bad);
-  if ((generations[0]!.body as { model?: unknown }).model !== "llama3.2:latest") bad(`the backend was sent model ${JSON.stringify((generations[0]!.body as { model?: unknown }).model)}`);
+  if ((generations[0]!.body as { model?: unknown }).model !== "llama3.2:latest")
+    bad(`the backend was sent model ${JSON.stringify((generations[0]!.body as { model?: unknown }).model)}`);
 }
 
 // --- (c) random allow-lists and MODEL_LIMITS ----------------------------------------------------------------------
 
 /** The emulator's models (checked against its /api/tags before the property runs). */
-const INSTALLED = ["llama3.2:latest", "llama3.3:70b-instruct-q4_K_M", "qwen3:8b", "llava:7b", "nomic-embed-text:latest", "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M"];
+const INSTALLED = [
+  "llama3.2:latest",
+  "llama3.3:70b-instruct-q4_K_M",
+  "qwen3:8b",
+  "llava:7b",
+  "nomic-embed-text:latest",
+  "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
+];
 const SCOPE_ALIASES = { "gpt-4o-mini": "llama3.2", thinker: "qwen3:8b" };
 /** Names a client may send, and the installed model each one means (null: none). */
 const MEANS: Record<string, string | null> = {
-  "llama3.2": "llama3.2:latest", "llama3.2:latest": "llama3.2:latest", "gpt-4o-mini": "llama3.2:latest", qwen3: "qwen3:8b",
-  "qwen3:8b": "qwen3:8b", "QWEN3:8B": "qwen3:8b", thinker: "qwen3:8b", "llama3.3": "llama3.3:70b-instruct-q4_K_M",
-  "llama3.3:70b-instruct-q4_K_M": "llama3.3:70b-instruct-q4_K_M", "llava:7b": "llava:7b", "nomic-embed-text": "nomic-embed-text:latest",
-  "nomic-embed-text:latest": "nomic-embed-text:latest", "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M": "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
-  "qwen3:9b": null, mistral: null,
+  "llama3.2": "llama3.2:latest",
+  "llama3.2:latest": "llama3.2:latest",
+  "gpt-4o-mini": "llama3.2:latest",
+  qwen3: "qwen3:8b",
+  "qwen3:8b": "qwen3:8b",
+  "QWEN3:8B": "qwen3:8b",
+  thinker: "qwen3:8b",
+  "llama3.3": "llama3.3:70b-instruct-q4_K_M",
+  "llama3.3:70b-instruct-q4_K_M": "llama3.3:70b-instruct-q4_K_M",
+  "llava:7b": "llava:7b",
+  "nomic-embed-text": "nomic-embed-text:latest",
+  "nomic-embed-text:latest": "nomic-embed-text:latest",
+  "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M": "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
+  "qwen3:9b": null,
+  mistral: null,
 };
 /** Entries of a key's allow-list, and the installed models each one lets it use (an untagged name: every tag). */
 const SCOPE_ENTRIES: Record<string, string[]> = {
-  "llama3.2": ["llama3.2:latest"], "gpt-4o-mini": ["llama3.2:latest"], qwen3: ["qwen3:8b"], "qwen3:8b": ["qwen3:8b"], "llava:7b": ["llava:7b"],
-  "llama3.3:70b-instruct-q4_K_M": ["llama3.3:70b-instruct-q4_K_M"], "nomic-embed-text:latest": ["nomic-embed-text:latest"],
+  "llama3.2": ["llama3.2:latest"],
+  "gpt-4o-mini": ["llama3.2:latest"],
+  qwen3: ["qwen3:8b"],
+  "qwen3:8b": ["qwen3:8b"],
+  "llava:7b": ["llava:7b"],
+  "llama3.3:70b-instruct-q4_K_M": ["llama3.3:70b-instruct-q4_K_M"],
+  "nomic-embed-text:latest": ["nomic-embed-text:latest"],
   "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M": ["hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M"],
 };
 
@@ -1257,21 +1837,36 @@ interface Ceilings {
   max_keep_alive?: string | number;
 }
 /** No two patterns of the same length, so the longest one matching is always one. */
-const LIMIT_KEYS = ["llama3.2", "llama3.2:latest", "qwen3:8b", "thinker", "gpt-4o-mini", "nomic-embed-text:latest", "qwen3*", "llama3*", "llama3.2*", "hf.co/*"];
+const LIMIT_KEYS = [
+  "llama3.2",
+  "llama3.2:latest",
+  "qwen3:8b",
+  "thinker",
+  "gpt-4o-mini",
+  "nomic-embed-text:latest",
+  "qwen3*",
+  "llama3*",
+  "llama3.2*",
+  "hf.co/*",
+];
 /** Each ceiling set four times in five. */
-const ceilings: fc.Arbitrary<Ceilings> = fc.tuple(
-  fc.option(fc.integer({ min: 1, max: 65_536 }), { freq: 5 }),
-  fc.option(fc.integer({ min: 1, max: 4096 }), { freq: 5 }),
-  fc.option(fc.oneof(fc.constantFrom("30m", "0", "0s", "1h", "90s", "1h30m", "1.5h", "500ms", "2m30s"), fc.integer({ min: 0, max: 86_400 })), { freq: 5 }),
-).map(([ctx, predict, keepAlive]) => ({
-  ...(ctx !== null && { max_num_ctx: ctx }),
-  ...(predict !== null && { max_num_predict: predict }),
-  ...(keepAlive !== null && { max_keep_alive: keepAlive }),
-}));
-const modelLimits: fc.Arbitrary<Record<string, Ceilings>> = fc.tuple(
-  fc.oneof({ weight: 4, arbitrary: ceilings.map((all) => ({ "*": all })) }, { weight: 1, arbitrary: fc.constant({}) }),
-  fc.dictionary(fc.constantFrom(...LIMIT_KEYS), ceilings, { maxKeys: 3 }),
-).map(([star, named]) => ({ ...star, ...named }));
+const ceilings: fc.Arbitrary<Ceilings> = fc
+  .tuple(
+    fc.option(fc.integer({ min: 1, max: 65_536 }), { freq: 5 }),
+    fc.option(fc.integer({ min: 1, max: 4096 }), { freq: 5 }),
+    fc.option(fc.oneof(fc.constantFrom("30m", "0", "0s", "1h", "90s", "1h30m", "1.5h", "500ms", "2m30s"), fc.integer({ min: 0, max: 86_400 })), { freq: 5 }),
+  )
+  .map(([ctx, predict, keepAlive]) => ({
+    ...(ctx !== null && { max_num_ctx: ctx }),
+    ...(predict !== null && { max_num_predict: predict }),
+    ...(keepAlive !== null && { max_keep_alive: keepAlive }),
+  }));
+const modelLimits: fc.Arbitrary<Record<string, Ceilings>> = fc
+  .tuple(
+    fc.oneof({ weight: 4, arbitrary: ceilings.map((all) => ({ "*": all })) }, { weight: 1, arbitrary: fc.constant({}) }),
+    fc.dictionary(fc.constantFrom(...LIMIT_KEYS), ceilings, { maxKeys: 3 }),
+  )
+  .map(([star, named]) => ({ ...star, ...named }));
 const MODEL_DEFAULT_SETS = [
   { "*": { options: { num_ctx: 131_072, num_predict: -1 }, keep_alive: -1 } },
   { "*": { options: { num_ctx: 65_536 }, keep_alive: "24h" } },
@@ -1327,14 +1922,20 @@ function checkCeilings(forwarded: Recorded, limits: Ceilings | undefined, genera
   const options = body.options;
   const where = `${forwarded.path} was forwarded`;
   const predict = isRecord(options) ? options.num_predict : undefined;
-  if (generation && !(typeof predict === "number" && Number.isFinite(predict) && predict >= 0)) bad(`${where} no answer ceiling (options.num_predict ${JSON.stringify(predict)})`);
+  if (generation && !(typeof predict === "number" && Number.isFinite(predict) && predict >= 0))
+    bad(`${where} no answer ceiling (options.num_predict ${JSON.stringify(predict)})`);
   if (!limits) return;
   if (isRecord(options)) {
     const ctx = options.num_ctx;
     if (limits.max_num_ctx !== undefined && ctx !== undefined && ctx !== null && !(typeof ctx === "number" && ctx <= limits.max_num_ctx)) {
       bad(`${where} num_ctx ${JSON.stringify(ctx)} over max_num_ctx ${limits.max_num_ctx}`);
     }
-    if (limits.max_num_predict !== undefined && predict !== undefined && predict !== null && !(typeof predict === "number" && predict <= limits.max_num_predict)) {
+    if (
+      limits.max_num_predict !== undefined &&
+      predict !== undefined &&
+      predict !== null &&
+      !(typeof predict === "number" && predict <= limits.max_num_predict)
+    ) {
       bad(`${where} num_predict ${JSON.stringify(predict)} over max_num_predict ${limits.max_num_predict}`);
     }
   }
@@ -1359,18 +1960,36 @@ function checkAsGoDecodes(forwarded: Recorded, members: readonly Member[], limit
   for (const [name, value] of Object.entries(merged)) {
     const withinCeiling = name === "num_ctx" && typeof value === "number" && (limits?.max_num_ctx === undefined || value <= limits.max_num_ctx);
     if ((name === "num_ctx" && !withinCeiling) || name === "num_predict") continue;
-    if (JSON.stringify(sentOptions[name]) !== JSON.stringify(value)) bad(`${forwarded.path} was forwarded options.${name} ${JSON.stringify(sentOptions[name])}, not the ${JSON.stringify(value)} Go decodes`);
+    if (JSON.stringify(sentOptions[name]) !== JSON.stringify(value))
+      bad(`${forwarded.path} was forwarded options.${name} ${JSON.stringify(sentOptions[name])}, not the ${JSON.stringify(value)} Go decodes`);
   }
   const keepAlives = bound("keep_alive");
   const last = keepAlives.at(-1)?.value;
   if (last === undefined || last === null) return;
-  const maxNs = limits?.max_keep_alive === undefined ? Infinity : typeof limits.max_keep_alive === "number" ? limits.max_keep_alive * 1e9 : goDuration(limits.max_keep_alive)!;
+  const maxNs =
+    limits?.max_keep_alive === undefined
+      ? Infinity
+      : typeof limits.max_keep_alive === "number"
+        ? limits.max_keep_alive * 1e9
+        : goDuration(limits.max_keep_alive)!;
   const ns = keepAliveNs(last);
   const withinCeiling = limits?.max_keep_alive === undefined || (ns !== null && ns <= maxNs);
-  if (withinCeiling && JSON.stringify(body.keep_alive) !== JSON.stringify(last)) bad(`${forwarded.path} was forwarded keep_alive ${JSON.stringify(body.keep_alive)}, not the ${JSON.stringify(last)} Go decodes`);
+  if (withinCeiling && JSON.stringify(body.keep_alive) !== JSON.stringify(last))
+    bad(`${forwarded.path} was forwarded keep_alive ${JSON.stringify(body.keep_alive)}, not the ${JSON.stringify(last)} Go decodes`);
 }
 
-type ScopedRoute = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/api/chat" | "/api/generate" | "/api/embed" | "/api/show" | "/v1/models" | "/v1/models/{id}" | "/api/tags" | "/api/ps";
+type ScopedRoute =
+  | "/v1/chat/completions"
+  | "/v1/completions"
+  | "/v1/embeddings"
+  | "/api/chat"
+  | "/api/generate"
+  | "/api/embed"
+  | "/api/show"
+  | "/v1/models"
+  | "/v1/models/{id}"
+  | "/api/tags"
+  | "/api/ps";
 
 interface ScopedRequest {
   route: ScopedRoute;
@@ -1392,11 +2011,20 @@ interface ScopeCase {
   requests: ScopedRequest[];
 }
 
-const ctxValue = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 300_000 }) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(0, -1, 2 ** 53, 1e12, 4096.5, "131072", true) });
-const predictValue = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: -2, max: 200_000 }) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(2 ** 53, 1e12, 0.5, "100000") });
+const ctxValue = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: 300_000 }) },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>(0, -1, 2 ** 53, 1e12, 4096.5, "131072", true) },
+);
+const predictValue = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: -2, max: 200_000 }) },
+  { weight: 1, arbitrary: fc.constantFrom<unknown>(2 ** 53, 1e12, 0.5, "100000") },
+);
 const keepAliveValue = fc.oneof(
   // Durations Ollama takes, within the usual ceilings or near them.
-  { weight: 3, arbitrary: fc.constantFrom<unknown>("5m", "0", "0s", "-0", "+5m", "30m", "30m0s", "1800s", "1800.5s", "1h29m59s", "90s", "1.5h", ".5h", "5.m", "500ms") },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom<unknown>("5m", "0", "0s", "-0", "+5m", "30m", "30m0s", "1800s", "1800.5s", "1h29m59s", "90s", "1.5h", ".5h", "5.m", "500ms"),
+  },
   // "Forever" (negative) or long.
   { weight: 3, arbitrary: fc.constantFrom<unknown>("-1m", "-5s", "-1h30m", "-.5s", "2h", "10h", "9999999999h", "2562047h47m16.854775807s") },
   // Not durations at all (Ollama refuses them).
@@ -1404,38 +2032,50 @@ const keepAliveValue = fc.oneof(
   { weight: 3, arbitrary: fc.integer({ min: -10, max: 200_000 }) },
   { weight: 2, arbitrary: fc.constantFrom<unknown>(-0.5, -1e-9, 1800.9, 1e20, true, {}) },
 );
-const optionsValue = fc.record({ num_ctx: ctxValue, num_predict: predictValue, temperature: fc.constantFrom(0.1, 0.5, 0.9), top_k: fc.nat(100) }, { requiredKeys: [] });
+const optionsValue = fc.record(
+  { num_ctx: ctxValue, num_predict: predictValue, temperature: fc.constantFrom(0.1, 0.5, 0.9), top_k: fc.nat(100) },
+  { requiredKeys: [] },
+);
 const requestedName = fc.constantFrom(...Object.keys(MEANS));
 
 /** OpenAI-dialect bodies: the Ollama extras `options` and `keep_alive` as plain fields. */
 const v1Generation = (route: "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings"): fc.Arbitrary<ScopedRequest> =>
-  fc.record({
-    model: requestedName,
-    max_tokens: fc.oneof(fc.nat(100_000), fc.constant(2 ** 40)),
-    options: optionsValue,
-    keep_alive: keepAliveValue.filter((value) => typeof value === "string" || typeof value === "number"),
-    stream: fc.boolean(),
-  }, { requiredKeys: ["model"] }).map(({ model, max_tokens, stream, ...extras }) => {
-    const input = route === "/v1/chat/completions" ? { messages: [{ role: "user", content: "hi" }] } : route === "/v1/completions" ? { prompt: "hi" } : { input: "hi" };
-    const caps = route === "/v1/embeddings" ? {} : { max_tokens, stream };
-    return { route, model, body: JSON.stringify({ model, ...input, ...caps, ...extras }) };
-  });
+  fc
+    .record(
+      {
+        model: requestedName,
+        max_tokens: fc.oneof(fc.nat(100_000), fc.constant(2 ** 40)),
+        options: optionsValue,
+        keep_alive: keepAliveValue.filter((value) => typeof value === "string" || typeof value === "number"),
+        stream: fc.boolean(),
+      },
+      { requiredKeys: ["model"] },
+    )
+    .map(({ model, max_tokens, stream, ...extras }) => {
+      const input =
+        route === "/v1/chat/completions" ? { messages: [{ role: "user", content: "hi" }] } : route === "/v1/completions" ? { prompt: "hi" } : { input: "hi" };
+      const caps = route === "/v1/embeddings" ? {} : { max_tokens, stream };
+      return { route, model, body: JSON.stringify({ model, ...input, ...caps, ...extras }) };
+    });
 
 /** Native bodies written as text: `options` and `keep_alive` may come several times, in any spelling Go binds. */
 const nativeGeneration = (route: "/api/chat" | "/api/generate" | "/api/embed"): fc.Arbitrary<ScopedRequest> =>
-  fc.tuple(
-    requestedName,
-    fc.nat(30),
-    fc.array(memberOf(spelled("options"), optionsValue), { maxLength: 3 }),
-    fc.array(memberOf(spelled("keep_alive"), keepAliveValue), { maxLength: 3 }),
-    memberOf(fc.constant("stream"), fc.boolean()),
-  ).map(([model, at, options, keepAlive, stream]) => {
-    const input: Member = route === "/api/chat"
-      ? { key: "messages", escapes: [], value: [{ role: "user", content: "hi" }], at: 0 }
-      : { key: route === "/api/generate" ? "prompt" : "input", escapes: [], value: "hi", at: 0 };
-    const members = [{ key: "model", escapes: [], value: model, at }, input, ...options, ...keepAlive, ...(route === "/api/embed" ? [] : [stream])];
-    return { route, model, body: objectText(members), members };
-  });
+  fc
+    .tuple(
+      requestedName,
+      fc.nat(30),
+      fc.array(memberOf(spelled("options"), optionsValue), { maxLength: 3 }),
+      fc.array(memberOf(spelled("keep_alive"), keepAliveValue), { maxLength: 3 }),
+      memberOf(fc.constant("stream"), fc.boolean()),
+    )
+    .map(([model, at, options, keepAlive, stream]) => {
+      const input: Member =
+        route === "/api/chat"
+          ? { key: "messages", escapes: [], value: [{ role: "user", content: "hi" }], at: 0 }
+          : { key: route === "/api/generate" ? "prompt" : "input", escapes: [], value: "hi", at: 0 };
+      const members = [{ key: "model", escapes: [], value: model, at }, input, ...options, ...keepAlive, ...(route === "/api/embed" ? [] : [stream])];
+      return { route, model, body: objectText(members), members };
+    });
 
 const scopedRequest: fc.Arbitrary<ScopedRequest> = fc.oneof(
   { weight: 2, arbitrary: v1Generation("/v1/chat/completions") },
@@ -1449,14 +2089,17 @@ const scopedRequest: fc.Arbitrary<ScopedRequest> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom<ScopedRoute>("/v1/models", "/api/tags", "/api/ps").map((route): ScopedRequest => ({ route, model: "" })) },
 );
 
-const scopeCase: fc.Arbitrary<ScopeCase> = fc.record({
-  scope: fc.subarray(Object.keys(SCOPE_ENTRIES), { maxLength: 3 }),
-  limits: modelLimits,
-  defaults: fc.constantFrom(...MODEL_DEFAULT_SETS),
-  defaultMaxTokens: fc.constantFrom("16", "100000"),
-  loaded: fc.subarray(INSTALLED, { maxLength: 3 }),
-  requests: fc.array(scopedRequest, { minLength: 1, maxLength: 4 }),
-}, { requiredKeys: ["scope", "limits", "loaded", "requests"] });
+const scopeCase: fc.Arbitrary<ScopeCase> = fc.record(
+  {
+    scope: fc.subarray(Object.keys(SCOPE_ENTRIES), { maxLength: 3 }),
+    limits: modelLimits,
+    defaults: fc.constantFrom(...MODEL_DEFAULT_SETS),
+    defaultMaxTokens: fc.constantFrom("16", "100000"),
+    loaded: fc.subarray(INSTALLED, { maxLength: 3 }),
+    requests: fc.array(scopedRequest, { minLength: 1, maxLength: 4 }),
+  },
+  { requiredKeys: ["scope", "limits", "loaded", "requests"] },
+);
 
 const GENERATION_PATHS = new Set(["/api/chat", "/api/generate"]);
 const MODEL_PATHS = new Set(["/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/show"]);
@@ -1466,7 +2109,10 @@ async function runScopeCase(c: ScopeCase): Promise<void> {
   const outside = INSTALLED.filter((name) => !allowed.has(name));
   for (const name of c.loaded) {
     const embedding = name.startsWith("nomic-embed-text");
-    await fetch(`${EMULATOR_URL}${embedding ? "/api/embed" : "/api/generate"}`, { method: "POST", body: JSON.stringify(embedding ? { model: name, input: "x" } : { model: name, prompt: "" }) });
+    await fetch(`${EMULATOR_URL}${embedding ? "/api/embed" : "/api/generate"}`, {
+      method: "POST",
+      body: JSON.stringify(embedding ? { model: name, input: "x" } : { model: name, prompt: "" }),
+    });
   }
   const vars: Record<string, string> = { MODEL_LIMITS: JSON.stringify(c.limits), MODEL_ALIASES: JSON.stringify(SCOPE_ALIASES) };
   if (c.defaults) vars.MODEL_DEFAULTS = JSON.stringify(c.defaults);
@@ -1479,22 +2125,32 @@ async function runScopeCase(c: ScopeCase): Promise<void> {
       const path = r.route === "/v1/models/{id}" ? `/v1/models/${encodeURIComponent(r.model)}` : r.route;
       const init = { method: post ? "POST" : "GET", headers: { authorization: `Bearer ${created.key}`, "content-type": "application/json" }, body: r.body };
       const request = new Request(`https://gateway.test${path}`, { method: init.method });
-      const { response, bytes } = await withDeadline(REQUEST_DEADLINE_MS, async () => {
-        const response = await gatewayWith(vars, path, init);
-        return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
-      }, `${init.method} ${path}`);
+      const { response, bytes } = await withDeadline(
+        REQUEST_DEADLINE_MS,
+        async () => {
+          const response = await gatewayWith(vars, path, init);
+          return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+        },
+        `${init.method} ${path}`,
+      );
       countStatus(response.status);
       checkAnswer(request, response, bytes);
       const text = new TextDecoder().decode(bytes);
       const bad = (why: string) =>
-        fail(request, response, text, `${why}\n  key models ${JSON.stringify(c.scope)}, MODEL_LIMITS ${vars.MODEL_LIMITS}${vars.MODEL_DEFAULTS ? `, MODEL_DEFAULTS ${vars.MODEL_DEFAULTS}` : ""}\n  body: ${r.body?.slice(0, 600) ?? "none"}`);
+        fail(
+          request,
+          response,
+          text,
+          `${why}\n  key models ${JSON.stringify(c.scope)}, MODEL_LIMITS ${vars.MODEL_LIMITS}${vars.MODEL_DEFAULTS ? `, MODEL_DEFAULTS ${vars.MODEL_DEFAULTS}` : ""}\n  body: ${r.body?.slice(0, 600) ?? "none"}`,
+        );
 
       // Nothing names a model outside the key's list, unless the client named it first.
       const leaked = outside.filter((name) => text.includes(name) && r.model !== name && !(r.body ?? "").includes(name));
       if (leaked.length) bad(`the answer names ${leaked.join(", ")}, which this key may not use`);
       const means = r.model === "" ? null : MEANS[r.model]!;
       const mayUse = means !== null && allowed.has(means);
-      if (r.model !== "" && !mayUse && response.status !== 404 && response.status !== 400) bad(`a model this key may not use (${JSON.stringify(r.model)}) answered ${response.status}`);
+      if (r.model !== "" && !mayUse && response.status !== 404 && response.status !== 400)
+        bad(`a model this key may not use (${JSON.stringify(r.model)}) answered ${response.status}`);
       if (response.status === 404 && r.model !== "") {
         const native = isNativePath(path);
         const message = native ? nativeError(text) : (parseJson(text) as { error?: { message?: string } }).error?.message;
@@ -1545,26 +2201,37 @@ function checkList(route: ScopedRoute, body: unknown, allowed: ReadonlySet<strin
 }
 
 describe("fuzz: authentication first, the key's scope, MODEL_LIMITS (each case with its own settings)", () => {
-  it("model named several times in other letter cases on /api/chat and /api/generate: the last key Go binds decides", { timeout: timeoutFor("nativeKeyCase", 1000) }, async () => {
+  it("model named several times in other letter cases on /api/chat and /api/generate: the last key Go binds decides", {
+    timeout: timeoutFor("nativeKeyCase", 1000),
+  }, async () => {
     const created = await createKey({ name: "fuzz: llama3.2 only", models: [SCOPED_TO], rpm: 1_000_000, tpm: 1_000_000_000, max_concurrency: 1000 });
     try {
-      await check("nativeKeyCase", fc.asyncProperty(keyCaseCase, (c) => runKeyCase(c, created.key)));
+      await check(
+        "nativeKeyCase",
+        fc.asyncProperty(keyCaseCase, (c) => runKeyCase(c, created.key)),
+      );
     } finally {
       await revokeKey(created.id);
     }
   });
 
-  it("random allow-lists and MODEL_LIMITS: no ceiling exceeded in any spelling, no model outside the list named", { timeout: timeoutFor("scopesAndLimits", 2000) }, async () => {
+  it("random allow-lists and MODEL_LIMITS: no ceiling exceeded in any spelling, no model outside the list named", {
+    timeout: timeoutFor("scopesAndLimits", 2000),
+  }, async () => {
     const tags = (await (await fetch(`${EMULATOR_URL}/api/tags`)).json()) as { models: { name: string }[] };
     const names = tags.models.map((model) => model.name).sort();
-    if (names.join() !== [...INSTALLED].sort().join()) throw new Violation(`the emulator's models changed (${names.join(", ")}): update INSTALLED, MEANS and SCOPE_ENTRIES`);
+    if (names.join() !== [...INSTALLED].sort().join())
+      throw new Violation(`the emulator's models changed (${names.join(", ")}): update INSTALLED, MEANS and SCOPE_ENTRIES`);
     await check("scopesAndLimits", fc.asyncProperty(scopeCase, runScopeCase));
   });
 
   // Last: the expiring key has had time to expire while the others ran.
-  it("requests without a valid key: 401 on every key route, and nothing reaches a backend or an image host", { timeout: timeoutFor("unauthenticated", 1000) }, async () => {
+  it("requests without a valid key: 401 on every key route, and nothing reaches a backend or an image host", {
+    timeout: timeoutFor("unauthenticated", 1000),
+  }, async () => {
     const sample = "a".repeat(32);
-    if (!isWellFormedKey(`sk-${sample}${keyChecksum(sample)}`)) throw new Violation("made-up keys are no longer well-formed: update keyChecksum to src/keys/key-format.ts");
+    if (!isWellFormedKey(`sk-${sample}${keyChecksum(sample)}`))
+      throw new Violation("made-up keys are no longer well-formed: update keyChecksum to src/keys/key-format.ts");
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, invalid.expiresAt + 50 - Date.now())));
     await Promise.all([emulator.reset(), fetch(`${LLAMA_URL}/__emulator/reset`, { method: "POST" }), fetch(`${IMAGE_SERVER_URL}/__reset`, { method: "POST" })]);
     reachedSoFar = 0;

@@ -10,7 +10,11 @@ import { DEFAULT_MODELS, startOllamaEmulator } from "../support/ollama-emulator.
 export default async function setup(project: TestProject) {
   const emulator = await startOllamaEmulator({ host: "127.0.0.1", port: 0 });
   const secondModels = DEFAULT_MODELS.filter((model) => ["qwen3:8b", "nomic-embed-text:latest"].includes(model.name));
-  const second = await startOllamaEmulator({ host: "127.0.0.1", port: 0, models: [...secondModels, { ...DEFAULT_MODELS[0]!, name: "phi4:14b", family: "phi3" }] });
+  const second = await startOllamaEmulator({
+    host: "127.0.0.1",
+    port: 0,
+    models: [...secondModels, { ...DEFAULT_MODELS[0]!, name: "phi4:14b", family: "phi3" }],
+  });
   const llama = await startLlamaEmulator({ host: "127.0.0.1", port: 0, apiKey: "llama-secret", metrics: true });
   // llama-server started with --embeddings serves embeddings only: a second one, as people run it.
   const embedder = await startLlamaEmulator({ host: "127.0.0.1", port: 0, alias: "bge-m3", embeddings: true });

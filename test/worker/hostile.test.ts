@@ -156,7 +156,10 @@ describe("deep nesting", () => {
     const text = `{"model":"llama3.2","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":${args}}}]},{"role":"user","content":"hi"}]}`;
     const res = await postRaw("/v1/chat/completions", text);
     expect(res.status).toBe(400);
-    expect(await openaiError(res)).toMatchObject({ param: "messages[0].tool_calls[0].function.arguments", message: "Tool call arguments are nested more than 512 levels deep." });
+    expect(await openaiError(res)).toMatchObject({
+      param: "messages[0].tool_calls[0].function.arguments",
+      message: "Tool call arguments are nested more than 512 levels deep.",
+    });
     expect(await emulator.requests("/api/chat")).toEqual([]);
   });
 });
@@ -169,11 +172,15 @@ describe("encodings and numbers", () => {
     ["a truncated 4-byte sequence", [0xf0, 0x9f, 0x98]],
     ["0xFF", [0xff]],
   ];
-  const withBytes = (before: string, bad: number[], after: string) => new Uint8Array([...new TextEncoder().encode(before), ...bad, ...new TextEncoder().encode(after)]);
+  const withBytes = (before: string, bad: number[], after: string) =>
+    new Uint8Array([...new TextEncoder().encode(before), ...bad, ...new TextEncoder().encode(after)]);
 
   it("invalid UTF-8 is a 400 on /v1 (OpenAI's envelope) and on /api (Ollama's shape)", async () => {
     for (const [what, bad] of INVALID_UTF8) {
-      const v1 = await gateway("/v1/chat/completions", { method: "POST", body: withBytes('{"model":"llama3.2","messages":[{"role":"user","content":"', bad, '"}]}') });
+      const v1 = await gateway("/v1/chat/completions", {
+        method: "POST",
+        body: withBytes('{"model":"llama3.2","messages":[{"role":"user","content":"', bad, '"}]}'),
+      });
       expect(v1.status, what).toBe(400);
       expect((await openaiError(v1)).message, what).toBe("The request body is not valid UTF-8.");
       const native = await gateway("/api/generate", { method: "POST", body: withBytes('{"model":"llama3.2","prompt":"', bad, '"}') });
@@ -218,7 +225,9 @@ describe("encodings and numbers", () => {
     expect(chat!.body.options).toEqual({ temperature: 0, top_p: 4.9e-324, presence_penalty: -1.7976931348623157e308, num_predict: 8192 });
 
     const created = await createKey({ name: "infinite", tpm: 5000 });
-    const native = await postRaw("/api/generate", `{"model":"llama3.2","prompt":"hi","stream":false,"options":{"num_predict":1e400}}`, { authorization: `Bearer ${created.key}` });
+    const native = await postRaw("/api/generate", `{"model":"llama3.2","prompt":"hi","stream":false,"options":{"num_predict":1e400}}`, {
+      authorization: `Bearer ${created.key}`,
+    });
     expect(native.status).toBe(200);
     expect(native.headers.get("x-ratelimit-remaining-tokens")).toBe("0"); // the whole minute reserved, no more
     const [generate] = await emulator.requests("/api/generate");
@@ -273,7 +282,9 @@ describe("prototype keys", () => {
 
     // A key limited to one model cannot reach another by hiding `model` behind __proto__.
     const limited = await createKey({ name: "qwen only", models: ["qwen3"] });
-    const sneaky = await postRaw("/api/chat", `{"__proto__":{"model":"qwen3:8b"},"model":"llama3.2","messages":[]}`, { authorization: `Bearer ${limited.key}` });
+    const sneaky = await postRaw("/api/chat", `{"__proto__":{"model":"qwen3:8b"},"model":"llama3.2","messages":[]}`, {
+      authorization: `Bearer ${limited.key}`,
+    });
     expect(sneaky.status).toBe(404);
   });
 
@@ -370,7 +381,9 @@ describe("absurd sizes", () => {
 
     // Settled at the real count: the minute has room again, but a whole-minute reservation only fits an empty one.
     const bindings = env as Env;
-    const hash = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(created.key)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const hash = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(created.key)))]
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("");
     const slots = bindings.KEYS.get(bindings.KEYS.idFromName(hash));
     await expect.poll(() => slots.inFlight()).toBe(0);
     const again = await postJson("/v1/completions", { model: "llama3.2", prompt: "hi", max_tokens: 1e12 }, auth);
@@ -379,7 +392,11 @@ describe("absurd sizes", () => {
     const modest = await postJson("/v1/completions", { model: "llama3.2", prompt: "hi", max_tokens: 500 }, auth);
     expect(modest.status).toBe(200);
     const fresh = await createKey({ name: "absurd native" });
-    const native = await postJson("/api/generate", { model: "llama3.2", prompt: "hi", stream: false, options: { num_predict: 1e12 } }, { authorization: `Bearer ${fresh.key}` });
+    const native = await postJson(
+      "/api/generate",
+      { model: "llama3.2", prompt: "hi", stream: false, options: { num_predict: 1e12 } },
+      { authorization: `Bearer ${fresh.key}` },
+    );
     expect(native.status).toBe(200);
     const [, generate] = await emulator.requests("/api/generate");
     expect(generate!.body.options).toEqual({ num_predict: 1e12 });

@@ -44,13 +44,17 @@ describe("CORS", () => {
 describe("upstream hygiene", () => {
   it("never forwards the client's Authorization, Cookie, Origin or CF-* headers", async () => {
     const key = await testKey();
-    const res = await postJson("/v1/chat/completions", { model: "llama3.2", messages: [user("x")] }, {
-      authorization: `Bearer ${key}`,
-      cookie: "session=abc",
-      origin: "https://evil.example",
-      "cf-access-client-id": "client-supplied",
-      "cf-connecting-ip": "203.0.113.9",
-    });
+    const res = await postJson(
+      "/v1/chat/completions",
+      { model: "llama3.2", messages: [user("x")] },
+      {
+        authorization: `Bearer ${key}`,
+        cookie: "session=abc",
+        origin: "https://evil.example",
+        "cf-access-client-id": "client-supplied",
+        "cf-connecting-ip": "203.0.113.9",
+      },
+    );
     expect(res.status).toBe(200); // the emulator answers an empty 403 to any foreign Origin, as Ollama does
     for (const recorded of await emulator.requests()) {
       const names = Object.keys(recorded.headers);

@@ -96,9 +96,21 @@ describe("the request's image budget", () => {
     const res = await postJson("/v1/chat/completions", {
       model: "llava:7b",
       messages: [
-        { role: "user", content: [{ type: "image_url", image_url: { url } }, { type: "image_url", image_url: url }] },
+        {
+          role: "user",
+          content: [
+            { type: "image_url", image_url: { url } },
+            { type: "image_url", image_url: url },
+          ],
+        },
         { role: "assistant", content: "two of the same" },
-        { role: "user", content: [{ type: "text", text: "again" }, { type: "image_url", image_url: { url } }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "again" },
+            { type: "image_url", image_url: { url } },
+          ],
+        },
       ],
     });
     expect(res.status).toBe(200);
@@ -131,7 +143,11 @@ describe("the request's image budget", () => {
     // 70 bytes decoded: 96 base64 characters, padded; 68 bytes unpadded is still over 64.
     const big = Buffer.alloc(70, 1).toString("base64");
     for (const data of [big, Buffer.alloc(68, 1).toString("base64").replace(/=+$/, "")]) {
-      const res = await postJsonWith({ MAX_IMAGE_BYTES: "64B" }, "/v1/chat/completions", withImages(`${IMAGE_SERVER_URL}/tiny.png`, `data:image/png;base64,${data}`));
+      const res = await postJsonWith(
+        { MAX_IMAGE_BYTES: "64B" },
+        "/v1/chat/completions",
+        withImages(`${IMAGE_SERVER_URL}/tiny.png`, `data:image/png;base64,${data}`),
+      );
       expect(res.status).toBe(400);
       expect(await errorOf(res)).toStrictEqual({
         message: `The image is ${Buffer.from(data, "base64").length} bytes, more than the 64 bytes allowed for one image.`,
@@ -150,7 +166,11 @@ describe("the request's image budget", () => {
     const ok = await postJsonWith(vars, "/v1/chat/completions", withImages(`${IMAGE_SERVER_URL}/bytes/600.png`, `${IMAGE_SERVER_URL}/bytes/400.png`));
     expect(ok.status).toBe(200);
     for (const path of ["/bytes/401.png", "/bytes/401.png?chunked"]) {
-      const res = await postJsonWith(vars, "/v1/chat/completions", withImages(`data:image/png;base64,${Buffer.alloc(600).toString("base64")}`, `${IMAGE_SERVER_URL}${path}`));
+      const res = await postJsonWith(
+        vars,
+        "/v1/chat/completions",
+        withImages(`data:image/png;base64,${Buffer.alloc(600).toString("base64")}`, `${IMAGE_SERVER_URL}${path}`),
+      );
       expect(res.status, path).toBe(400);
       expect(await errorOf(res), path).toStrictEqual({
         message: "The images of this request add up to more than 1000 bytes, the most one request may carry.",

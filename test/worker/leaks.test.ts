@@ -148,7 +148,9 @@ describe("the error boundary: the request id in the message, the details in the 
         code: "backend_unavailable",
       },
     });
-    expect(log).toContain('[leak-1] 502 backend_unavailable: upstream HTTP 530 (text/html; charset=UTF-8), HTML page titled "Origin is unreachable | example.com | Cloudflare"');
+    expect(log).toContain(
+      '[leak-1] 502 backend_unavailable: upstream HTTP 530 (text/html; charset=UTF-8), HTML page titled "Origin is unreachable | example.com | Cloudflare"',
+    );
   });
 
   it("a plain-text 500: exact envelopes (OpenAI and native), the body's start logged", async () => {
@@ -208,7 +210,10 @@ describe("the error boundary: the request id in the message, the details in the 
         },
       },
     ]);
-    expect(log.some((line) => /^\[leak-5\] 502 backend_unavailable: GET 127\.0\.0\.1:9\/api\/tags: \d attempt\(s\), last: ".+"$/.test(line)), log.join("\n")).toBe(true);
+    expect(
+      log.some((line) => /^\[leak-5\] 502 backend_unavailable: GET 127\.0\.0\.1:9\/api\/tags: \d attempt\(s\), last: ".+"$/.test(line)),
+      log.join("\n"),
+    ).toBe(true);
   });
 
   it("a bad setting: exact envelope, the variable and its problem logged", async () => {

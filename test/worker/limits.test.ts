@@ -66,7 +66,9 @@ describe("requests per minute", () => {
     const second = await gateway("/v1/models", { headers: bearer(created.key) });
     expect(second.headers.get("x-ratelimit-remaining-requests")).toBe("8");
     // The first request settled to its real usage (2 + 4 tokens), so far less is held now.
-    await expect.poll(async () => Number((await gateway("/v1/models", { headers: bearer(created.key) })).headers.get("x-ratelimit-remaining-tokens"))).toBe(10000 - 6);
+    await expect
+      .poll(async () => Number((await gateway("/v1/models", { headers: bearer(created.key) })).headers.get("x-ratelimit-remaining-tokens")))
+      .toBe(10000 - 6);
     const stream = await postJson("/v1/chat/completions", { model: "llama3.2", stream: true, messages: [user("hi")] }, bearer(created.key));
     expect(stream.headers.get("x-ratelimit-limit-requests")).toBe("10");
     await readSse(stream);
@@ -183,9 +185,14 @@ describe("gateway-wide backend gate", () => {
     await release(queued[1]!);
     await release(queued[2]!);
     expect(order).toEqual(["A1", "A2", "B1", "A3", "A4"]);
-    await expect.poll(async () => (await bindings.BACKEND_GATE.get(bindings.BACKEND_GATE.idFromName("ollama")).stats())).toEqual({ inFlight: 0, queued: 0 });
+    await expect.poll(async () => await bindings.BACKEND_GATE.get(bindings.BACKEND_GATE.idFromName("ollama")).stats()).toEqual({ inFlight: 0, queued: 0 });
     const gate = await gatewayWith(gated, "/admin/gate", { headers: { authorization: ADMIN_AUTH } });
-    expect(await gate.json()).toEqual({ max_concurrency: 1, in_flight: 0, queued: 0, backends: [{ backend: "ollama", max_concurrency: 1, in_flight: 0, queued: 0 }] });
+    expect(await gate.json()).toEqual({
+      max_concurrency: 1,
+      in_flight: 0,
+      queued: 0,
+      backends: [{ backend: "ollama", max_concurrency: 1, in_flight: 0, queued: 0 }],
+    });
   });
 
   it("answers 429 with Retry-After when the queue is full or the wait runs out", async () => {
@@ -288,7 +295,6 @@ describe("slots of a Worker that died", () => {
   });
 });
 
-
 describe("tokens go uncharged no more: what was generated is charged, and estimated when the counts never come", () => {
   // 400 words: the /v1 prompt estimate is ⌈1999 / 4⌉ = 500 tokens; the native one (the messages' JSON) ⌈2029 / 4⌉ = 508.
   const LONG = Array.from({ length: 400 }, () => "word").join(" ");
@@ -325,8 +331,17 @@ describe("tokens go uncharged no more: what was generated is charged, and estima
     const created = await newKey("native-drop");
     await emulator.fault({ fault: { kind: "drop", afterLines: 4 }, times: 1 });
     const res = await postJson("/api/generate", { model: "llama3.2", prompt: LONG }, bearer(created.key));
-    const lines = (await res.text()).split("\n").filter(Boolean).map((line) => JSON.parse(line));
-    expect(lines.map((line) => line.response ?? line.error)).toEqual(["Hello!", " You", " said:", " word", "The connection to the backend broke during the answer."]);
+    const lines = (await res.text())
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    expect(lines.map((line) => line.response ?? line.error)).toEqual([
+      "Hello!",
+      " You",
+      " said:",
+      " word",
+      "The connection to the backend broke during the answer.",
+    ]);
     // The prompt estimate of /api/generate is its text: ⌈1999 / 4⌉.
     await expect.poll(() => usageOf(created.id)).toEqual({ requests: 1, prompt_tokens: 500, completion_tokens: 4 });
   });
@@ -348,12 +363,14 @@ describe("tokens go uncharged no more: what was generated is charged, and estima
     const opening = text.indexOf('"content":"') + '"content":"'.length;
     expect(text.slice(opening, opening + 17)).toBe("Hello! You said: ");
     const answer = Math.ceil((text.length - opening) / 4);
-    expect(answer).toBeGreaterThan(9 * 1024 * 1024 / 4);
-    await expect.poll(() => usageOf(created.id)).toEqual({
-      requests: 1,
-      prompt_tokens: Math.ceil(JSON.stringify(messages).length / 4),
-      completion_tokens: answer,
-    });
+    expect(answer).toBeGreaterThan((9 * 1024 * 1024) / 4);
+    await expect
+      .poll(() => usageOf(created.id))
+      .toEqual({
+        requests: 1,
+        prompt_tokens: Math.ceil(JSON.stringify(messages).length / 4),
+        completion_tokens: answer,
+      });
   });
 
   it("(c) a native stream dropped before its first token: the prompt at its estimate", async () => {

@@ -35,7 +35,11 @@ async function ollamaError(res: Response): Promise<string> {
 
 // (workerd warns when .text() reads an NDJSON body; decode the bytes instead)
 const utf8 = (bytes: ArrayBuffer) => new TextDecoder().decode(bytes);
-const lines = (text: string) => text.trimEnd().split("\n").map((line) => JSON.parse(line));
+const lines = (text: string) =>
+  text
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line));
 
 describe("read-only routes for keys", () => {
   it("GET /api/version and /api/tags pass through untouched", async () => {
@@ -119,7 +123,11 @@ describe("generation routes pass through byte for byte", () => {
     expect(forwarded!.body).toEqual({ model: "llama3.2:latest", messages: [user("hi there ✓")], options: { num_predict: 8192 } });
     const reference = await direct("POST", "/api/chat", forwarded!.body);
     expect(text).toBe(await reference.arrayBuffer().then(utf8));
-    expect(lines(text).map((line) => line.message.content).join("")).toBe("Hello! You said: hi there ✓");
+    expect(
+      lines(text)
+        .map((line) => line.message.content)
+        .join(""),
+    ).toBe("Hello! You said: hi there ✓");
   });
 
   it("/api/generate non-stream and /api/embed through an alias: same bytes as Ollama's", async () => {
@@ -154,7 +162,10 @@ describe("generation routes pass through byte for byte", () => {
 
   it("a stream that stalls past UPSTREAM_IDLE_TIMEOUT ends with an error line, and the upstream call is aborted", async () => {
     await emulator.fault({ fault: { kind: "stall", afterLines: 1 } });
-    const res = await gatewayWith({ UPSTREAM_IDLE_TIMEOUT: "300ms" }, "/api/generate", { method: "POST", body: JSON.stringify({ model: "llama3.2", prompt: "x" }) });
+    const res = await gatewayWith({ UPSTREAM_IDLE_TIMEOUT: "300ms" }, "/api/generate", {
+      method: "POST",
+      body: JSON.stringify({ model: "llama3.2", prompt: "x" }),
+    });
     const received = lines(await res.arrayBuffer().then(utf8));
     expect(received[0].response).toBe("Hello!");
     expect(received.at(-1)).toEqual({ error: "The backend sent nothing for 300 ms; the request was stopped." });
@@ -209,7 +220,10 @@ describe("errors in Ollama's shape", () => {
     const unknown = await native("POST", "/api/chat", { model: "llama3.1", messages: [user("x")] });
     expect(unknown.status).toBe(404);
     expect(await ollamaError(unknown)).toMatch(/^The model 'llama3.1' does not exist or this key may not use it\. Closest available models: llama3\.2:latest/);
-    const big = await gatewayWith({ MAX_BODY_BYTES: "1KiB" }, "/api/chat", { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [user("x".repeat(4000))] }) });
+    const big = await gatewayWith({ MAX_BODY_BYTES: "1KiB" }, "/api/chat", {
+      method: "POST",
+      body: JSON.stringify({ model: "llama3.2", messages: [user("x".repeat(4000))] }),
+    });
     expect([big.status, await ollamaError(big)]).toEqual([413, "Request body is larger than the limit of 1024 bytes."]);
     expect(await emulator.requests("/api/chat")).toEqual([]);
   });
@@ -230,7 +244,10 @@ describe("errors in Ollama's shape", () => {
     const down = await gatewayWith({ OLLAMA_URL: "http://127.0.0.1:9" }, "/api/version");
     expect(down.status).toBe(502);
     expect(await ollamaError(down)).toMatch(/^Could not connect to the Ollama backend: is the tunnel up and Ollama running\? \(request id: req_[0-9a-f]+\)$/);
-    const downChat = await gatewayWith({ OLLAMA_URL: "http://127.0.0.1:9" }, "/api/chat", { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [] }) });
+    const downChat = await gatewayWith({ OLLAMA_URL: "http://127.0.0.1:9" }, "/api/chat", {
+      method: "POST",
+      body: JSON.stringify({ model: "llama3.2", messages: [] }),
+    });
     expect(downChat.status).toBe(502);
     await ollamaError(downChat);
 
@@ -238,10 +255,15 @@ describe("errors in Ollama's shape", () => {
     const html = await native("GET", "/api/version");
     expect(html.status).toBe(502);
     // The page's title names the tunnel's hostname: it goes to the log, never to the client.
-    expect(await ollamaError(html)).toMatch(/^The tunnel or backend answered HTTP 530 with an HTML page: check that the home machine, Ollama and cloudflared are running\. \(request id: req_[0-9a-f]+\)$/);
+    expect(await ollamaError(html)).toMatch(
+      /^The tunnel or backend answered HTTP 530 with an HTML page: check that the home machine, Ollama and cloudflared are running\. \(request id: req_[0-9a-f]+\)$/,
+    );
 
     await emulator.fault({ fault: { kind: "slow-first-byte", delayMs: 2000 } });
-    const slow = await gatewayWith({ UPSTREAM_HEADERS_TIMEOUT: "300ms" }, "/api/chat", { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [user("x")] }) });
+    const slow = await gatewayWith({ UPSTREAM_HEADERS_TIMEOUT: "300ms" }, "/api/chat", {
+      method: "POST",
+      body: JSON.stringify({ model: "llama3.2", messages: [user("x")] }),
+    });
     expect(slow.status).toBe(504);
     expect(await ollamaError(slow)).toMatch(/^The backend sent no response headers within 300 ms\. \(request id: req_[0-9a-f]+\)$/);
   });

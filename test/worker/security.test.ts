@@ -64,7 +64,12 @@ async function dumpAllStorage(): Promise<{ objects: number; text: string }> {
 /** Every console call made while `work` runs, as text (errors with their stacks). */
 async function captureLogs(work: () => Promise<void>): Promise<string> {
   const lines: string[] = [];
-  const render = (value: unknown) => (value instanceof Error ? `${value.name}: ${value.message}\n${value.stack ?? ""}` : typeof value === "string" ? value : JSON.stringify(value) ?? String(value));
+  const render = (value: unknown) =>
+    value instanceof Error
+      ? `${value.name}: ${value.message}\n${value.stack ?? ""}`
+      : typeof value === "string"
+        ? value
+        : (JSON.stringify(value) ?? String(value));
   for (const level of ["log", "info", "warn", "error", "debug", "trace"] as const) {
     vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
       lines.push(`${level}: ${args.map(render).join(" ")}`);
@@ -115,7 +120,9 @@ describe("keys at rest and in logs", () => {
   it("no Durable Object stores a key in clear, only its SHA-256", async () => {
     const { kept, revoked } = await keyLifecycle();
     // The backend gate too: one request through it so it holds state.
-    expect((await postJsonWith({ BACKEND_MAX_CONCURRENCY: "2" }, "/v1/chat/completions", { model: "llama3.2", messages: [user("hi")] }, bearer(kept))).status).toBe(200);
+    expect(
+      (await postJsonWith({ BACKEND_MAX_CONCURRENCY: "2" }, "/v1/chat/completions", { model: "llama3.2", messages: [user("hi")] }, bearer(kept))).status,
+    ).toBe(200);
     const { objects, text } = await dumpAllStorage();
     expect(objects).toBeGreaterThanOrEqual(3); // key objects, the registry, the gate
     expect(text).toContain(await hashOf(kept)); // the dump does see the keys' records
@@ -154,7 +161,12 @@ describe("the admin API", () => {
     ["POST", `/api/blobs/sha256:${"a".repeat(64)}`, "bytes"],
   ];
 
-  function send(vars: Record<string, string> | null, [method, path, body]: (typeof ADMIN_ROUTES)[number], keyId: string, authorization?: string): Promise<Response> {
+  function send(
+    vars: Record<string, string> | null,
+    [method, path, body]: (typeof ADMIN_ROUTES)[number],
+    keyId: string,
+    authorization?: string,
+  ): Promise<Response> {
     const headers: Record<string, string> = authorization === undefined ? { authorization: "" } : { authorization };
     const init: RequestInit = { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) };
     const target = path.replace("KEY_ID", keyId);
@@ -166,8 +178,18 @@ describe("the admin API", () => {
     const user = (await createKey({ name: "user" })).key as string;
     const before = ((await (await admin("GET", "/admin/keys")).json()) as { data: unknown[] }).data.length;
     const attempts: (string | undefined)[] = [
-      undefined, "", "Bearer", "Bearer wrong", "Bearer test-admin-token-0123456789abcdeF", "Bearer test-admin-token-0123456789abcde", "Bearer test-admin-token-0123456789abcdef2",
-      "Bearer test-admin-token-0123456789abcdef\u0001", `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}`, ADMIN_TOKEN, `Token ${ADMIN_TOKEN}`, `Bearer ${user}`,
+      undefined,
+      "",
+      "Bearer",
+      "Bearer wrong",
+      "Bearer test-admin-token-0123456789abcdeF",
+      "Bearer test-admin-token-0123456789abcde",
+      "Bearer test-admin-token-0123456789abcdef2",
+      "Bearer test-admin-token-0123456789abcdef\u0001",
+      `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}`,
+      ADMIN_TOKEN,
+      `Token ${ADMIN_TOKEN}`,
+      `Bearer ${user}`,
     ];
     for (const route of ADMIN_ROUTES) {
       for (const authorization of attempts) {
@@ -322,10 +344,14 @@ describe("CORS", () => {
 
   async function answers(vars: Record<string, string> | null, origin: string): Promise<Response[]> {
     const key = await testKey();
-    const send = (path: string, init: RequestInit) => (vars ? gatewayWith(vars, path, init) : exports.default.fetch(new Request(`https://gateway.test${path}`, init)));
+    const send = (path: string, init: RequestInit) =>
+      vars ? gatewayWith(vars, path, init) : exports.default.fetch(new Request(`https://gateway.test${path}`, init));
     const withOrigin = (headers: Record<string, string>) => ({ ...headers, origin });
     return Promise.all([
-      send("/v1/chat/completions", { method: "OPTIONS", headers: withOrigin({ "access-control-request-method": "POST", "access-control-request-headers": "authorization, cookie, content-type" }) }),
+      send("/v1/chat/completions", {
+        method: "OPTIONS",
+        headers: withOrigin({ "access-control-request-method": "POST", "access-control-request-headers": "authorization, cookie, content-type" }),
+      }),
       send("/v1/models", { headers: withOrigin({ authorization: `Bearer ${key}`, cookie: "a=b" }) }),
       send("/v1/models", { headers: withOrigin({ authorization: "Bearer wrong" }) }),
       send("/api/tags", { headers: withOrigin({ authorization: `Bearer ${key}` }) }),
@@ -354,8 +380,17 @@ describe("CORS", () => {
       await res.arrayBuffer();
     }
     const foreign = [
-      "https://evil.example", "null", "https://app.example.evil.example", "https://evil.example/https://app.example", "https://app.exampl",
-      "HTTPS://APP.EXAMPLE", "https://app.example/", "http://app.example", "https://app.example:443", `${ORIGIN}, https://evil.example`, "*",
+      "https://evil.example",
+      "null",
+      "https://app.example.evil.example",
+      "https://evil.example/https://app.example",
+      "https://app.exampl",
+      "HTTPS://APP.EXAMPLE",
+      "https://app.example/",
+      "http://app.example",
+      "https://app.example:443",
+      `${ORIGIN}, https://evil.example`,
+      "*",
     ];
     for (const origin of foreign) {
       for (const res of await answers(vars, origin)) {

@@ -21,7 +21,6 @@ function seedOf(text: string): number {
   return h;
 }
 
-
 /** Vector of `length` values, truncated to `dimensions`, then normalised to unit length. */
 export function embedText(text: string, length: number, dimensions = length): number[] {
   const next = mulberry32(seedOf(text));

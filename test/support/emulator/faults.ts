@@ -51,8 +51,15 @@ const isCount = (v: unknown): v is number => typeof v === "number" && Number.isI
 
 /** The number field each Ollama fault kind needs ("" for none). */
 const OLLAMA_FAULT_FIELDS: Record<string, string> = {
-  "slow-first-byte": "delayMs", stall: "afterLines", "error-midstream": "afterLines",
-  busy: "", drop: "afterLines", malformed: "afterLines", html: "status", forbidden: "", "access-redirect": "",
+  "slow-first-byte": "delayMs",
+  stall: "afterLines",
+  "error-midstream": "afterLines",
+  busy: "",
+  drop: "afterLines",
+  malformed: "afterLines",
+  html: "status",
+  forbidden: "",
+  "access-redirect": "",
 };
 
 /**

@@ -12,10 +12,7 @@ export interface Generation {
   single: Json;
 }
 
-type Item =
-  | { kind: "thinking"; token: string }
-  | { kind: "content"; token: string }
-  | { kind: "tool"; call: ToolCall };
+type Item = { kind: "thinking"; token: string } | { kind: "content"; token: string } | { kind: "tool"; call: ToolCall };
 
 // A tool call is "worth" 5 tokens in eval_count and in the num_predict budget.
 const TOOL_CALL_TOKENS = 5;
@@ -110,9 +107,7 @@ export function buildGeneration(g: GenRequest): Generation {
     ...metrics(g.promptCount, evalCount),
   };
   const extras: Json = { ...(thinking ? { thinking } : {}) };
-  const singleBody = chat
-    ? assistant({ content, ...extras, ...(calls.length > 0 ? { tool_calls: calls } : {}) })
-    : { response: content, ...extras };
+  const singleBody = chat ? assistant({ content, ...extras, ...(calls.length > 0 ? { tool_calls: calls } : {}) }) : { response: content, ...extras };
   return {
     model: g.model,
     stream: g.stream,

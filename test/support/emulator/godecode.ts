@@ -33,8 +33,12 @@ function scanValueEnd(s: string, members: TopMember[] = []): number {
     if (i >= s.length) throw new SyntaxFailure("unexpected EOF");
     return s[i] as string;
   };
-  const bad = (context: string): never => { throw new SyntaxFailure(`invalid character ${quoteChar(peek())} ${context}`); };
-  const ws = (): void => { while (i < s.length && " \t\r\n".includes(s[i] as string)) i++; };
+  const bad = (context: string): never => {
+    throw new SyntaxFailure(`invalid character ${quoteChar(peek())} ${context}`);
+  };
+  const ws = (): void => {
+    while (i < s.length && " \t\r\n".includes(s[i] as string)) i++;
+  };
   const digits = (context: string): void => {
     if (!/[0-9]/.test(peek())) bad(context);
     while (i < s.length && /[0-9]/.test(s[i] as string)) i++;
@@ -48,7 +52,10 @@ function scanValueEnd(s: string, members: TopMember[] = []): number {
     i++;
     for (;;) {
       const c = peek();
-      if (c === '"') { i++; return; }
+      if (c === '"') {
+        i++;
+        return;
+      }
       if (c < " ") bad("in string literal");
       i++;
       if (c !== "\\") continue;
@@ -61,9 +68,16 @@ function scanValueEnd(s: string, members: TopMember[] = []): number {
     }
   };
   const num = (topLevel: boolean): void => {
-    if (s[i] === "-") { i++; if (!/[0-9]/.test(peek())) bad("in numeric literal"); }
-    if (s[i] === "0") i++; else digits("in numeric literal");
-    if (s[i] === ".") { i++; digits("after decimal point in numeric literal"); }
+    if (s[i] === "-") {
+      i++;
+      if (!/[0-9]/.test(peek())) bad("in numeric literal");
+    }
+    if (s[i] === "0") i++;
+    else digits("in numeric literal");
+    if (s[i] === ".") {
+      i++;
+      digits("after decimal point in numeric literal");
+    }
     if (s[i] === "e" || s[i] === "E") {
       i++;
       if (s[i] === "+" || s[i] === "-") i++;
@@ -87,8 +101,13 @@ function scanValueEnd(s: string, members: TopMember[] = []): number {
   const object = (): void => {
     const top = depth === 0;
     depth++;
-    i++; ws();
-    if (peek() === "}") { i++; depth--; return; }
+    i++;
+    ws();
+    if (peek() === "}") {
+      i++;
+      depth--;
+      return;
+    }
     for (;;) {
       ws();
       if (peek() !== '"') bad("looking for beginning of object key string");
@@ -97,24 +116,45 @@ function scanValueEnd(s: string, members: TopMember[] = []): number {
       const key = top ? (JSON.parse(s.slice(keyAt, i)) as string) : "";
       ws();
       if (peek() !== ":") bad("after object key");
-      i++; ws();
+      i++;
+      ws();
       const from = i;
       value(false);
       if (top) members.push({ key, from, to: i });
       ws();
-      if (peek() === ",") { i++; continue; }
-      if (peek() === "}") { i++; depth--; return; }
+      if (peek() === ",") {
+        i++;
+        continue;
+      }
+      if (peek() === "}") {
+        i++;
+        depth--;
+        return;
+      }
       bad("after object key:value pair");
     }
   };
   const array = (): void => {
     depth++;
-    i++; ws();
-    if (peek() === "]") { i++; depth--; return; }
+    i++;
+    ws();
+    if (peek() === "]") {
+      i++;
+      depth--;
+      return;
+    }
     for (;;) {
-      value(false); ws();
-      if (peek() === ",") { i++; continue; }
-      if (peek() === "]") { i++; depth--; return; }
+      value(false);
+      ws();
+      if (peek() === ",") {
+        i++;
+        continue;
+      }
+      if (peek() === "]") {
+        i++;
+        depth--;
+        return;
+      }
       bad("after array element");
     }
   };
@@ -139,13 +179,39 @@ type GoFieldKind = "plain" | "map" | "last";
 const PULL_PUSH: Record<string, GoFieldKind> = { model: "plain", name: "plain", insecure: "plain", username: "plain", password: "plain", stream: "last" };
 const GO_STRUCTS: Record<string, Record<string, GoFieldKind>> = {
   ChatRequest: {
-    model: "plain", messages: "last", tools: "last", format: "last", options: "map", stream: "last", keep_alive: "last",
-    think: "last", truncate: "last", shift: "last", logprobs: "plain", top_logprobs: "plain", _debug_render_only: "plain",
+    model: "plain",
+    messages: "last",
+    tools: "last",
+    format: "last",
+    options: "map",
+    stream: "last",
+    keep_alive: "last",
+    think: "last",
+    truncate: "last",
+    shift: "last",
+    logprobs: "plain",
+    top_logprobs: "plain",
+    _debug_render_only: "plain",
   },
   GenerateRequest: {
-    model: "plain", prompt: "plain", suffix: "plain", system: "plain", template: "plain", context: "last", stream: "last",
-    raw: "plain", format: "last", images: "last", options: "map", keep_alive: "last", think: "last", truncate: "last",
-    shift: "last", logprobs: "plain", top_logprobs: "plain", _debug_render_only: "plain",
+    model: "plain",
+    prompt: "plain",
+    suffix: "plain",
+    system: "plain",
+    template: "plain",
+    context: "last",
+    stream: "last",
+    raw: "plain",
+    format: "last",
+    images: "last",
+    options: "map",
+    keep_alive: "last",
+    think: "last",
+    truncate: "last",
+    shift: "last",
+    logprobs: "plain",
+    top_logprobs: "plain",
+    _debug_render_only: "plain",
   },
   EmbedRequest: { model: "plain", input: "last", truncate: "last", dimensions: "plain", options: "map", keep_alive: "last" },
   EmbeddingRequest: { model: "plain", prompt: "plain", options: "map", keep_alive: "last" },
@@ -153,8 +219,18 @@ const GO_STRUCTS: Record<string, Record<string, GoFieldKind>> = {
   PullRequest: PULL_PUSH,
   PushRequest: PULL_PUSH,
   CreateRequest: {
-    model: "plain", name: "plain", from: "plain", stream: "last", quantize: "plain", files: "map", adapters: "map",
-    template: "plain", license: "last", system: "plain", parameters: "map", messages: "last",
+    model: "plain",
+    name: "plain",
+    from: "plain",
+    stream: "last",
+    quantize: "plain",
+    files: "map",
+    adapters: "map",
+    template: "plain",
+    license: "last",
+    system: "plain",
+    parameters: "map",
+    messages: "last",
   },
   CopyRequest: { source: "plain", destination: "plain" },
   DeleteRequest: { model: "plain", name: "plain" },
@@ -163,7 +239,10 @@ const GO_STRUCTS: Record<string, Record<string, GoFieldKind>> = {
 // encoding/json matches a key to a field exactly or else under simple case folding; for ASCII field names the only
 // non-ASCII letters that fold onto them are the Kelvin sign (k) and the long s (s).
 const goCaseless = (key: string): string =>
-  key.replace(/[A-Z]/g, (c) => c.toLowerCase()).replace(/\u212a/g, "k").replace(/\u017f/g, "s");
+  key
+    .replace(/[A-Z]/g, (c) => c.toLowerCase())
+    .replace(/\u212a/g, "k")
+    .replace(/\u017f/g, "s");
 
 const plainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -238,13 +317,18 @@ const B64 = /[A-Za-z0-9+/]/;
  */
 export function base64ErrorOffset(s: string): number | null {
   let si = 0;
-  const skipNewlines = (): void => { while (si < s.length && (s[si] === "\n" || s[si] === "\r")) si++; };
+  const skipNewlines = (): void => {
+    while (si < s.length && (s[si] === "\n" || s[si] === "\r")) si++;
+  };
   for (;;) {
     for (let j = 0; j < 4; j++) {
       if (si === s.length) return j === 0 ? null : si - j;
       const c = s[si++] as string;
       if (B64.test(c)) continue;
-      if (c === "\n" || c === "\r") { j--; continue; }
+      if (c === "\n" || c === "\r") {
+        j--;
+        continue;
+      }
       if (c !== "=" || j < 2) return si - 1;
       if (j === 2) {
         skipNewlines();

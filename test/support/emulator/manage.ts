@@ -61,14 +61,21 @@ function uninstall(ctx: RouteContext, entry: EmulatedModel): void {
 
 function derived(name: string, base?: EmulatedModel): EmulatedModel {
   const template: Omit<EmulatedModel, "name" | "modifiedAt"> = base ?? {
-    family: "llama", parameterSize: "1B", quantization: "Q4_K_M", capabilities: ["completion"], contextLength: 4096,
+    family: "llama",
+    parameterSize: "1B",
+    quantization: "Q4_K_M",
+    capabilities: ["completion"],
+    contextLength: 4096,
   };
   return { ...template, name: canonicalName(name), modifiedAt: nowWithOffset() };
 }
 
 /** The layers of a model as (digest, size): the weights and a small params blob. */
 function layers(entry: EmulatedModel): [string, number][] {
-  return [[modelDigest(entry), modelSize(entry)], [sha256(`params:${entry.name}`), 96]];
+  return [
+    [modelDigest(entry), modelSize(entry)],
+    [sha256(`params:${entry.name}`), 96],
+  ];
 }
 
 function unwrap<T>(ctx: RouteContext, checked: Checked<T>): T | null {
@@ -141,7 +148,11 @@ export async function create(ctx: RouteContext): Promise<void> {
     return sendProgress(ctx, stream, { steps: [], error: { message: "neither 'from' or 'files' was specified", status: 400 } });
   }
   if (typeof files !== "object" || Array.isArray(files)) {
-    return sendError(ctx.res, 400, `json: cannot unmarshal ${Array.isArray(files) ? "array" : typeof files} into Go struct field CreateRequest.files of type map[string]string`);
+    return sendError(
+      ctx.res,
+      400,
+      `json: cannot unmarshal ${Array.isArray(files) ? "array" : typeof files} into Go struct field CreateRequest.files of type map[string]string`,
+    );
   }
   const digests = Object.values(files as Json);
   if (digests.length === 0) return sendProgress(ctx, stream, { steps: [], error: { message: "no files provided to convert", status: 400 } });

@@ -4,28 +4,59 @@ import type { EmulatedModel } from "./types.ts";
 
 export const DEFAULT_MODELS: EmulatedModel[] = [
   {
-    name: "llama3.2:latest", family: "llama", parameterSize: "3.2B", quantization: "Q4_K_M",
-    capabilities: ["completion", "tools"], contextLength: 131072, modifiedAt: "2026-10-06T12:00:00+02:00",
+    name: "llama3.2:latest",
+    family: "llama",
+    parameterSize: "3.2B",
+    quantization: "Q4_K_M",
+    capabilities: ["completion", "tools"],
+    contextLength: 131072,
+    modifiedAt: "2026-10-06T12:00:00+02:00",
   },
   {
-    name: "llama3.3:70b-instruct-q4_K_M", family: "llama", parameterSize: "70.6B", quantization: "Q4_K_M",
-    capabilities: ["completion", "tools"], contextLength: 131072, modifiedAt: "2026-10-05T12:00:00+02:00",
+    name: "llama3.3:70b-instruct-q4_K_M",
+    family: "llama",
+    parameterSize: "70.6B",
+    quantization: "Q4_K_M",
+    capabilities: ["completion", "tools"],
+    contextLength: 131072,
+    modifiedAt: "2026-10-05T12:00:00+02:00",
   },
   {
-    name: "qwen3:8b", family: "qwen3", parameterSize: "8.2B", quantization: "Q4_K_M",
-    capabilities: ["completion", "tools", "thinking"], contextLength: 40960, modifiedAt: "2026-10-04T12:00:00+02:00",
+    name: "qwen3:8b",
+    family: "qwen3",
+    parameterSize: "8.2B",
+    quantization: "Q4_K_M",
+    capabilities: ["completion", "tools", "thinking"],
+    contextLength: 40960,
+    modifiedAt: "2026-10-04T12:00:00+02:00",
   },
   {
-    name: "llava:7b", family: "llama", parameterSize: "7B", quantization: "Q4_0",
-    capabilities: ["completion", "vision"], contextLength: 32768, modifiedAt: "2026-10-03T12:00:00+02:00",
+    name: "llava:7b",
+    family: "llama",
+    parameterSize: "7B",
+    quantization: "Q4_0",
+    capabilities: ["completion", "vision"],
+    contextLength: 32768,
+    modifiedAt: "2026-10-03T12:00:00+02:00",
   },
   {
-    name: "nomic-embed-text:latest", family: "nomic-bert", parameterSize: "137M", quantization: "F16",
-    capabilities: ["embedding"], embeddingLength: 8, contextLength: 2048, modifiedAt: "2026-10-02T12:00:00+02:00",
+    name: "nomic-embed-text:latest",
+    family: "nomic-bert",
+    parameterSize: "137M",
+    quantization: "F16",
+    capabilities: ["embedding"],
+    embeddingLength: 8,
+    contextLength: 2048,
+    modifiedAt: "2026-10-02T12:00:00+02:00",
   },
   {
-    name: "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M", family: "gemma3", parameterSize: "1B", quantization: "Q4_K_M",
-    capabilities: ["completion"], contextLength: 32768, modifiedAt: "2026-10-01T12:00:00+02:00",
+    name: "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
+    family: "gemma3",
+    parameterSize: "1B",
+    quantization: "Q4_K_M",
+    capabilities: ["completion"],
+    contextLength: 32768,
+    modifiedAt: "2026-10-01T12:00:00+02:00",
   },
 ];
 
@@ -33,7 +64,10 @@ export const DEFAULT_MODELS: EmulatedModel[] = [
 export function canonicalName(name: string): string {
   let n = name;
   for (const prefix of ["registry.ollama.ai/library/", "registry.ollama.ai/", "library/"]) {
-    if (n.toLowerCase().startsWith(prefix)) { n = n.slice(prefix.length); break; }
+    if (n.toLowerCase().startsWith(prefix)) {
+      n = n.slice(prefix.length);
+      break;
+    }
   }
   const base = n.slice(n.lastIndexOf("/") + 1);
   return base.includes(":") ? n : `${n}:latest`;

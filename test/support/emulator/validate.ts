@@ -42,8 +42,7 @@ function parseThink(v: unknown): Checked<boolean | undefined> {
 // Images are Go []byte, so encoding/json base64-decodes them while binding the body.
 function checkImages(images: unknown, goPath: string): string | null {
   if (images === undefined || images === null) return null;
-  const typeError = (v: unknown, want: string): string =>
-    `json: cannot unmarshal ${goKind(v)} into Go struct field ${goPath} of type ${want}`;
+  const typeError = (v: unknown, want: string): string => `json: cannot unmarshal ${goKind(v)} into Go struct field ${goPath} of type ${want}`;
   if (!Array.isArray(images)) return typeError(images, "[]api.ImageData");
   for (const img of images) {
     if (typeof img !== "string") return typeError(img, "api.ImageData");
@@ -84,7 +83,11 @@ function sampling(body: Json): { numPredict: number | null; stop: string[] } {
 
 // Shared tail of both handlers: model lookup, capability checks, effective think.
 function resolveModel(
-  model: string, think: boolean | undefined, verb: string, lookup: ModelLookup, tools: unknown[],
+  model: string,
+  think: boolean | undefined,
+  verb: string,
+  lookup: ModelLookup,
+  tools: unknown[],
 ): Checked<{ entry: EmulatedModel; think: boolean }> {
   const found = lookupModel(model, lookup);
   if (!found.ok) return found;
@@ -130,9 +133,18 @@ export function checkChat(body: Json, lookup: ModelLookup): Checked<GenRequest> 
   return {
     ok: true,
     value: {
-      endpoint: "chat", model: model.value, entry: resolved.value.entry, stream: body.stream !== false,
-      think: resolved.value.think, load: loadReason(msgs.length === 0, body.keep_alive), answer: chatAnswer(msgs, body.format, tools),
-      promptCount, ...sampling(body), logprobs: body.logprobs === true, topLogprobs: top.value, raw: false,
+      endpoint: "chat",
+      model: model.value,
+      entry: resolved.value.entry,
+      stream: body.stream !== false,
+      think: resolved.value.think,
+      load: loadReason(msgs.length === 0, body.keep_alive),
+      answer: chatAnswer(msgs, body.format, tools),
+      promptCount,
+      ...sampling(body),
+      logprobs: body.logprobs === true,
+      topLogprobs: top.value,
+      raw: false,
     },
   };
 }
@@ -163,11 +175,18 @@ export function checkGenerate(body: Json, lookup: ModelLookup): Checked<GenReque
   return {
     ok: true,
     value: {
-      endpoint: "generate", model, entry: resolved.value.entry, stream: body.stream !== false,
-      think: resolved.value.think, load: loadReason(prompt === "", body.keep_alive),
+      endpoint: "generate",
+      model,
+      entry: resolved.value.entry,
+      stream: body.stream !== false,
+      think: resolved.value.think,
+      load: loadReason(prompt === "", body.keep_alive),
       answer: generateAnswer(prompt, body.format, body.images, fields.suffix ?? ""),
-      promptCount: wordCount(prompt) + wordCount(fields.system) + 1, ...sampling(body),
-      logprobs: body.logprobs === true, topLogprobs: top.value, raw,
+      promptCount: wordCount(prompt) + wordCount(fields.system) + 1,
+      ...sampling(body),
+      logprobs: body.logprobs === true,
+      topLogprobs: top.value,
+      raw,
     },
   };
 }

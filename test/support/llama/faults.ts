@@ -20,8 +20,13 @@ export const createFaultSwitch = (): LlamaFaultSwitch => createSharedSwitch<Llam
 
 /** The number field each llama-server fault kind needs ("" for none). */
 const LLAMA_FAULT_FIELDS: Record<string, string> = {
-  "slow-first-byte": "delayMs", stall: "afterLines", drop: "afterLines", "error-midstream": "afterLines",
-  busy: "", loading: "", html: "status",
+  "slow-first-byte": "delayMs",
+  stall: "afterLines",
+  drop: "afterLines",
+  "error-midstream": "afterLines",
+  busy: "",
+  loading: "",
+  html: "status",
 };
 
 /** Validate a rule received over HTTP; returns an error text when it is not a LlamaFaultRule. */

@@ -23,24 +23,49 @@ export const CHAT_TEMPLATE =
 export function modelsBody(facts: ServerFacts): Json {
   return {
     object: "list",
-    data: [{
-      id: facts.alias,
-      object: "model",
-      created: facts.startedAt,
-      owned_by: "llamacpp",
-      // A Qwen2.5-7B-Instruct Q4_K_M file.
-      meta: { vocab_type: 2, n_vocab: 152064, n_ctx_train: 32768, n_embd: 3584, n_params: 7615616512, size: 4683073536 },
-    }],
+    data: [
+      {
+        id: facts.alias,
+        object: "model",
+        created: facts.startedAt,
+        owned_by: "llamacpp",
+        // A Qwen2.5-7B-Instruct Q4_K_M file.
+        meta: { vocab_type: 2, n_vocab: 152064, n_ctx_train: 32768, n_embd: 3584, n_params: 7615616512, size: 4683073536 },
+      },
+    ],
   };
 }
 
 function params(stream: boolean): Json {
   return {
-    n_predict: -1, seed: 4294967295, temperature: 0.8, dynatemp_range: 0, dynatemp_exponent: 1, top_k: 40, top_p: 0.95,
-    min_p: 0.05, xtc_probability: 0, xtc_threshold: 0.1, typical_p: 1, repeat_last_n: 64, repeat_penalty: 1,
-    presence_penalty: 0, frequency_penalty: 0, mirostat: 0, mirostat_tau: 5, mirostat_eta: 0.1, stop: [], max_tokens: -1,
-    n_keep: 0, n_discard: 0, ignore_eos: false, stream, n_probs: 0, min_keep: 0,
-    samplers: ["penalties", "dry", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature"], timings_per_token: false,
+    n_predict: -1,
+    seed: 4294967295,
+    temperature: 0.8,
+    dynatemp_range: 0,
+    dynatemp_exponent: 1,
+    top_k: 40,
+    top_p: 0.95,
+    min_p: 0.05,
+    xtc_probability: 0,
+    xtc_threshold: 0.1,
+    typical_p: 1,
+    repeat_last_n: 64,
+    repeat_penalty: 1,
+    presence_penalty: 0,
+    frequency_penalty: 0,
+    mirostat: 0,
+    mirostat_tau: 5,
+    mirostat_eta: 0.1,
+    stop: [],
+    max_tokens: -1,
+    n_keep: 0,
+    n_discard: 0,
+    ignore_eos: false,
+    stream,
+    n_probs: 0,
+    min_keep: 0,
+    samplers: ["penalties", "dry", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature"],
+    timings_per_token: false,
   };
 }
 
@@ -98,7 +123,5 @@ export function metricsText(totals: MetricTotals, pool: SlotPool): string {
     ["requests_processing", "gauge", "Number of requests processing.", busy],
     ["requests_deferred", "gauge", "Number of requests deferred.", pool.waiting()],
   ];
-  return metrics
-    .map(([name, type, help, value]) => `# HELP llamacpp:${name} ${help}\n# TYPE llamacpp:${name} ${type}\nllamacpp:${name} ${value}\n`)
-    .join("");
+  return metrics.map(([name, type, help, value]) => `# HELP llamacpp:${name} ${help}\n# TYPE llamacpp:${name} ${type}\nllamacpp:${name} ${value}\n`).join("");
 }

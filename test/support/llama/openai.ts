@@ -77,7 +77,13 @@ export function singleBody(plan: Plan, created: number): Json {
 
 function chatEvents(plan: Plan, created: number): SseEvent[] {
   const chunk = (choices: Json[], extra: Json = {}): Json => ({
-    choices, created, id: plan.id, model: plan.model, system_fingerprint: BUILD_INFO, object: "chat.completion.chunk", ...extra,
+    choices,
+    created,
+    id: plan.id,
+    model: plan.model,
+    system_fingerprint: BUILD_INFO,
+    object: "chat.completion.chunk",
+    ...extra,
   });
   const bodies: Array<{ body: Json; decoded: number }> = [];
   // The first token also brings the opening delta OpenAI clients expect.
@@ -100,7 +106,10 @@ function completionEvents(plan: Plan, created: number): SseEvent[] {
   const n = plan.steps.length;
   const final = {
     choices: [{ text: "", index: 0, logprobs: null, finish_reason: plan.finishReason }],
-    ...head, usage: usageOf(plan), id: plan.id, timings: timingsOf(plan.promptTokens, n),
+    ...head,
+    usage: usageOf(plan),
+    id: plan.id,
+    timings: timingsOf(plan.promptTokens, n),
   };
   return [...events, { data: JSON.stringify(final), decoded: n }];
 }

@@ -11,10 +11,7 @@ export const PROMPT_MS_PER_TOKEN = 2;
 export const PREDICTED_MS_PER_TOKEN = 20;
 
 /** One generated token: a piece of text, the head of a tool call, or a piece of its arguments. */
-export type Step =
-  | { content: string }
-  | { call: { id: string; name: string } }
-  | { args: string };
+export type Step = { content: string } | { call: { id: string; name: string } } | { args: string };
 
 export interface Plan {
   endpoint: "chat" | "completion";

@@ -81,7 +81,8 @@ function generation(plan: typeof planChat): Handler {
       sendPlan(ctx, p, {
         progress: (n) => void (slot.nDecoded = n),
         done: () => count(ctx.state.totals, p.promptTokens, p.steps.length),
-      }));
+      }),
+    );
   };
 }
 

@@ -47,7 +47,8 @@ export function createSlotPool(size: number): SlotPool {
     },
     release(slot) {
       const next = queue.shift();
-      if (next) next(slot); // handed over still busy
+      if (next)
+        next(slot); // handed over still busy
       else slot.busy = false;
     },
   };
@@ -64,5 +65,10 @@ export interface MetricTotals {
 }
 
 export const emptyTotals = (): MetricTotals => ({
-  promptTokens: 0, promptMs: 0, predictedTokens: 0, predictedMs: 0, decodeCalls: 0, nTokensMax: 0,
+  promptTokens: 0,
+  promptMs: 0,
+  predictedTokens: 0,
+  predictedMs: 0,
+  decodeCalls: 0,
+  nTokensMax: 0,
 });
