@@ -2,16 +2,17 @@
  * The micro-benchmark cases: each a floor and our code over the same input. Web APIs only, so the same cases run
  * in Node (bench/micro.ts) and inside workerd (bench/workerd-micro.ts).
  */
-import { validate } from "../src/openai/validate.ts";
-import { chatRequestSchema } from "../src/openai/chat-schema.ts";
+
 import { NdjsonDecoder } from "../src/ollama/ndjson.ts";
 import type { NativeChatChunk } from "../src/ollama/types.ts";
+import { chatRequestSchema } from "../src/openai/chat-schema.ts";
+import { validate } from "../src/openai/validate.ts";
 import { ChatAggregator } from "../src/translate/chat-aggregate.ts";
 import type { CompletionMeta } from "../src/translate/chat-common.ts";
 import { toNativeChat } from "../src/translate/chat-request.ts";
 import { ChatSseEncoder } from "../src/translate/chat-stream.ts";
 import { CompletionsSseEncoder } from "../src/translate/completions-stream.ts";
-import { ndjsonToSse, NdjsonSseTranslator, type SseLineEncoder } from "../src/translate/stream.ts";
+import { NdjsonSseTranslator, ndjsonToSse, type SseLineEncoder } from "../src/translate/stream.ts";
 import { chatRequestBody, chatStream, generateStream, splitRandomly } from "./fixtures.ts";
 
 export interface Runner {

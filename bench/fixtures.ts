@@ -131,7 +131,7 @@ export function chatStream(tokens: number, seed = 1): StreamFixture {
   lines.push(
     `{"model":"${MODEL}","created_at":"${CREATED_AT}","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,${metrics(42, tokens)}}`,
   );
-  return { bytes: new TextEncoder().encode(lines.join("\n") + "\n"), tokens, lines: lines.length };
+  return { bytes: new TextEncoder().encode(`${lines.join("\n")}\n`), tokens, lines: lines.length };
 }
 
 /** A /api/generate stream: ~10 % thinking lines, then `response` tokens, then the done line with context and metrics. */
@@ -145,7 +145,7 @@ export function generateStream(tokens: number, seed = 2): StreamFixture {
   lines.push(
     `{"model":"${MODEL}","created_at":"${CREATED_AT}","response":"","done":true,"done_reason":"stop","context":[128006,882,128007,271,9906],${metrics(42, tokens)}}`,
   );
-  return { bytes: new TextEncoder().encode(lines.join("\n") + "\n"), tokens, lines: lines.length };
+  return { bytes: new TextEncoder().encode(`${lines.join("\n")}\n`), tokens, lines: lines.length };
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { PerformanceObserver } from "node:perf_hooks";
 import v8 from "node:v8";
-import { microCases, type Runner, selfCheck, type SideName, type StreamAnswer } from "./cases.ts";
+import { microCases, type Runner, type SideName, type StreamAnswer, selfCheck } from "./cases.ts";
 import { median, round } from "./stats.ts";
 
 export const microNodeFlags = ["--expose-gc", "--min-semi-space-size=64", "--max-semi-space-size=64"];

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
-import { PROJECT_ROOT, WRANGLER_ENV, freePort } from "../scripts/wrangler-dev.ts";
+import { freePort, PROJECT_ROOT, WRANGLER_ENV } from "../scripts/wrangler-dev.ts";
 import { generateKey } from "../src/keys/key-format.ts";
 import { startOllamaEmulator } from "../test/support/ollama-emulator.ts";
 import { words } from "./fixtures.ts";

@@ -13,12 +13,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type E2eOptions, type E2eResult, type NonStreamFigures, runE2e, type StreamFigures } from "./e2e.ts";
 import type { SideName } from "./cases.ts";
-import { type MicroCase, microNodeFlags, type MicroOptions, type Side } from "./micro.ts";
-import { runWorkerdMicro, type WorkerdMicro, type WorkerdMicroOptions } from "./workerd-micro-run.ts";
-import { compatFromToml } from "./workerd.ts";
+import { type E2eOptions, type E2eResult, type NonStreamFigures, runE2e, type StreamFigures } from "./e2e.ts";
+import { type MicroCase, type MicroOptions, microNodeFlags, type Side } from "./micro.ts";
 import { round } from "./stats.ts";
+import { compatFromToml } from "./workerd.ts";
+import { runWorkerdMicro, type WorkerdMicro, type WorkerdMicroOptions } from "./workerd-micro-run.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 

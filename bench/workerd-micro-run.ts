@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import type { SideName } from "./cases.ts";
-import { cpuMsOf, startInstance } from "./workerd.ts";
 import { median, round } from "./stats.ts";
+import { cpuMsOf, startInstance } from "./workerd.ts";
 
 export interface WorkerdMicroOptions {
   runs: number;

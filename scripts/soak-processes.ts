@@ -2,7 +2,7 @@
  * The soak's processes: the emulator as a child in its own process group, and the memory (RSS) of a process
  * group read from /proc (Linux).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { PROJECT_ROOT, stopGroup, type WranglerDev } from "./wrangler-dev.ts";
 

@@ -15,9 +15,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { markdownTable, ms, percentile } from "./sse-check.ts";
-import { type Gateway, nonStreamOnce, streamOnce, tally } from "./soak-traffic.ts";
 import { type MemorySample, sampleMemory, startEmulator } from "./soak-processes.ts";
+import { type Gateway, nonStreamOnce, streamOnce, tally } from "./soak-traffic.ts";
+import { markdownTable, ms, percentile } from "./sse-check.ts";
 import { killGroup, stopGroup } from "./wrangler-dev.ts";
 import { startSnapshotWranglerDev } from "./wrangler-snapshot.ts";
 

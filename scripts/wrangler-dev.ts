@@ -2,7 +2,7 @@
  * Start `wrangler dev` for this project in its own process group, wait until it answers, and stop it cleanly.
  * Shared by `npm start`, `npm run demo`, the end-to-end tests and the benchmarks.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 

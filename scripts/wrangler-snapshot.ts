@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, killGroup, PROJECT_ROOT, stopGroup, waitForReady, WRANGLER_ENV, type WranglerDev, type WranglerDevOptions } from "./wrangler-dev.ts";
+import { freePort, killGroup, PROJECT_ROOT, stopGroup, WRANGLER_ENV, type WranglerDev, type WranglerDevOptions, waitForReady } from "./wrangler-dev.ts";
 
 const env = () => ({ ...process.env, ...WRANGLER_ENV, CI: process.env.CI ?? "true" });
 

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import type * as z from "zod";
 
 /** Parsing of single settings; each failure names its variable so the operator knows what to fix. */
 

@@ -1,12 +1,11 @@
 import * as z from "zod";
+import { type BackendConfig, parseBackends } from "./backends/config.ts";
 import { ConfigError, parseCount, parseDuration, parseJson, parseSize, parseUrl } from "./config-parse.ts";
 import type { EnvVars } from "./env-vars.ts";
-import { type BackendConfig, parseBackends } from "./backends/config.ts";
 import { keepAliveCeilingNs, type ModelLimits } from "./translate/model-limits.ts";
 
-export { ConfigError, parseCount, parseDuration, parseSize };
-
 export type { ModelLimits };
+export { ConfigError, parseCount, parseDuration, parseSize };
 
 /** Per-model defaults merged under every request for that model (the client's own values win). */
 export interface ModelDefaults {

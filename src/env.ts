@@ -1,7 +1,7 @@
-import type { BackendGate } from "./limits/backend-gate.ts";
+import type { EnvVars } from "./env-vars.ts";
 import type { KeyObject } from "./keys/key-object.ts";
 import type { KeyRegistry } from "./keys/registry.ts";
-import type { EnvVars } from "./env-vars.ts";
+import type { BackendGate } from "./limits/backend-gate.ts";
 
 export type { EnvVars };
 

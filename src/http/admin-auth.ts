@@ -1,6 +1,6 @@
 import type { Config } from "../config.ts";
-import { ApiError, routeNotFound, unauthorized } from "./errors.ts";
 import { bearerToken } from "./auth.ts";
+import { ApiError, routeNotFound, unauthorized } from "./errors.ts";
 import { secretsEqual } from "./secrets.ts";
 
 /**

@@ -1,7 +1,7 @@
+import type { BackendConfig } from "../backends/config.ts";
+import type { Config } from "../config.ts";
 import { keyObject } from "../keys/admin.ts";
 import { isWellFormedKey } from "../keys/key-format.ts";
-import type { Config } from "../config.ts";
-import type { BackendConfig } from "../backends/config.ts";
 import type { AdmissionPolicy, AdmitResult, GatePolicy, LimitSnapshot } from "../keys/types.ts";
 import { formatReset } from "../limits/window.ts";
 import type { AppContext } from "../routes/context.ts";

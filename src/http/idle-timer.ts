@@ -30,8 +30,14 @@ export class IdleTimer {
 
   readonly #check = (): void => {
     const idle = Date.now() - this.#last;
-    if (idle < this.#ms) return this.#schedule(this.#ms - idle);
-    if (!this.#onIdle()) return this.stop();
+    if (idle < this.#ms) {
+      this.#schedule(this.#ms - idle);
+      return;
+    }
+    if (!this.#onIdle()) {
+      this.stop();
+      return;
+    }
     this.#last = Date.now();
     this.#schedule(this.#ms);
   };

@@ -1,7 +1,7 @@
-import { ApiError, backendBroke, backendStalled, toApiError } from "./errors.ts";
-import { IdleTimer } from "./idle-timer.ts";
 import { clientGone, type UpstreamCall } from "../ollama/client.ts";
 import type { TransformHooks, UpstreamTranslator } from "../translate/stream.ts";
+import { ApiError, backendBroke, backendStalled, toApiError } from "./errors.ts";
+import { IdleTimer } from "./idle-timer.ts";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",

@@ -6,7 +6,7 @@ import { type AttemptContext, beforeAnswer } from "../routes/failover.ts";
 import { chargeable, clientLeft, NOTHING_GENERATED, readUpstream, streamThrough } from "../routes/upstream-answer.ts";
 import type { Usage } from "../translate/chat-common.ts";
 import { OpenAIStreamAggregator } from "./aggregate.ts";
-import { SseEventDecoder, smoothSse, StreamSmoother } from "./smooth.ts";
+import { SseEventDecoder, StreamSmoother, smoothSse } from "./smooth.ts";
 
 export interface LlamaRequest {
   path: "/v1/chat/completions" | "/v1/completions";

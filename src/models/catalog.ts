@@ -55,7 +55,10 @@ export class ModelCatalog {
     let firstError: unknown = null;
     results.forEach((result, i) => {
       const backend = this.#config.backends[i]!;
-      if (result.status === "fulfilled") return listings.push({ backend, models: result.value });
+      if (result.status === "fulfilled") {
+        listings.push({ backend, models: result.value });
+        return;
+      }
       firstError ??= result.reason;
       const stale = snapshots.get(snapshotKey(backend));
       if (stale) listings.push({ backend, models: stale.models });

@@ -205,9 +205,11 @@ export function goTopLevel(text: string, fields: readonly string[], parsed: unkn
 
   const members = topLevelMembers(text);
   const lastIndexOfKey = new Map<string, number>();
-  members.forEach((member, index) => lastIndexOfKey.set(member.key, index));
+  members.forEach((member, index) => {
+    lastIndexOfKey.set(member.key, index);
+  });
   // The last occurrence of a key is the value JSON.parse kept; an earlier exact duplicate is parsed from its text.
-  const valueOf = (member: Member, index: number): unknown =>
+  const memberValue = (member: Member, index: number): unknown =>
     lastIndexOfKey.get(member.key) === index ? parsed[member.key] : JSON.parse(text.slice(member.valueStart, member.valueEnd));
 
   const bound = new Map<string, unknown>();
@@ -218,7 +220,7 @@ export function goTopLevel(text: string, fields: readonly string[], parsed: unkn
     boundKeys.set(member.key, field);
     const isNull = text[member.valueStart] === "n";
     if (isNull && NULL_KEEPS.has(field) && bound.has(field)) return;
-    const value = isNull ? null : valueOf(member, index);
+    const value = isNull ? null : memberValue(member, index);
     const before = bound.get(field);
     bound.set(field, GO_MAPS.has(field) && isPlainObject(before) && isPlainObject(value) ? { ...before, ...value } : value);
   });

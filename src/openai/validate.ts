@@ -50,7 +50,7 @@ function describeExpected(issue: z.core.$ZodIssueInvalidUnion): string {
   const expected = new Set<string>();
   for (const branch of issue.errors) {
     for (const inner of branch) if (inner.code === "invalid_type") expected.add(inner.expected);
-    for (const inner of branch) if (inner.code === "invalid_value") inner.values.forEach((v) => expected.add(JSON.stringify(v)));
+    for (const inner of branch) if (inner.code === "invalid_value") for (const v of inner.values) expected.add(JSON.stringify(v));
   }
   return expected.size ? `expected ${[...expected].join(" or ")}` : "no accepted form matches";
 }

@@ -1,13 +1,13 @@
+import type { Caller } from "../http/auth.ts";
 import { readJsonBody } from "../http/body.ts";
-import { chatRequestSchema, type ChatRequest } from "../openai/chat-schema.ts";
-import { validate } from "../openai/validate.ts";
 import type { NativeChatChunk } from "../ollama/types.ts";
+import { type ChatRequest, chatRequestSchema } from "../openai/chat-schema.ts";
+import { validate } from "../openai/validate.ts";
 import { ChatAggregator } from "../translate/chat-aggregate.ts";
 import { chatImageRefs, toNativeChat } from "../translate/chat-request.ts";
 import { ChatSseEncoder } from "../translate/chat-stream.ts";
 import { collectImages, imageLimits } from "../translate/image-budget.ts";
 import type { AppContext } from "./context.ts";
-import type { Caller } from "../http/auth.ts";
 import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "./generation.ts";
 
 const chatSpec: GenerationSpec<ChatRequest, NativeChatChunk, ReadonlyMap<string, string>> = {

@@ -1,11 +1,11 @@
+import type { Caller } from "../http/auth.ts";
 import { readJsonBody } from "../http/body.ts";
-import { type CompletionRequest, validateCompletionRequest } from "../openai/completions-schema.ts";
 import type { NativeGenerateChunk } from "../ollama/types.ts";
+import { type CompletionRequest, validateCompletionRequest } from "../openai/completions-schema.ts";
 import { CompletionsAggregator } from "../translate/completions-aggregate.ts";
 import { toNativeCompletion } from "../translate/completions-request.ts";
 import { CompletionsSseEncoder } from "../translate/completions-stream.ts";
 import type { AppContext } from "./context.ts";
-import type { Caller } from "../http/auth.ts";
 import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "./generation.ts";
 
 const echoOf = (body: CompletionRequest): string => (body.echo ? body.prompt : "");

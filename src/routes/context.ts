@@ -1,5 +1,5 @@
-import type { Config } from "../config.ts";
 import type { BackendConfig } from "../backends/config.ts";
+import type { Config } from "../config.ts";
 import type { Env } from "../env.ts";
 import type { ModelCatalog } from "../models/catalog.ts";
 import type { OllamaClient } from "../ollama/client.ts";

@@ -1,7 +1,7 @@
 import type { Candidate } from "../backends/routing.ts";
 import { markDown, occupy } from "../backends/state.ts";
 import { type Admission, admit, type Caller } from "../http/auth.ts";
-import { ApiError, toApiError, withExtraHeaders } from "../http/errors.ts";
+import { type ApiError, toApiError, withExtraHeaders } from "../http/errors.ts";
 import type { Route } from "../models/catalog.ts";
 import type { AppContext } from "./context.ts";
 

@@ -5,7 +5,7 @@ import { json, withHeaders } from "../http/respond.ts";
 import { llamaAnswer } from "../llamacpp/answer.ts";
 import type { CompletionMeta, Usage } from "../translate/chat-common.ts";
 import { completionId } from "../translate/chat-common.ts";
-import { answerCeiling, applyOpenAILimits, limitsFor, modelDefaultsFor, type ModelLimits } from "../translate/model-limits.ts";
+import { answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../translate/model-limits.ts";
 import type { SseLineEncoder } from "../translate/stream.ts";
 import type { AppContext } from "./context.ts";
 import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";

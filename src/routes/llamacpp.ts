@@ -27,7 +27,7 @@ export async function llamaExtension(request: Request, app: AppContext): Promise
   const route = ROUTES[url.pathname];
   if (!route) throw routeNotFound(request.method, url.pathname);
   // Authentication first: whether llama.cpp backends exist is not for anonymous callers to learn.
-  const caller = route.access === "admin" ? (await requireAdmin(request, app.config), null) : await authenticate(request, app);
+  const caller = route.access === "admin" ? await requireAdmin(request, app.config).then(() => null) : await authenticate(request, app);
   const llamas = app.config.backends.filter((backend) => backend.kind === "llamacpp");
   if (!llamas.length) throw routeNotFound(request.method, url.pathname);
   if (request.method !== route.method) {

@@ -1,11 +1,11 @@
-import type { AppContext } from "./context.ts";
 import { admit, type Caller } from "../http/auth.ts";
 import { invalidRequest, withExtraHeaders } from "../http/errors.ts";
 import { json } from "../http/respond.ts";
 import type { ListedModel } from "../models/catalog.ts";
+import { resolveModel } from "../models/resolve.ts";
 import type { NativeShow } from "../ollama/types.ts";
 import { toModelList, toOpenAIModel } from "../translate/models.ts";
-import { resolveModel } from "../models/resolve.ts";
+import type { AppContext } from "./context.ts";
 
 /** GET /v1/models: installed models plus the aliases that point at one, limited to what the key may use. */
 export async function listModels(request: Request, app: AppContext, caller: Caller): Promise<Response> {

@@ -2,12 +2,12 @@ import type { BackendConfig } from "../backends/config.ts";
 import { requireAdmin } from "../http/admin-auth.ts";
 import { type Admission, admit, authenticate, type Caller } from "../http/auth.ts";
 import { readJson, readJsonBody } from "../http/body.ts";
-import { goTopLevel, NATIVE_FIELDS } from "../ollama/go-fields.ts";
-import { checkEmbeddingInputCaps } from "../openai/embeddings-schema.ts";
-import { applyNativeLimits, limitsFor } from "../translate/model-limits.ts";
 import { backendBroke, invalidRequest, modelNotFound, publicError, routeNotFound, toApiError, withExtraHeaders } from "../http/errors.ts";
 import type { OllamaClient } from "../ollama/client.ts";
+import { goTopLevel, NATIVE_FIELDS } from "../ollama/go-fields.ts";
 import { nativeErrorResponse, OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../ollama/passthrough.ts";
+import { checkEmbeddingInputCaps } from "../openai/embeddings-schema.ts";
+import { applyNativeLimits, limitsFor } from "../translate/model-limits.ts";
 import type { AppContext } from "./context.ts";
 import { answerCap, answerCeilingFor, estimateTextTokens, withAnswerCeiling } from "./generation.ts";
 import { clientLeft, NOTHING_GENERATED } from "./upstream-answer.ts";
@@ -63,7 +63,7 @@ async function dispatch(request: Request, app: AppContext): Promise<Response> {
   if (!route) throw routeNotFound(request.method, path);
   // Authentication first: without ADMIN_TOKEN the admin routes do not exist, whatever the method; a key route
   // checks the key before its body is read or any backend is asked anything.
-  const caller = route.admin ? (await requireAdmin(request, app.config), null) : await authenticate(request, app);
+  const caller = route.admin ? await requireAdmin(request, app.config).then(() => null) : await authenticate(request, app);
   const handler = route.methods[request.method];
   if (!handler) {
     return new Response(JSON.stringify({ error: "method not allowed" }), {

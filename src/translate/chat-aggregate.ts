@@ -1,14 +1,14 @@
-import type { NativeChatChunk, NativeToolCall } from "../ollama/types.ts";
 import { ApiError } from "../http/errors.ts";
+import type { NativeChatChunk, NativeToolCall } from "../ollama/types.ts";
 import {
   type CompletionMeta,
   type FinishReason,
+  finishReason,
   type OpenAILogprob,
   type OpenAIToolCall,
-  type Usage,
-  finishReason,
   toOpenAILogprobs,
   toOpenAIToolCall,
+  type Usage,
   usageOf,
 } from "./chat-common.ts";
 

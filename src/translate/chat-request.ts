@@ -1,8 +1,8 @@
 import type { ModelDefaults } from "../config.ts";
 import { MAX_JSON_DEPTH, nestedDeeperThan } from "../http/body.ts";
 import { invalidRequest } from "../http/errors.ts";
-import type { ChatMessage, ChatRequest } from "../openai/chat-schema.ts";
 import type { NativeChatRequest, NativeMessage, NativeTool, NativeToolCall } from "../ollama/types.ts";
+import type { ChatMessage, ChatRequest } from "../openai/chat-schema.ts";
 import type { ImageRef } from "./image-budget.ts";
 import { imageSource } from "./images.ts";
 import { limitKeepAlive, limitOptions, type ModelLimits } from "./model-limits.ts";
@@ -134,6 +134,9 @@ export function toNativeMessages(messages: readonly ChatMessage[], remoteImages?
       }
       case "function":
         return { role: "tool", content: message.content ?? "", tool_name: message.name };
+      default:
+        // The schema admits no other role; this keeps the mapping total should one be added there.
+        throw invalidRequest("Unsupported message role.", `${at}.role`);
     }
   });
 }

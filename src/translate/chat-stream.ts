@@ -1,6 +1,6 @@
 import type { NativeChatChunk, NativeLogprob } from "../ollama/types.ts";
-import { type CompletionMeta, finishReason, toOpenAILogprobs, toOpenAIToolCall } from "./chat-common.ts";
 import { toolCallTokens } from "./chat-aggregate.ts";
+import { type CompletionMeta, finishReason, toOpenAILogprobs, toOpenAIToolCall } from "./chat-common.ts";
 import { PLAIN_CHAT_TOKEN } from "./plain-lines.ts";
 import { SseEncoder } from "./sse-encoder.ts";
 

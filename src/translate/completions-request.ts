@@ -1,6 +1,6 @@
 import type { ModelDefaults } from "../config.ts";
-import type { CompletionRequest } from "../openai/completions-schema.ts";
 import type { NativeGenerateRequest } from "../ollama/types.ts";
+import type { CompletionRequest } from "../openai/completions-schema.ts";
 import { limitKeepAlive, limitOptions, type ModelLimits } from "./model-limits.ts";
 import { buildOptions, buildThink } from "./options.ts";
 

@@ -1,7 +1,7 @@
 import type { ModelDefaults } from "../config.ts";
 import { ApiError } from "../http/errors.ts";
-import type { EmbeddingRequest } from "../openai/embeddings-schema.ts";
 import type { NativeEmbedRequest, NativeEmbedResponse } from "../ollama/types.ts";
+import type { EmbeddingRequest } from "../openai/embeddings-schema.ts";
 import { limitKeepAlive, limitOptions, type ModelLimits } from "./model-limits.ts";
 
 /** Pure mapping of /v1/embeddings ↔ native /api/embed. */
@@ -56,7 +56,9 @@ export function toOpenAIEmbeddings(answer: NativeEmbedResponse, inputCount: numb
 export function float32Base64(vector: readonly number[]): string {
   const bytes = new Uint8Array(vector.length * 4);
   const view = new DataView(bytes.buffer);
-  vector.forEach((value, i) => view.setFloat32(i * 4, value, true));
+  vector.forEach((value, i) => {
+    view.setFloat32(i * 4, value, true);
+  });
   let binary = "";
   const CHUNK = 0x8000;
   for (let i = 0; i < bytes.length; i += CHUNK) binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));

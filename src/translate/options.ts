@@ -1,6 +1,6 @@
 import type { ModelDefaults } from "../config.ts";
-import type { ThinkValue } from "../ollama/types.ts";
 import { invalidRequest } from "../http/errors.ts";
+import type { ThinkValue } from "../ollama/types.ts";
 
 /** OpenAI sampling fields that map 1:1 onto Ollama `options` keys. */
 const SAMPLING_FIELDS = {

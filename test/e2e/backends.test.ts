@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWranglerDev, type WranglerDev } from "../../scripts/wrangler-dev.ts";
-import { startLlamaEmulator, type LlamaEmulator } from "../support/llama-emulator.ts";
+import { type LlamaEmulator, startLlamaEmulator } from "../support/llama-emulator.ts";
 import { DEFAULT_MODELS, type Emulator, startOllamaEmulator } from "../support/ollama-emulator.ts";
 
 /**

@@ -7,7 +7,7 @@ export const E2E_ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef0";
 /** The emulator plays Ollama; `wrangler dev` serves the Worker exactly as `npm start` does. */
 export default async function setup(project: TestProject) {
   const emulator = await startOllamaEmulator({ host: "127.0.0.1", port: 0, tokenDelayMs: 2 });
-  let dev;
+  let dev: Awaited<ReturnType<typeof startWranglerDev>> | undefined;
   try {
     dev = await startWranglerDev({
       vars: {

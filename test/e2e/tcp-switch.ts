@@ -4,7 +4,7 @@
  * machine asleep, cloudflared stopped); `up()` listens again on the same port. Bytes pass through untouched, and
  * closing either side closes the other, so a client abort still reaches the emulator.
  */
-import { createServer, connect, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 export interface TcpSwitch {
   /** http://127.0.0.1:<port>: use as OLLAMA_URL. */

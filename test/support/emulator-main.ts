@@ -1,7 +1,8 @@
 // CLI: npx node test/support/emulator-main.ts [--port N] [--host 127.0.0.1] [--token-delay-ms N]
 // Prints exactly one line, "ollama-emulator listening on <url>", once it accepts connections.
-import { startOllamaEmulator } from "./ollama-emulator.ts";
+
 import type { EmulatorOptions } from "./ollama-emulator.ts";
+import { startOllamaEmulator } from "./ollama-emulator.ts";
 
 const USAGE = "usage: emulator-main.ts [--port N] [--host 127.0.0.1] [--token-delay-ms N]";
 

@@ -1,8 +1,9 @@
 // CLI: npx node test/support/llama-emulator-main.ts [--port N] [--host 127.0.0.1] [--alias NAME] [--api-key KEY]
 //   [--token-delay-ms N] [--embeddings] [--no-slots] [--metrics] [--parallel N] [--loading-ms N]
 // Prints exactly one line, "llama-emulator listening on <url>", once it accepts connections.
-import { startLlamaEmulator } from "./llama-emulator.ts";
+
 import type { LlamaEmulatorOptions } from "./llama-emulator.ts";
+import { startLlamaEmulator } from "./llama-emulator.ts";
 
 const USAGE =
   "usage: llama-emulator-main.ts [--port N] [--host 127.0.0.1] [--alias NAME] [--api-key KEY] [--token-delay-ms N]" +

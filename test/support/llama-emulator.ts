@@ -1,15 +1,16 @@
 // A deterministic stand-in for llama.cpp's llama-server (its OpenAI-compatible API and monitoring routes), with
 // fault injection, for the gateway's tests. Same control routes as the Ollama emulator, under /__emulator/.
-import { createServer } from "node:http";
+
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import { cloudflareErrorPage } from "./emulator/faults.ts";
 import { flatHeaders, pause, readBytes } from "./emulator/http.ts";
 import { closeServer, createResponseTracker, listen } from "./emulator/server.ts";
-import { createFaultSwitch, isLineFault, parseFaultRule } from "./llama/faults.ts";
 import type { FaultSwitch } from "./llama/faults.ts";
+import { createFaultSwitch, isLineFault, parseFaultRule } from "./llama/faults.ts";
 import { errorBody, INVALID_API_KEY, LOADING, NO_SLOT, sendJson, sendReply, sendText } from "./llama/http.ts";
-import { routeRequest } from "./llama/routes.ts";
 import type { LlamaState, RouteContext } from "./llama/routes.ts";
+import { routeRequest } from "./llama/routes.ts";
 import { createSlotPool, emptyTotals } from "./llama/slots.ts";
 import type { LlamaEmulator, LlamaEmulatorOptions, LlamaEmulatorStats, LlamaFault, RecordedRequest } from "./llama/types.ts";
 

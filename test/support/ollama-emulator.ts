@@ -1,17 +1,18 @@
 // A deterministic stand-in for Ollama's native HTTP API, with fault injection, for the gateway's tests.
-import { createServer } from "node:http";
+
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { cloudflareErrorPage, createFaultSwitch, isLineFault, parseFaultRule, BUSY_MESSAGE } from "./emulator/faults.ts";
+import { createServer } from "node:http";
 import type { FaultSwitch } from "./emulator/faults.ts";
+import { BUSY_MESSAGE, cloudflareErrorPage, createFaultSwitch, isLineFault, parseFaultRule } from "./emulator/faults.ts";
 import { flatHeaders, hostAllowed, originAllowed, pause, readBody, readBytes, rfc3339Nano, sendEmpty, sendError, sendJson, sendText } from "./emulator/http.ts";
 import { DEFAULT_MODELS } from "./emulator/models.ts";
+import type { EmulatorState, RouteContext } from "./emulator/routes.ts";
 import { routeRequest } from "./emulator/routes.ts";
 import { closeServer, createResponseTracker, listen } from "./emulator/server.ts";
-import type { EmulatorState, RouteContext } from "./emulator/routes.ts";
 import type { Emulator, EmulatorOptions, EmulatorStats, Fault, RecordedRequest } from "./emulator/types.ts";
 
-export { DEFAULT_MODELS };
 export type { EmulatedModel, Emulator, EmulatorOptions, EmulatorStats, Fault, FaultRule, RecordedRequest } from "./emulator/types.ts";
+export { DEFAULT_MODELS };
 
 const CONTROL_PREFIX = "/__emulator/";
 

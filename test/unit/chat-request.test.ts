@@ -1,10 +1,10 @@
-import { failure } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
 import type { ModelDefaults } from "../../src/config.ts";
 import { chatRequestSchema } from "../../src/openai/chat-schema.ts";
 import { validate } from "../../src/openai/validate.ts";
 import { remoteImageUrls, toNativeChat } from "../../src/translate/chat-request.ts";
 import { toBase64 } from "../../src/translate/images.ts";
+import { failure } from "./helpers.ts";
 
 const m = "test-model";
 const U = { role: "user", content: "Hello" };

@@ -1,10 +1,10 @@
-import { sseFrames } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/http/errors.ts";
 import type { NativeChatChunk } from "../../src/ollama/types.ts";
 import { ChatAggregator } from "../../src/translate/chat-aggregate.ts";
 import type { CompletionMeta } from "../../src/translate/chat-common.ts";
 import { ChatSseEncoder } from "../../src/translate/chat-stream.ts";
+import { sseFrames } from "./helpers.ts";
 
 const meta: CompletionMeta = { id: "chatcmpl-abc", created: 1700000000, model: "gpt-4o-mini", systemFingerprint: "fp_test" };
 const envelope = { id: "chatcmpl-abc", object: "chat.completion.chunk", created: 1700000000, model: "gpt-4o-mini", system_fingerprint: "fp_test" };

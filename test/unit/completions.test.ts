@@ -1,15 +1,15 @@
-import { failure, sseFrames } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
 import type { ModelDefaults } from "../../src/config.ts";
 import { ApiError } from "../../src/http/errors.ts";
-import { validateCompletionRequest } from "../../src/openai/completions-schema.ts";
 import type { NativeGenerateChunk, NativeLogprob } from "../../src/ollama/types.ts";
+import { validateCompletionRequest } from "../../src/openai/completions-schema.ts";
 import type { CompletionMeta } from "../../src/translate/chat-common.ts";
 import { CompletionsAggregator } from "../../src/translate/completions-aggregate.ts";
 import { appendLegacyLogprobs, codePoints, emptyLegacyLogprobs } from "../../src/translate/completions-common.ts";
 import { toNativeCompletion } from "../../src/translate/completions-request.ts";
 import { type CompletionStreamOptions, CompletionsSseEncoder } from "../../src/translate/completions-stream.ts";
 import { ndjsonToSse } from "../../src/translate/stream.ts";
+import { failure, sseFrames } from "./helpers.ts";
 
 const m = "test-model";
 
@@ -291,7 +291,7 @@ describe("CompletionsSseEncoder", () => {
   });
 
   it("works inside ndjsonToSse: NDJSON bytes split anywhere → the same frames", async () => {
-    const ndjson = [tok("Grüße"), tok(" 🙂"), done("stop", { prompt_eval_count: 2, eval_count: 2 })].map((l) => JSON.stringify(l)).join("\n") + "\n";
+    const ndjson = `${[tok("Grüße"), tok(" 🙂"), done("stop", { prompt_eval_count: 2, eval_count: 2 })].map((l) => JSON.stringify(l)).join("\n")}\n`;
     const bytes = new TextEncoder().encode(ndjson);
     let at = 0;
     const source = new ReadableStream<Uint8Array>({
@@ -407,7 +407,7 @@ describe("legacy logprobs helpers", () => {
 });
 
 describe("the official openai SDK reads our answers", () => {
-  const ndjson = (lines: NativeGenerateChunk[]) => lines.map((line) => JSON.stringify(line)).join("\n") + "\n";
+  const ndjson = (lines: NativeGenerateChunk[]) => `${lines.map((line) => JSON.stringify(line)).join("\n")}\n`;
   const lines = [
     tok("Hi", {
       logprobs: [

@@ -1,7 +1,7 @@
-import { failure } from "./helpers.ts";
 import { describe, expect, it } from "vitest";
 import { checkEmbeddingInputCaps, type EmbeddingLimits, validateEmbeddingRequest } from "../../src/openai/embeddings-schema.ts";
 import { float32Base64, toNativeEmbed, toOpenAIEmbeddings } from "../../src/translate/embeddings.ts";
+import { failure } from "./helpers.ts";
 
 const m = "test-model";
 const LIMITS: EmbeddingLimits = { maxInputs: 256, maxBytes: 1024 ** 2 };

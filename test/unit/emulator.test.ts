@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_MODELS, startOllamaEmulator } from "../support/ollama-emulator.ts";
 import type { Emulator, FaultRule } from "../support/ollama-emulator.ts";
+import { DEFAULT_MODELS, startOllamaEmulator } from "../support/ollama-emulator.ts";
 
 type Json = Record<string, any>;
 let emu: Emulator;
@@ -49,19 +49,19 @@ const CREATED_AT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
 describe("metadata endpoints", () => {
   it("answers /, /api/version, 404 and 405 like Ollama", async () => {
-    const root = await fetch(emu.url + "/");
+    const root = await fetch(`${emu.url}/`);
     expect(root.headers.get("content-type")).toBe("text/plain; charset=utf-8");
     expect(await root.text()).toBe("Ollama is running");
-    expect(await (await fetch(emu.url + "/api/version")).json()).toEqual({ version: "0.33.0" });
-    expect(await (await fetch(legacy.url + "/api/version")).json()).toEqual({ version: "0.11.4" });
-    const missing = await fetch(emu.url + "/api/nope");
+    expect(await (await fetch(`${emu.url}/api/version`)).json()).toEqual({ version: "0.33.0" });
+    expect(await (await fetch(`${legacy.url}/api/version`)).json()).toEqual({ version: "0.11.4" });
+    const missing = await fetch(`${emu.url}/api/nope`);
     expect([missing.status, await missing.text()]).toEqual([404, "404 page not found"]);
-    const wrong = await fetch(emu.url + "/api/chat");
+    const wrong = await fetch(`${emu.url}/api/chat`);
     expect([wrong.status, await wrong.text()]).toEqual([405, "405 method not allowed"]);
   });
 
   it("lists tags newest first with full details", async () => {
-    const { models } = await (await fetch(emu.url + "/api/tags")).json();
+    const { models } = await (await fetch(`${emu.url}/api/tags`)).json();
     expect(models.map((m: Json) => m.name)).toEqual(DEFAULT_MODELS.map((m) => m.name));
     const qwen = models[2];
     expect(qwen).toMatchObject({
@@ -91,9 +91,9 @@ describe("metadata endpoints", () => {
   });
 
   it("lists models used since reset in /api/ps", async () => {
-    expect(await (await fetch(emu.url + "/api/ps")).json()).toEqual({ models: [] });
+    expect(await (await fetch(`${emu.url}/api/ps`)).json()).toEqual({ models: [] });
     await (await chat({ messages: user("hi"), stream: false })).json();
-    const { models } = await (await fetch(emu.url + "/api/ps")).json();
+    const { models } = await (await fetch(`${emu.url}/api/ps`)).json();
     expect(models).toHaveLength(1);
     expect(models[0]).toMatchObject({ name: "llama3.2:latest", model: "llama3.2:latest", context_length: 4096 });
     expect(Date.parse(models[0].expires_at)).toBeGreaterThan(Date.now());
@@ -244,9 +244,9 @@ describe("/api/chat", () => {
   it("answers a load request for empty messages", async () => {
     const body = await (await chat({ messages: [] })).json();
     expect(body).toEqual({ model: "llama3.2", created_at: body.created_at, message: { role: "assistant", content: "" }, done: true, done_reason: "load" });
-    expect((await (await fetch(emu.url + "/api/ps")).json()).models).toHaveLength(1);
+    expect((await (await fetch(`${emu.url}/api/ps`)).json()).models).toHaveLength(1);
     expect((await (await chat({ messages: [], keep_alive: 0 })).json()).done_reason).toBe("unload");
-    expect((await (await fetch(emu.url + "/api/ps")).json()).models).toHaveLength(0);
+    expect((await (await fetch(`${emu.url}/api/ps`)).json()).models).toHaveLength(0);
   });
 });
 
@@ -265,7 +265,7 @@ describe("Go's field matching: case-insensitive keys, the last one wins", () => 
     const body = await answer("/api/chat", text);
     expect(body.model).toBe("qwen3:8b");
     expect(body.message).toEqual({ role: "assistant", content: "Hello! You said: hi" });
-    expect((await (await fetch(emu.url + "/api/ps")).json()).models.map((m: Json) => m.name)).toEqual(["qwen3:8b"]);
+    expect((await (await fetch(`${emu.url}/api/ps`)).json()).models.map((m: Json) => m.name)).toEqual(["qwen3:8b"]);
   });
 
   it("text order decides between exact duplicates, which JSON.parse reorders", async () => {
@@ -315,7 +315,7 @@ describe("Go's field matching: case-insensitive keys, the last one wins", () => 
 describe("Host and Origin guards", () => {
   const raw = (headers: Record<string, string>) =>
     new Promise<[number, string]>((resolve, reject) => {
-      const req = httpRequest(emu.url + "/api/version", { headers }, (res) => {
+      const req = httpRequest(`${emu.url}/api/version`, { headers }, (res) => {
         let text = "";
         res.on("data", (c) => (text += c)).on("end", () => resolve([res.statusCode ?? 0, text]));
       });
@@ -395,7 +395,7 @@ describe("faults", () => {
     await expectError(chat({ messages: user("x") }), 503, "server busy, please try again.  maximum pending requests exceeded");
     expect((await chat({ messages: user("x") })).status).toBe(200);
     withFault({ fault: { kind: "html", status: 530 }, paths: ["/api/tags"] });
-    const html = await fetch(emu.url + "/api/tags");
+    const html = await fetch(`${emu.url}/api/tags`);
     expect([html.status, html.headers.get("content-type")]).toEqual([530, "text/html; charset=UTF-8"]);
     expect(await html.text()).toContain("Error 1033");
     expect((await chat({ messages: user("x") })).status).toBe(200);
@@ -408,7 +408,7 @@ describe("faults", () => {
 
   it("forbidden (an empty 403) and access-redirect (a 302 to an Access login)", async () => {
     withFault({ fault: { kind: "forbidden" }, paths: ["/api/tags"], times: 1 });
-    const forbidden = await fetch(emu.url + "/api/tags");
+    const forbidden = await fetch(`${emu.url}/api/tags`);
     expect([forbidden.status, await forbidden.text()]).toEqual([403, ""]);
     withFault({ fault: { kind: "access-redirect" }, times: 1 });
     // (redirect: "manual": never follow it off this machine)
@@ -489,7 +489,7 @@ describe("counting and control routes", () => {
 });
 
 describe("model management", () => {
-  const names = async () => ((await (await fetch(emu.url + "/api/tags")).json()).models as Json[]).map((m) => m.name);
+  const names = async () => ((await (await fetch(`${emu.url}/api/tags`)).json()).models as Json[]).map((m) => m.name);
   const send = (method: string, path: string, body: unknown) => fetch(emu.url + path, { method, body: typeof body === "string" ? body : JSON.stringify(body) });
 
   it("pull streams progress ending in success, installs the model, and honours stream:false", async () => {
@@ -596,7 +596,7 @@ describe("model management", () => {
     ac.abort();
     await until(() => slow.stats().open === 0);
     expect(slow.stats().aborted).toBe(1);
-    const { models } = await (await fetch(slow.url + "/api/tags")).json();
+    const { models } = await (await fetch(`${slow.url}/api/tags`)).json();
     expect(models.map((m: Json) => m.name)).not.toContain("slow-model:latest");
   });
 

@@ -280,7 +280,7 @@ describe("usage of answers cut short: charge what was generated, estimate when t
     expect(meter.usage()).toEqual(usage(4));
     // Lines that need parsing: logprobs, tool calls (counted by size), an error line, blank lines.
     meter.push(
-      utf8.encode(chatLine({ content: "!" }, { logprobs: [{ token: "!", logprob: -0.1 }] }) + chatLine({ tool_calls: toolCalls }) + '{"error":"boom"}\n\n'),
+      utf8.encode(`${chatLine({ content: "!" }, { logprobs: [{ token: "!", logprob: -0.1 }] }) + chatLine({ tool_calls: toolCalls })}{"error":"boom"}\n\n`),
     );
     expect(meter.usage()).toEqual(usage(4 + 1 + 17));
     // Ollama's final counts replace every estimate.

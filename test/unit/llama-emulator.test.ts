@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startLlamaEmulator } from "../support/llama-emulator.ts";
 import type { LlamaEmulator, LlamaFaultRule } from "../support/llama-emulator.ts";
+import { startLlamaEmulator } from "../support/llama-emulator.ts";
 
 type Json = Record<string, any>;
 let emu: LlamaEmulator; // --metrics, default alias, no delay
@@ -95,28 +95,28 @@ const TIMINGS = (promptN: number, predictedN: number) => ({
 
 describe("server routes", () => {
   it("answers /health, /v1/models and 404s like llama-server", async () => {
-    const health = await fetch(emu.url + "/health");
+    const health = await fetch(`${emu.url}/health`);
     expect([health.status, health.headers.get("content-type"), health.headers.get("server"), await health.json()]).toEqual([
       200,
       "application/json; charset=utf-8",
       "llama.cpp",
       { status: "ok" },
     ]);
-    expect(await (await fetch(emu.url + "/v1/health")).json()).toEqual({ status: "ok" });
-    const models = await (await fetch(emu.url + "/v1/models")).json();
+    expect(await (await fetch(`${emu.url}/v1/health`)).json()).toEqual({ status: "ok" });
+    const models = await (await fetch(`${emu.url}/v1/models`)).json();
     expect(models).toEqual({
       object: "list",
       data: [{ id: "qwen2.5-7b-instruct", object: "model", created: expect.any(Number), owned_by: "llamacpp", meta: expect.any(Object) }],
     });
     expect(Object.keys(models.data[0].meta)).toEqual(["vocab_type", "n_vocab", "n_ctx_train", "n_embd", "n_params", "size"]);
-    expect(await (await fetch(emu.url + "/models")).json()).toEqual(models);
+    expect(await (await fetch(`${emu.url}/models`)).json()).toEqual(models);
     const notFound = { error: { message: "File Not Found", type: "not_found_error", code: 404 } };
-    await expectError(fetch(emu.url + "/api/tags"), 404, notFound);
-    await expectError(fetch(emu.url + "/v1/chat/completions"), 404, notFound); // GET on a POST route
+    await expectError(fetch(`${emu.url}/api/tags`), 404, notFound);
+    await expectError(fetch(`${emu.url}/v1/chat/completions`), 404, notFound); // GET on a POST route
   });
 
   it("describes itself in /props and /slots", async () => {
-    const props = await (await fetch(emu.url + "/props")).json();
+    const props = await (await fetch(`${emu.url}/props`)).json();
     expect(props).toMatchObject({
       total_slots: 4,
       model_alias: "qwen2.5-7b-instruct",
@@ -128,7 +128,7 @@ describe("server routes", () => {
       default_generation_settings: { id: 0, id_task: -1, n_ctx: 8192, is_processing: false, params: { n_predict: -1, top_k: 40 } },
     });
     expect(props.chat_template).toContain("<|im_start|>");
-    const slots = await (await fetch(emu.url + "/slots")).json();
+    const slots = await (await fetch(`${emu.url}/slots`)).json();
     expect(slots.map((s: Json) => [s.id, s.is_processing, s.n_ctx])).toEqual([
       [0, false, 8192],
       [1, false, 8192],
@@ -145,24 +145,24 @@ describe("server routes", () => {
   it("serves /slots and /metrics only when enabled", async () => {
     const key = { headers: { Authorization: "Bearer sekrit" } };
     await expectError(
-      fetch(keyed.url + "/slots", key),
+      fetch(`${keyed.url}/slots`, key),
       501,
       llamaError(501, "This server does not support slots endpoint. Start it with `--slots`", "not_supported_error"),
     );
     await expectError(
-      fetch(keyed.url + "/metrics", key),
+      fetch(`${keyed.url}/metrics`, key),
       501,
       llamaError(501, "This server does not support metrics endpoint. Start it with `--metrics`", "not_supported_error"),
     );
     await (await chat({ messages: user("hi there") })).json();
-    const metrics = await fetch(emu.url + "/metrics");
+    const metrics = await fetch(`${emu.url}/metrics`);
     expect(metrics.headers.get("content-type")).toBe("text/plain; version=0.0.4");
     const text = await metrics.text();
     expect(text).toContain("# TYPE llamacpp:prompt_tokens_total counter\nllamacpp:prompt_tokens_total 3\n");
     expect(text).toContain("llamacpp:tokens_predicted_total 7\n");
     expect(text).toContain("# TYPE llamacpp:requests_processing gauge\nllamacpp:requests_processing 0\n");
     emu.reset();
-    expect(await (await fetch(emu.url + "/metrics")).text()).toContain("llamacpp:prompt_tokens_total 0\n");
+    expect(await (await fetch(`${emu.url}/metrics`)).text()).toContain("llamacpp:prompt_tokens_total 0\n");
   });
 });
 
@@ -402,7 +402,7 @@ describe("API key", () => {
     const invalidKey = { error: { message: "Invalid API Key", type: "authentication_error", code: 401 } };
     await expectError(chat({ messages: user("hi") }, keyed), 401, invalidKey);
     await expectError(chat({ messages: user("hi") }, keyed, { headers: { Authorization: "Bearer wrong" } }), 401, invalidKey);
-    await expectError(fetch(keyed.url + "/props"), 401, invalidKey);
+    await expectError(fetch(`${keyed.url}/props`), 401, invalidKey);
     await expectError(post("/tokenize", { content: "x" }, {}, keyed), 401, invalidKey);
     const accepted: Record<string, string>[] = [{ Authorization: "Bearer sekrit" }, { "X-Api-Key": "sekrit" }];
     for (const headers of accepted) {
@@ -410,9 +410,9 @@ describe("API key", () => {
       expect(ok.choices[0].message.content).toBe("Hello from llama.cpp! You said: hi");
     }
     for (const path of ["/health", "/v1/health", "/models", "/v1/models"]) expect((await fetch(keyed.url + path)).status).toBe(200);
-    expect((await (await fetch(keyed.url + "/v1/models")).json()).data[0].id).toBe("my-model");
+    expect((await (await fetch(`${keyed.url}/v1/models`)).json()).data[0].id).toBe("my-model");
     // A CORS preflight carries no Authorization: answered without the key, origin echoed.
-    const preflight = await fetch(keyed.url + "/v1/chat/completions", { method: "OPTIONS", headers: { Origin: "https://app.example" } });
+    const preflight = await fetch(`${keyed.url}/v1/chat/completions`, { method: "OPTIONS", headers: { Origin: "https://app.example" } });
     expect([preflight.status, preflight.headers.get("access-control-allow-origin"), preflight.headers.get("access-control-allow-headers")]).toEqual([
       200,
       "https://app.example",
@@ -427,11 +427,11 @@ describe("loading", () => {
     const loading = await startLlamaEmulator({ loadingMs: 200, apiKey: "k" });
     try {
       const body = { error: { message: "Loading model", type: "unavailable_error", code: 503 } };
-      await expectError(fetch(loading.url + "/health"), 503, body);
-      await expectError(fetch(loading.url + "/v1/models"), 503, body);
+      await expectError(fetch(`${loading.url}/health`), 503, body);
+      await expectError(fetch(`${loading.url}/v1/models`), 503, body);
       await expectError(chat({ messages: user("hi") }, loading), 503, body); // before the key check
-      await until(async () => (await fetch(loading.url + "/health")).status === 200);
-      expect(await (await fetch(loading.url + "/health")).json()).toEqual({ status: "ok" });
+      await until(async () => (await fetch(`${loading.url}/health`)).status === 200);
+      expect(await (await fetch(`${loading.url}/health`)).json()).toEqual({ status: "ok" });
       expect((await chat({ messages: user("hi") }, loading, { headers: { Authorization: "Bearer k" } })).status).toBe(200);
     } finally {
       await loading.close();
@@ -445,12 +445,12 @@ describe("slots", () => {
     const reader = first.body!.getReader();
     await reader.read();
     const second = chat({ stream: true, messages: user("two") }, single);
-    const metrics = () => fetch(single.url + "/metrics").then((r) => r.text());
+    const metrics = () => fetch(`${single.url}/metrics`).then((r) => r.text());
     await until(async () => (await metrics()).includes("llamacpp:requests_deferred 1\n"));
     expect(await metrics()).toContain("llamacpp:requests_processing 1\n");
-    const [slot] = await (await fetch(single.url + "/slots")).json();
+    const [slot] = await (await fetch(`${single.url}/slots`)).json();
     expect(slot).toMatchObject({ id: 0, is_processing: true, params: { stream: true } });
-    await expectError(fetch(single.url + "/slots?fail_on_no_slot=1"), 503, llamaError(503, "no slot available", "unavailable_error"));
+    await expectError(fetch(`${single.url}/slots?fail_on_no_slot=1`), 503, llamaError(503, "no slot available", "unavailable_error"));
     while (!(await reader.read()).done);
     const later = chunksOf(await sse(await second));
     expect(later.map((c) => c.choices[0].delta.content ?? "").join("")).toBe("Hello from llama.cpp! You said: two");
@@ -467,8 +467,8 @@ describe("faults", () => {
     await expectError(chat({ messages: user("hi") }), 503, llamaError(503, "no slot available", "unavailable_error"));
     expect((await chat({ messages: user("hi") })).status).toBe(200);
     withFault({ fault: { kind: "loading" }, paths: ["/health"], times: 1 });
-    await expectError(fetch(emu.url + "/health"), 503, { error: { message: "Loading model", type: "unavailable_error", code: 503 } });
-    expect((await fetch(emu.url + "/health")).status).toBe(200);
+    await expectError(fetch(`${emu.url}/health`), 503, { error: { message: "Loading model", type: "unavailable_error", code: 503 } });
+    expect((await fetch(`${emu.url}/health`)).status).toBe(200);
   });
 
   it("slow-first-byte delays the headers", async () => {
@@ -525,7 +525,7 @@ describe("faults", () => {
 
   it("html replaces the answer with Cloudflare's error page", async () => {
     withFault({ fault: { kind: "html", status: 530 }, paths: ["/v1/models"], times: 1 });
-    const res = await fetch(emu.url + "/v1/models");
+    const res = await fetch(`${emu.url}/v1/models`);
     expect([res.status, res.headers.get("content-type"), res.headers.get("server")]).toEqual([530, "text/html; charset=UTF-8", "cloudflare"]);
     expect(await res.text()).toContain("Error 1033");
   });
@@ -539,7 +539,7 @@ describe("faults", () => {
     ac.abort();
     await until(() => slow.stats().open === 0);
     expect(slow.stats()).toEqual({ open: 0, aborted: 1, completed: 0, total: 1 });
-    const slots = await (await fetch(slow.url + "/slots")).json();
+    const slots = await (await fetch(`${slow.url}/slots`)).json();
     expect(slots.every((s: Json) => s.is_processing === false)).toBe(true);
   });
 

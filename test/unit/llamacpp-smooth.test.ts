@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { smoothSse, StreamSmoother } from "../../src/llamacpp/smooth.ts";
+import { StreamSmoother, smoothSse } from "../../src/llamacpp/smooth.ts";
 
 const utf8 = new TextEncoder();
 
@@ -58,7 +58,7 @@ describe("llama-server SSE smoothing", () => {
 
   it("turns llama.cpp's error event into OpenAI's envelope and ends; a cut stream ends with an error", async () => {
     const failed = await run(
-      chunk({ content: "a" }) + 'data: {"error":{"code":500,"message":"slot crashed","type":"server_error"}}\n\n' + chunk({ content: "b" }),
+      `${chunk({ content: "a" })}data: {"error":{"code":500,"message":"slot crashed","type":"server_error"}}\n\n${chunk({ content: "b" })}`,
       { model: "m", includeUsage: false },
     );
     const events = frames(failed.out);

@@ -8,13 +8,13 @@ import { toNativeChat } from "../../src/translate/chat-request.ts";
 import { toNativeCompletion } from "../../src/translate/completions-request.ts";
 import { toNativeEmbed } from "../../src/translate/embeddings.ts";
 import {
-  modelDefaultsFor,
   answerCeiling,
   applyNativeLimits,
   applyOpenAILimits,
   limitKeepAlive,
   limitsFor,
   type ModelLimits,
+  modelDefaultsFor,
   parseGoDuration,
   patternLookup,
 } from "../../src/translate/model-limits.ts";

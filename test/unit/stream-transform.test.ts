@@ -18,15 +18,14 @@ const line = (second: number, message: Record<string, unknown>, extra: Record<st
   JSON.stringify({ model: "llama3.2", created_at: at(second), message: { role: "assistant", content: "", ...message }, done: false, ...extra });
 
 /** A realistic Ollama /api/chat stream: thinking, multi-byte content, a tool call, and the metrics trailer. */
-const NDJSON =
-  [
-    line(1, { thinking: "Hmm, ça " }),
-    line(2, { thinking: "va…" }),
-    line(3, { content: "héllo " }),
-    line(4, { content: "🌍 日本" }),
-    line(5, { tool_calls: [{ id: "call_k3j4h5g6", function: { index: 0, name: "lookup", arguments: { q: "日本 🌍" } } }] }),
-    line(6, {}, { done: true, done_reason: "stop", total_duration: 1234, prompt_eval_count: 7, eval_count: 5 }),
-  ].join("\n") + "\n";
+const NDJSON = `${[
+  line(1, { thinking: "Hmm, ça " }),
+  line(2, { thinking: "va…" }),
+  line(3, { content: "héllo " }),
+  line(4, { content: "🌍 日本" }),
+  line(5, { tool_calls: [{ id: "call_k3j4h5g6", function: { index: 0, name: "lookup", arguments: { q: "日本 🌍" } } }] }),
+  line(6, {}, { done: true, done_reason: "stop", total_duration: 1234, prompt_eval_count: 7, eval_count: 5 }),
+].join("\n")}\n`;
 const BYTES = utf8.encode(NDJSON);
 
 const EXPECTED_FRAMES = [

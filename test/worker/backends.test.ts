@@ -1,8 +1,8 @@
-import { inject, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, inject, it } from "vitest";
 import { resetBackendState } from "../../src/backends/state.ts";
 import { clearCatalogCache } from "../../src/models/catalog.ts";
 import { clearHealthCache } from "../../src/routes/health.ts";
-import { ADMIN_AUTH, EMULATOR_URL, chunksOf, createKey, gatewayWith, readSse, testKey, user } from "./helpers.ts";
+import { ADMIN_AUTH, chunksOf, createKey, EMULATOR_URL, gatewayWith, readSse, testKey, user } from "./helpers.ts";
 
 const SECOND_URL = inject("secondEmulatorUrl");
 const LLAMA_URL = inject("llamaEmulatorUrl");

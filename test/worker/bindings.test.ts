@@ -7,7 +7,7 @@ import { ConfigError } from "../../src/config-parse.ts";
 import type { EnvVars } from "../../src/env.ts";
 import { clearCatalogCache } from "../../src/models/catalog.ts";
 import { clearHealthCache } from "../../src/routes/health.ts";
-import { ADMIN_AUTH, EMULATOR_URL, chunksOf, emulator, gatewayWith, readSse, user } from "./helpers.ts";
+import { ADMIN_AUTH, chunksOf, EMULATOR_URL, emulator, gatewayWith, readSse, user } from "./helpers.ts";
 
 // A backend named by `"binding"` instead of `"url"`: its requests go through `env.OLLAMA_VPC.fetch`, a stand-in for a
 // Workers VPC service (vitest.worker.config.ts) that reaches the same Ollama emulator as EMULATOR_URL and marks what

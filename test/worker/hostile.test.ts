@@ -8,7 +8,7 @@ import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { requestIdFor } from "../../src/http/request-id.ts";
-import { ADMIN_AUTH, IMAGE_SERVER_URL, createKey, emulator, gateway, gatewayWith, postJson, postJsonWith, testKey, user } from "./helpers.ts";
+import { ADMIN_AUTH, createKey, emulator, gateway, gatewayWith, IMAGE_SERVER_URL, postJson, postJsonWith, testKey, user } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
 

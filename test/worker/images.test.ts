@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.ts";
-import { IMAGE_SERVER_URL, emulator, postJson, postJsonWith } from "./helpers.ts";
+import { emulator, IMAGE_SERVER_URL, postJson, postJsonWith } from "./helpers.ts";
 
 /** test/support/image-server.ts's count of what it was asked for, since the last reset. */
 interface ImageServerStats {

@@ -1,5 +1,5 @@
-import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { KeyObject } from "../../src/keys/key-object.ts";

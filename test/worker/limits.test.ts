@@ -1,9 +1,8 @@
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it, vi } from "vitest";
-import { BackendGate } from "../../src/limits/backend-gate.ts";
-import type { Env } from "../../src/env.ts";
-import { inject } from "vitest";
+import { beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { resetBackendState } from "../../src/backends/state.ts";
+import type { Env } from "../../src/env.ts";
+import { BackendGate } from "../../src/limits/backend-gate.ts";
 import { clearCatalogCache } from "../../src/models/catalog.ts";
 import { ADMIN_AUTH, createKey, emulator, gateway, gatewayWith, postJson, postJsonWith, readSse, user } from "./helpers.ts";
 
@@ -164,7 +163,11 @@ describe("gateway-wide backend gate", () => {
     const polite = await createKey({ name: "polite" });
     await emulator.fault({ fault: { kind: "stall", afterLines: 1 } });
     const order: string[] = [];
-    const track = (label: string, pending: Promise<Response>) => pending.then((res) => (order.push(label), res));
+    const track = (label: string, pending: Promise<Response>) =>
+      pending.then((res) => {
+        order.push(label);
+        return res;
+      });
     const a1 = await track("A1", streamFor(greedy.key));
     const queued: Promise<Response>[] = [];
     for (const label of ["A2", "A3", "A4"]) {

@@ -3,8 +3,9 @@
  * without its token; secrets are compared in constant time; the client's credentials never travel upstream;
  * CORS never admits credentials.
  */
-import { env, exports } from "cloudflare:workers";
+
 import { listDurableObjectIds, runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { generateKey } from "../../src/keys/key-format.ts";

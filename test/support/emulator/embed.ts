@@ -1,11 +1,12 @@
 // /api/embed and the legacy /api/embeddings: deterministic, L2-normalised vectors.
-import { wordCount } from "./answers.ts";
+
+import { mulberry32 } from "../random.ts";
 import type { Json } from "./answers.ts";
-import { fail, stringField } from "./godecode.ts";
+import { wordCount } from "./answers.ts";
 import type { Checked } from "./godecode.ts";
+import { fail, stringField } from "./godecode.ts";
 import { findModel, hasCapability } from "./models.ts";
 import type { EmulatedModel } from "./types.ts";
-import { mulberry32 } from "../random.ts";
 
 export interface EmbedResult {
   entry: EmulatedModel;

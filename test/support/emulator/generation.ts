@@ -1,6 +1,7 @@
 // Turns a validated request into the NDJSON lines (stream) and the single object (stream:false).
-import { applyStop, THINKING_TEXT, tokenize } from "./answers.ts";
+
 import type { Json, ToolCall } from "./answers.ts";
+import { applyStop, THINKING_TEXT, tokenize } from "./answers.ts";
 import type { GenRequest } from "./validate.ts";
 
 /** Lines and objects without `model`/`created_at`: the writer stamps those at send time. */

@@ -3,8 +3,8 @@
 // progress lines, with an in-memory model list and blob store instead of files and a registry.
 import { createHash } from "node:crypto";
 import type { Json } from "./answers.ts";
-import { decodeBody, fail, stringField } from "./godecode.ts";
 import type { Checked } from "./godecode.ts";
+import { decodeBody, fail, stringField } from "./godecode.ts";
 import { sendEmpty, sendError } from "./http.ts";
 import { canonicalName, findModel, modelDigest, modelSize } from "./models.ts";
 import type { RouteContext } from "./routes.ts";

@@ -1,18 +1,18 @@
 // Ollama's native endpoints: method/path dispatch and one small handler per route.
 import type { IncomingMessage } from "node:http";
-import { embed, legacyEmbeddings } from "./embed.ts";
 import type { EmbedResult } from "./embed.ts";
+import { embed, legacyEmbeddings } from "./embed.ts";
 import { buildGeneration } from "./generation.ts";
-import { decodeBody, fail, stringField } from "./godecode.ts";
 import type { Checked } from "./godecode.ts";
+import { decodeBody, fail, stringField } from "./godecode.ts";
 import { sendEmpty, sendError, sendJson, sendText } from "./http.ts";
 import { blob, copy, create, pull, push, remove } from "./manage.ts";
 import { findModel, psEntry, showBody, tagsBody } from "./models.ts";
 import type { EmulatedModel } from "./types.ts";
-import { checkChat, checkGenerate } from "./validate.ts";
 import type { GenRequest } from "./validate.ts";
-import { sendGeneration } from "./writer.ts";
+import { checkChat, checkGenerate } from "./validate.ts";
 import type { ReplyContext } from "./writer.ts";
+import { sendGeneration } from "./writer.ts";
 
 export interface EmulatorState {
   models: EmulatedModel[];

@@ -1,8 +1,9 @@
 // Validation of /api/chat and /api/generate bodies, in Ollama's order and with its error texts.
-import { chatAnswer, generateAnswer, isObject, wordCount } from "./answers.ts";
+
 import type { Answer, Json } from "./answers.ts";
-import { base64ErrorOffset, fail, fieldTypeError, goKind, stringField } from "./godecode.ts";
+import { chatAnswer, generateAnswer, isObject, wordCount } from "./answers.ts";
 import type { Checked } from "./godecode.ts";
+import { base64ErrorOffset, fail, fieldTypeError, goKind, stringField } from "./godecode.ts";
 import { findModel, fullName, hasCapability } from "./models.ts";
 import type { EmulatedModel } from "./types.ts";
 

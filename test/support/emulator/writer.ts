@@ -1,8 +1,8 @@
 // Writes a Generation to the client: NDJSON with per-line delays, or one JSON object, plus line faults.
 import type { ServerResponse } from "node:http";
 import type { Json } from "./answers.ts";
-import { DEFAULT_MIDSTREAM_ERROR } from "./faults.ts";
 import type { LineFault } from "./faults.ts";
+import { DEFAULT_MIDSTREAM_ERROR } from "./faults.ts";
 import type { Generation } from "./generation.ts";
 import { NDJSON_TYPE, pause, sendJson, sendText } from "./http.ts";
 

@@ -1,5 +1,5 @@
 // Fault injection for the llama-server emulator: which request gets which fault, and rule validation.
-import { createFaultSwitch as createSharedSwitch, type FaultSwitch as SharedSwitch, parseFaultRule as parseSharedRule } from "../emulator/faults.ts";
+import { createFaultSwitch as createSharedSwitch, parseFaultRule as parseSharedRule, type FaultSwitch as SharedSwitch } from "../emulator/faults.ts";
 import type { LlamaFault, LlamaFaultRule } from "./types.ts";
 
 export const DEFAULT_LLAMA_FAULT_PATHS = ["/v1/chat/completions", "/chat/completions", "/v1/completions", "/v1/embeddings"];

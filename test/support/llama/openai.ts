@@ -1,12 +1,12 @@
 // Writes a planned answer in llama-server's OpenAI shapes: one JSON object, or server-sent events ending in [DONE].
 import type { ServerResponse } from "node:http";
 import { pause } from "../emulator/http.ts";
-import { DEFAULT_MIDSTREAM_ERROR } from "./faults.ts";
 import type { LineFault } from "./faults.ts";
-import { errorBody, SSE_TYPE, sendJson, sendReply } from "./http.ts";
+import { DEFAULT_MIDSTREAM_ERROR } from "./faults.ts";
 import type { Json } from "./http.ts";
-import { BUILD_INFO, timingsOf, usageOf } from "./plan.ts";
+import { errorBody, SSE_TYPE, sendJson, sendReply } from "./http.ts";
 import type { Plan, Step } from "./plan.ts";
+import { BUILD_INFO, timingsOf, usageOf } from "./plan.ts";
 
 export interface GenContext {
   res: ServerResponse;

@@ -1,13 +1,13 @@
 // llama-server's endpoints: method/path dispatch and one small handler per route.
 import type { IncomingMessage } from "node:http";
 import { isObject } from "../emulator/answers.ts";
-import { errorBody, METRICS_TYPE, NO_SLOT, NOT_FOUND, parseBody, sendJson, sendLlamaError, sendReply, sendText } from "./http.ts";
 import type { Json } from "./http.ts";
-import { metricsText, modelsBody, propsBody, slotsBody } from "./info.ts";
+import { errorBody, METRICS_TYPE, NO_SLOT, NOT_FOUND, parseBody, sendJson, sendLlamaError, sendReply, sendText } from "./http.ts";
 import type { ServerFacts } from "./info.ts";
-import { applyLineFault, sendPlan } from "./openai.ts";
+import { metricsText, modelsBody, propsBody, slotsBody } from "./info.ts";
 import type { GenContext } from "./openai.ts";
-import { planChat, planCompletion, PREDICTED_MS_PER_TOKEN, PROMPT_MS_PER_TOKEN } from "./plan.ts";
+import { applyLineFault, sendPlan } from "./openai.ts";
+import { PREDICTED_MS_PER_TOKEN, PROMPT_MS_PER_TOKEN, planChat, planCompletion } from "./plan.ts";
 import type { MetricTotals, Slot, SlotPool } from "./slots.ts";
 import { detokenizeReply, embeddingsReply, tokenizeReply } from "./tokens.ts";
 

@@ -3,8 +3,8 @@
 // /detokenize gives back exactly what /tokenize was given (any text, any script).
 import { wordCount } from "../emulator/answers.ts";
 import { embedText } from "../emulator/embed.ts";
-import { errorBody } from "./http.ts";
 import type { Json } from "./http.ts";
+import { errorBody } from "./http.ts";
 
 export const BYTE_BASE = 100;
 export const SPECIAL_TOKENS: ReadonlyArray<{ id: number; text: string }> = [
