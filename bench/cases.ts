@@ -3,16 +3,16 @@
  * in Node (bench/micro.ts) and inside workerd (bench/workerd-micro.ts).
  */
 
-import { NdjsonDecoder } from "../src/ollama/ndjson.ts";
-import type { NativeChatChunk } from "../src/ollama/types.ts";
-import { chatRequestSchema } from "../src/openai/chat-schema.ts";
-import { validate } from "../src/openai/validate.ts";
-import { ChatAggregator } from "../src/translate/chat-aggregate.ts";
-import type { CompletionMeta } from "../src/translate/chat-common.ts";
-import { toNativeChat } from "../src/translate/chat-request.ts";
-import { ChatSseEncoder } from "../src/translate/chat-stream.ts";
-import { CompletionsSseEncoder } from "../src/translate/completions-stream.ts";
-import { NdjsonSseTranslator, ndjsonToSse, type SseLineEncoder } from "../src/translate/stream.ts";
+import type { NativeChatChunk } from "../src/core/native.ts";
+import { NdjsonDecoder } from "../src/core/ndjson.ts";
+import { NdjsonSseTranslator, ndjsonToSse, type SseLineEncoder } from "../src/core/stream.ts";
+import { ChatAggregator } from "../src/dialects/openai/chat/aggregate.ts";
+import { toNativeChat } from "../src/dialects/openai/chat/request.ts";
+import { chatRequestSchema } from "../src/dialects/openai/chat/schema.ts";
+import { ChatSseEncoder } from "../src/dialects/openai/chat/stream.ts";
+import type { CompletionMeta } from "../src/dialects/openai/common.ts";
+import { CompletionsSseEncoder } from "../src/dialects/openai/completions/stream.ts";
+import { validate } from "../src/dialects/openai/validate.ts";
 import { chatRequestBody, chatStream, generateStream, splitRandomly } from "./fixtures.ts";
 
 export interface Runner {

@@ -4,7 +4,7 @@
  * (forget recorded requests between phases) and "close".
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { startOllamaEmulator } from "../test/support/ollama-emulator.ts";
+import { startOllamaEmulator } from "../tools/ollama-emulator.ts";
 
 const { tokenDelayMs } = workerData as { tokenDelayMs: number };
 const emulator = await startOllamaEmulator({ tokenDelayMs });

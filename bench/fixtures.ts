@@ -3,7 +3,7 @@
  * trailer), split at random byte boundaries like network reads, and realistic OpenAI request bodies. Everything is
  * generated from a seeded PRNG, so every run measures the same bytes.
  */
-import { mulberry32 as rng } from "../test/support/random.ts";
+import { mulberry32 as rng } from "../tools/random.ts";
 
 /**
  * What a model emits, one token per entry, each with its leading space the way Llama-style tokenizers do. Mostly

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { freePort, PROJECT_ROOT, WRANGLER_ENV } from "../scripts/wrangler-dev.ts";
 import { generateKey } from "../src/keys/key-format.ts";
-import { startOllamaEmulator } from "../test/support/ollama-emulator.ts";
+import { startOllamaEmulator } from "../tools/ollama-emulator.ts";
 import { words } from "./fixtures.ts";
 import { runLoad } from "./load.ts";
 import { compatFromToml } from "./workerd.ts";

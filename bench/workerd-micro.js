@@ -5,7 +5,7 @@
  * advance during execution, by design). Served by bench/workerd-micro-run.ts. Plain JS because it imports
  * src/routes/upstream-answer.ts, which is typed for Workers, not for the bench's Node tsconfig.
  */
-import { streamAnswer } from "../src/routes/upstream-answer.ts";
+import { streamAnswer } from "../src/pipeline/upstream-answer.ts";
 import { microCases } from "./cases.ts";
 
 let cases = null;

@@ -3,7 +3,7 @@
  * emulator instead of a real Ollama, so a newcomer sees it work in one command. Prints curl lines to paste.
  */
 import { randomBytes } from "node:crypto";
-import { startOllamaEmulator } from "../test/support/ollama-emulator.ts";
+import { startOllamaEmulator } from "../tools/ollama-emulator.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
 
 const port = Number(process.env.PORT ?? 8787);

@@ -12,7 +12,7 @@ export interface EmulatorProcess {
 }
 
 export function startEmulator(tokenDelayMs: number): Promise<EmulatorProcess> {
-  const child = spawn(process.execPath, ["test/support/emulator-main.ts", "--port", "0", "--host", "127.0.0.1", "--token-delay-ms", String(tokenDelayMs)], {
+  const child = spawn(process.execPath, ["tools/emulator-main.ts", "--port", "0", "--host", "127.0.0.1", "--token-delay-ms", String(tokenDelayMs)], {
     cwd: PROJECT_ROOT,
     detached: true, // own process group, stopped with it
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,4 +1,4 @@
-import type { EnvVars } from "./env-vars.ts";
+import type { EnvVars } from "./config/env-vars.ts";
 import type { KeyObject } from "./keys/key-object.ts";
 import type { KeyRegistry } from "./keys/registry.ts";
 import type { BackendGate } from "./limits/backend-gate.ts";

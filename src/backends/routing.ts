@@ -1,5 +1,5 @@
-import { resolveModel } from "../models/resolve.ts";
-import type { BackendConfig } from "./config.ts";
+import type { BackendConfig } from "../config/backends.ts";
+import { resolveModel } from "../core/names.ts";
 
 /** A backend that can serve the requested model, and the model's name there. */
 export interface Candidate {

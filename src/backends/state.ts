@@ -1,4 +1,4 @@
-import type { BackendConfig } from "./config.ts";
+import type { BackendConfig } from "../config/backends.ts";
 
 /**
  * This isolate's view of each backend: a cooldown after it failed, the requests it is serving for this isolate,

@@ -1,5 +1,5 @@
-import type { UpstreamTarget } from "../ollama/client.ts";
-import { type BackendConfig, requireFetcher } from "./config.ts";
+import { type BackendConfig, requireFetcher } from "../config/backends.ts";
+import type { UpstreamTarget } from "./ollama/client.ts";
 
 /**
  * Where `OllamaClient` sends one backend's requests: its base URL and headers (the Access service token; llama-server's

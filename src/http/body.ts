@@ -1,4 +1,4 @@
-import { invalidRequest, requestTooLarge } from "./errors.ts";
+import { invalidRequest, requestTooLarge } from "../core/errors.ts";
 import { readCapped, TooLargeError } from "./read-capped.ts";
 
 const EMPTY = "The request body is empty; expected a JSON object.";

@@ -1,14 +1,14 @@
-import type { Caller } from "../http/auth.ts";
+import type { NativeChatChunk } from "../core/native.ts";
+import { ChatAggregator } from "../dialects/openai/chat/aggregate.ts";
+import { chatImageRefs, toNativeChat } from "../dialects/openai/chat/request.ts";
+import { type ChatRequest, chatRequestSchema } from "../dialects/openai/chat/schema.ts";
+import { ChatSseEncoder } from "../dialects/openai/chat/stream.ts";
+import { validate } from "../dialects/openai/validate.ts";
 import { readJsonBody } from "../http/body.ts";
-import type { NativeChatChunk } from "../ollama/types.ts";
-import { type ChatRequest, chatRequestSchema } from "../openai/chat-schema.ts";
-import { validate } from "../openai/validate.ts";
-import { ChatAggregator } from "../translate/chat-aggregate.ts";
-import { chatImageRefs, toNativeChat } from "../translate/chat-request.ts";
-import { ChatSseEncoder } from "../translate/chat-stream.ts";
-import { collectImages, imageLimits } from "../translate/image-budget.ts";
-import type { AppContext } from "./context.ts";
-import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "./generation.ts";
+import type { Caller } from "../pipeline/auth.ts";
+import type { AppContext } from "../pipeline/context.ts";
+import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
+import { collectImages, imageLimits } from "../pipeline/image-budget.ts";
 
 const chatSpec: GenerationSpec<ChatRequest, NativeChatChunk, ReadonlyMap<string, string>> = {
   upstreamPath: "/api/chat",

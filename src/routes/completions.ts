@@ -1,12 +1,12 @@
-import type { Caller } from "../http/auth.ts";
+import type { NativeGenerateChunk } from "../core/native.ts";
+import { CompletionsAggregator } from "../dialects/openai/completions/aggregate.ts";
+import { toNativeCompletion } from "../dialects/openai/completions/request.ts";
+import { type CompletionRequest, validateCompletionRequest } from "../dialects/openai/completions/schema.ts";
+import { CompletionsSseEncoder } from "../dialects/openai/completions/stream.ts";
 import { readJsonBody } from "../http/body.ts";
-import type { NativeGenerateChunk } from "../ollama/types.ts";
-import { type CompletionRequest, validateCompletionRequest } from "../openai/completions-schema.ts";
-import { CompletionsAggregator } from "../translate/completions-aggregate.ts";
-import { toNativeCompletion } from "../translate/completions-request.ts";
-import { CompletionsSseEncoder } from "../translate/completions-stream.ts";
-import type { AppContext } from "./context.ts";
-import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "./generation.ts";
+import type { Caller } from "../pipeline/auth.ts";
+import type { AppContext } from "../pipeline/context.ts";
+import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
 
 const echoOf = (body: CompletionRequest): string => (body.echo ? body.prompt : "");
 const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== undefined && body.logprobs !== null;

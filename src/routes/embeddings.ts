@@ -1,15 +1,15 @@
+import { responseJson } from "../backends/ollama/client.ts";
 import type { Candidate } from "../backends/routing.ts";
-import type { Caller } from "../http/auth.ts";
+import { limitsFor, modelDefaultsFor } from "../core/model-settings.ts";
+import type { NativeEmbedResponse } from "../core/native.ts";
+import { toNativeEmbed, toOpenAIEmbeddings } from "../dialects/openai/embeddings/mapping.ts";
+import { type EmbeddingRequest, validateEmbeddingRequest } from "../dialects/openai/embeddings/schema.ts";
 import { readJsonBody } from "../http/body.ts";
 import { json } from "../http/respond.ts";
-import { responseJson } from "../ollama/client.ts";
-import type { NativeEmbedResponse } from "../ollama/types.ts";
-import { type EmbeddingRequest, validateEmbeddingRequest } from "../openai/embeddings-schema.ts";
-import { toNativeEmbed, toOpenAIEmbeddings } from "../translate/embeddings.ts";
-import { limitsFor, modelDefaultsFor } from "../translate/model-limits.ts";
-import type { AppContext } from "./context.ts";
-import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
-import { estimateTextTokens, finish } from "./generation.ts";
+import type { Caller } from "../pipeline/auth.ts";
+import type { AppContext } from "../pipeline/context.ts";
+import { type AttemptContext, beforeAnswer, routed } from "../pipeline/failover.ts";
+import { estimateTextTokens, finish } from "../pipeline/generation.ts";
 
 /** An OpenAI-speaking backend's embeddings answer. */
 interface OpenAIEmbeddingList {

@@ -1,9 +1,9 @@
-import type { BackendConfig } from "../backends/config.ts";
 import { markDown, markUp } from "../backends/state.ts";
-import { bearerToken } from "../http/auth.ts";
+import type { BackendConfig } from "../config/backends.ts";
+import { secretsEqual } from "../core/secrets.ts";
 import { json } from "../http/respond.ts";
-import { secretsEqual } from "../http/secrets.ts";
-import type { AppContext } from "./context.ts";
+import { bearerToken } from "../pipeline/auth.ts";
+import type { AppContext } from "../pipeline/context.ts";
 
 const HEALTH_TIMEOUT_MS = 3000;
 /** How long one probe's answer is reused: anyone may call /health, but the home machine sees at most this rate. */

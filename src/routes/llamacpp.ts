@@ -1,11 +1,11 @@
-import type { BackendConfig } from "../backends/config.ts";
-import { requireAdmin } from "../http/admin-auth.ts";
-import { admit, authenticate } from "../http/auth.ts";
+import { responseJson } from "../backends/ollama/client.ts";
+import type { BackendConfig } from "../config/backends.ts";
+import { ApiError, invalidRequest, routeNotFound, withExtraHeaders } from "../core/errors.ts";
 import { readJsonBody } from "../http/body.ts";
-import { ApiError, invalidRequest, routeNotFound, withExtraHeaders } from "../http/errors.ts";
 import { withHeaders } from "../http/respond.ts";
-import { responseJson } from "../ollama/client.ts";
-import type { AppContext } from "./context.ts";
+import { requireAdmin } from "../pipeline/admin-auth.ts";
+import { admit, authenticate } from "../pipeline/auth.ts";
+import type { AppContext } from "../pipeline/context.ts";
 
 /**
  * llama-server's own endpoints on a `llamacpp` backend: /props, /tokenize and /detokenize for any key; /slots and

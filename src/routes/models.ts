@@ -1,11 +1,11 @@
-import { admit, type Caller } from "../http/auth.ts";
-import { invalidRequest, withExtraHeaders } from "../http/errors.ts";
+import type { ListedModel } from "../backends/catalog.ts";
+import { invalidRequest, withExtraHeaders } from "../core/errors.ts";
+import { resolveModel } from "../core/names.ts";
+import type { NativeShow } from "../core/native.ts";
+import { toModelList, toOpenAIModel } from "../dialects/openai/models.ts";
 import { json } from "../http/respond.ts";
-import type { ListedModel } from "../models/catalog.ts";
-import { resolveModel } from "../models/resolve.ts";
-import type { NativeShow } from "../ollama/types.ts";
-import { toModelList, toOpenAIModel } from "../translate/models.ts";
-import type { AppContext } from "./context.ts";
+import { admit, type Caller } from "../pipeline/auth.ts";
+import type { AppContext } from "../pipeline/context.ts";
 
 /** GET /v1/models: installed models plus the aliases that point at one, limited to what the key may use. */
 export async function listModels(request: Request, app: AppContext, caller: Caller): Promise<Response> {

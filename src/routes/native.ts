@@ -1,16 +1,16 @@
-import type { BackendConfig } from "../backends/config.ts";
-import { requireAdmin } from "../http/admin-auth.ts";
-import { type Admission, admit, authenticate, type Caller } from "../http/auth.ts";
+import type { OllamaClient } from "../backends/ollama/client.ts";
+import { nativeErrorResponse, OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../backends/ollama/passthrough.ts";
+import type { BackendConfig } from "../config/backends.ts";
+import { backendBroke, invalidRequest, modelNotFound, publicError, routeNotFound, toApiError, withExtraHeaders } from "../core/errors.ts";
+import { applyNativeLimits, limitsFor } from "../core/model-settings.ts";
+import { goTopLevel, NATIVE_FIELDS } from "../dialects/ollama/go-fields.ts";
+import { checkEmbeddingInputCaps } from "../dialects/openai/embeddings/schema.ts";
 import { readJson, readJsonBody } from "../http/body.ts";
-import { backendBroke, invalidRequest, modelNotFound, publicError, routeNotFound, toApiError, withExtraHeaders } from "../http/errors.ts";
-import type { OllamaClient } from "../ollama/client.ts";
-import { goTopLevel, NATIVE_FIELDS } from "../ollama/go-fields.ts";
-import { nativeErrorResponse, OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../ollama/passthrough.ts";
-import { checkEmbeddingInputCaps } from "../openai/embeddings-schema.ts";
-import { applyNativeLimits, limitsFor } from "../translate/model-limits.ts";
-import type { AppContext } from "./context.ts";
-import { answerCap, answerCeilingFor, estimateTextTokens, withAnswerCeiling } from "./generation.ts";
-import { clientLeft, NOTHING_GENERATED } from "./upstream-answer.ts";
+import { requireAdmin } from "../pipeline/admin-auth.ts";
+import { type Admission, admit, authenticate, type Caller } from "../pipeline/auth.ts";
+import type { AppContext } from "../pipeline/context.ts";
+import { answerCap, answerCeilingFor, estimateTextTokens, withAnswerCeiling } from "../pipeline/generation.ts";
+import { clientLeft, NOTHING_GENERATED } from "../pipeline/upstream-answer.ts";
 
 /**
  * /api/* → Ollama's native API, under the gateway's auth. Read-only and generation routes are open to API keys

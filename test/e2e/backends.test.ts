@@ -1,8 +1,8 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWranglerDev, type WranglerDev } from "../../scripts/wrangler-dev.ts";
-import { type LlamaEmulator, startLlamaEmulator } from "../support/llama-emulator.ts";
-import { DEFAULT_MODELS, type Emulator, startOllamaEmulator } from "../support/ollama-emulator.ts";
+import { type LlamaEmulator, startLlamaEmulator } from "../../tools/llama-emulator.ts";
+import { DEFAULT_MODELS, type Emulator, startOllamaEmulator } from "../../tools/ollama-emulator.ts";
 
 /**
  * Several home machines behind one gateway, end to end: two Ollamas and one llama-server (emulated), `wrangler dev`,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { markdownTable, ms, percentile, readSse, SseReader, type SseSummary } from "../../scripts/sse-check.ts";
 import type { WranglerDev } from "../../scripts/wrangler-dev.ts";
 import { startSnapshotWranglerDev } from "../../scripts/wrangler-snapshot.ts";
-import { type Emulator, type FaultRule, startOllamaEmulator } from "../support/ollama-emulator.ts";
+import { type Emulator, type FaultRule, startOllamaEmulator } from "../../tools/ollama-emulator.ts";
 import { startTcpSwitch, type TcpSwitch } from "./tcp-switch.ts";
 
 const ADMIN = "faults-admin-token-0123456789abcdef";

@@ -1,6 +1,6 @@
 import type { TestProject } from "vitest/node";
 import { startWranglerDev } from "../../scripts/wrangler-dev.ts";
-import { startOllamaEmulator } from "../support/ollama-emulator.ts";
+import { startOllamaEmulator } from "../../tools/ollama-emulator.ts";
 
 export const E2E_ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef0";
 

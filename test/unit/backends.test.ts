@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { type BackendConfig, bindingBaseUrl, parseBackends } from "../../src/backends/config.ts";
 import { candidatesFor, rankCandidates, servedModels } from "../../src/backends/routing.ts";
-import { ConfigError } from "../../src/config-parse.ts";
+import { type BackendConfig, bindingBaseUrl, parseBackends } from "../../src/config/backends.ts";
+import { ConfigError } from "../../src/config/parse.ts";
 
 const ACCESS = { "CF-Access-Client-Id": "id", "CF-Access-Client-Secret": "secret" };
 

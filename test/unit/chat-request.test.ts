@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { ModelDefaults } from "../../src/config.ts";
-import { chatRequestSchema } from "../../src/openai/chat-schema.ts";
-import { validate } from "../../src/openai/validate.ts";
-import { remoteImageUrls, toNativeChat } from "../../src/translate/chat-request.ts";
-import { toBase64 } from "../../src/translate/images.ts";
+import type { ModelDefaults } from "../../src/config/index.ts";
+import { toBase64 } from "../../src/core/images.ts";
+import { remoteImageUrls, toNativeChat } from "../../src/dialects/openai/chat/request.ts";
+import { chatRequestSchema } from "../../src/dialects/openai/chat/schema.ts";
+import { validate } from "../../src/dialects/openai/validate.ts";
 import { failure } from "./helpers.ts";
 
 const m = "test-model";

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../src/http/errors.ts";
-import type { NativeChatChunk } from "../../src/ollama/types.ts";
-import { ChatAggregator } from "../../src/translate/chat-aggregate.ts";
-import type { CompletionMeta } from "../../src/translate/chat-common.ts";
-import { ChatSseEncoder } from "../../src/translate/chat-stream.ts";
+import { ApiError } from "../../src/core/errors.ts";
+import type { NativeChatChunk } from "../../src/core/native.ts";
+import { ChatAggregator } from "../../src/dialects/openai/chat/aggregate.ts";
+import { ChatSseEncoder } from "../../src/dialects/openai/chat/stream.ts";
+import type { CompletionMeta } from "../../src/dialects/openai/common.ts";
 import { sseFrames } from "./helpers.ts";
 
 const meta: CompletionMeta = { id: "chatcmpl-abc", created: 1700000000, model: "gpt-4o-mini", systemFingerprint: "fp_test" };

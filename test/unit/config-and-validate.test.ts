@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, getConfig, parseConfig, parseDuration, parseSize } from "../../src/config.ts";
-import type { EnvVars as Env } from "../../src/env-vars.ts";
-import { ApiError, type ErrorBody } from "../../src/http/errors.ts";
-import { chatRequestSchema } from "../../src/openai/chat-schema.ts";
-import { paramPath, validate } from "../../src/openai/validate.ts";
+import type { EnvVars as Env } from "../../src/config/env-vars.ts";
+import { ConfigError, getConfig, parseConfig, parseDuration, parseSize } from "../../src/config/index.ts";
+import { ApiError, type ErrorBody } from "../../src/core/errors.ts";
+import { chatRequestSchema } from "../../src/dialects/openai/chat/schema.ts";
+import { paramPath, validate } from "../../src/dialects/openai/validate.ts";
 
 function configError(env: Env): { variable: string; message: string } {
   try {

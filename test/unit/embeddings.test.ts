@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkEmbeddingInputCaps, type EmbeddingLimits, validateEmbeddingRequest } from "../../src/openai/embeddings-schema.ts";
-import { float32Base64, toNativeEmbed, toOpenAIEmbeddings } from "../../src/translate/embeddings.ts";
+import { float32Base64, toNativeEmbed, toOpenAIEmbeddings } from "../../src/dialects/openai/embeddings/mapping.ts";
+import { checkEmbeddingInputCaps, type EmbeddingLimits, validateEmbeddingRequest } from "../../src/dialects/openai/embeddings/schema.ts";
 import { failure } from "./helpers.ts";
 
 const m = "test-model";

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Emulator, FaultRule } from "../support/ollama-emulator.ts";
-import { DEFAULT_MODELS, startOllamaEmulator } from "../support/ollama-emulator.ts";
+import type { Emulator, FaultRule } from "../../tools/ollama-emulator.ts";
+import { DEFAULT_MODELS, startOllamaEmulator } from "../../tools/ollama-emulator.ts";
 
 type Json = Record<string, any>;
 let emu: Emulator;

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { CHAT_FIELDS, EMBED_FIELDS, EMBEDDINGS_FIELDS, GENERATE_FIELDS, goFold, goTopLevel, NATIVE_FIELDS, SHOW_FIELDS } from "../../src/ollama/go-fields.ts";
+import {
+  CHAT_FIELDS,
+  EMBED_FIELDS,
+  EMBEDDINGS_FIELDS,
+  GENERATE_FIELDS,
+  goFold,
+  goTopLevel,
+  NATIVE_FIELDS,
+  SHOW_FIELDS,
+} from "../../src/dialects/ollama/go-fields.ts";
 
 const chat = (text: string) => goTopLevel(text, CHAT_FIELDS);
 const KELVIN = "\u212a";

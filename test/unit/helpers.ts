@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { ApiError, type ErrorBody } from "../../src/http/errors.ts";
+import { ApiError, type ErrorBody } from "../../src/core/errors.ts";
 
 /** Run `fn`, which must throw an ApiError; return its status and OpenAI envelope. */
 export function failure(fn: () => unknown): { status: number; body: ErrorBody } {

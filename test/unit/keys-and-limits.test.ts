@@ -212,7 +212,7 @@ describe("fair queue", () => {
 
 describe("retry backoff", () => {
   it("doubles from the base with ±25 % jitter, capped at 8× the base", async () => {
-    const { retryDelay } = await import("../../src/ollama/retry.ts");
+    const { retryDelay } = await import("../../src/backends/ollama/retry.ts");
     for (let i = 0; i < 200; i++) {
       const [first, second, fifth] = [retryDelay(100, 0), retryDelay(100, 1), retryDelay(100, 5)];
       expect(first).toBeGreaterThanOrEqual(75);
@@ -258,7 +258,7 @@ describe("usage of answers cut short: charge what was generated, estimate when t
   const usage = (completion: number) => ({ prompt_tokens: 0, completion_tokens: completion, total_tokens: completion });
 
   async function meterOf(chunks: string[]) {
-    const { NativeUsageMeter } = await import("../../src/ollama/usage-meter.ts");
+    const { NativeUsageMeter } = await import("../../src/backends/ollama/usage-meter.ts");
     const meter = new NativeUsageMeter();
     for (const chunk of chunks) meter.push(utf8.encode(chunk));
     return meter;
@@ -322,9 +322,9 @@ describe("usage of answers cut short: charge what was generated, estimate when t
   });
 
   it("/v1 answers assembled or streamed from Ollama: text lines and tool calls so far, the backend's counts once done", async () => {
-    const { ChatAggregator } = await import("../../src/translate/chat-aggregate.ts");
-    const { CompletionsAggregator } = await import("../../src/translate/completions-aggregate.ts");
-    const { ChatSseEncoder } = await import("../../src/translate/chat-stream.ts");
+    const { ChatAggregator } = await import("../../src/dialects/openai/chat/aggregate.ts");
+    const { CompletionsAggregator } = await import("../../src/dialects/openai/completions/aggregate.ts");
+    const { ChatSseEncoder } = await import("../../src/dialects/openai/chat/stream.ts");
     const meta = { id: "x", created: 1, model: "m", systemFingerprint: "fp" };
     const lines = [
       { message: { role: "assistant", content: "Hi" }, done: false },
@@ -349,7 +349,7 @@ describe("usage of answers cut short: charge what was generated, estimate when t
   });
 
   it("llama-server answers: the chunks of text seen when its usage never came", async () => {
-    const { OpenAIStreamAggregator } = await import("../../src/llamacpp/aggregate.ts");
+    const { OpenAIStreamAggregator } = await import("../../src/backends/llamacpp/aggregate.ts");
     const aggregator = new OpenAIStreamAggregator();
     expect(aggregator.usage()).toEqual(usage(0));
     aggregator.event(JSON.stringify({ id: "c", choices: [{ index: 0, delta: { role: "assistant", content: null } }] }));

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { LlamaEmulator, LlamaFaultRule } from "../support/llama-emulator.ts";
-import { startLlamaEmulator } from "../support/llama-emulator.ts";
+import type { LlamaEmulator, LlamaFaultRule } from "../../tools/llama-emulator.ts";
+import { startLlamaEmulator } from "../../tools/llama-emulator.ts";
 
 type Json = Record<string, any>;
 let emu: LlamaEmulator; // --metrics, default alias, no delay
@@ -569,7 +569,7 @@ describe("faults", () => {
 
 describe("CLI", () => {
   it("prints its URL and serves", async () => {
-    const child = spawn(process.execPath, ["test/support/llama-emulator-main.ts", "--port", "0", "--alias", "cli-model", "--metrics"], {
+    const child = spawn(process.execPath, ["tools/llama-emulator-main.ts", "--port", "0", "--alias", "cli-model", "--metrics"], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { StreamSmoother, smoothSse } from "../../src/llamacpp/smooth.ts";
+import { StreamSmoother, smoothSse } from "../../src/backends/llamacpp/smooth.ts";
 
 const utf8 = new TextEncoder();
 
@@ -72,7 +72,7 @@ describe("llama-server SSE smoothing", () => {
   });
 
   it("assembles a non-stream answer from the stream: content, tool calls pieced together, usage", async () => {
-    const { OpenAIStreamAggregator } = await import("../../src/llamacpp/aggregate.ts");
+    const { OpenAIStreamAggregator } = await import("../../src/backends/llamacpp/aggregate.ts");
     const aggregator = new OpenAIStreamAggregator();
     const toolStream =
       chunk({ role: "assistant", content: null }) +
@@ -82,7 +82,7 @@ describe("llama-server SSE smoothing", () => {
       chunk({}, { choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] }) +
       `data: ${JSON.stringify({ id: "chatcmpl-x", choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } })}\n\n` +
       "data: [DONE]\n\n";
-    const { SseEventDecoder } = await import("../../src/llamacpp/smooth.ts");
+    const { SseEventDecoder } = await import("../../src/backends/llamacpp/smooth.ts");
     const events = new SseEventDecoder();
     for (const byte of utf8.encode(toolStream)) events.push(new Uint8Array([byte]), (data) => aggregator.event(data));
     events.flush((data) => aggregator.event(data));

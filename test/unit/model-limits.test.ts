@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, type ModelDefaults, parseConfig } from "../../src/config.ts";
-import { chatRequestSchema } from "../../src/openai/chat-schema.ts";
-import { validateCompletionRequest } from "../../src/openai/completions-schema.ts";
-import { validateEmbeddingRequest } from "../../src/openai/embeddings-schema.ts";
-import { validate } from "../../src/openai/validate.ts";
-import { toNativeChat } from "../../src/translate/chat-request.ts";
-import { toNativeCompletion } from "../../src/translate/completions-request.ts";
-import { toNativeEmbed } from "../../src/translate/embeddings.ts";
+import { ConfigError, type ModelDefaults, parseConfig } from "../../src/config/index.ts";
 import {
   answerCeiling,
   applyNativeLimits,
@@ -17,7 +10,14 @@ import {
   modelDefaultsFor,
   parseGoDuration,
   patternLookup,
-} from "../../src/translate/model-limits.ts";
+} from "../../src/core/model-settings.ts";
+import { toNativeChat } from "../../src/dialects/openai/chat/request.ts";
+import { chatRequestSchema } from "../../src/dialects/openai/chat/schema.ts";
+import { toNativeCompletion } from "../../src/dialects/openai/completions/request.ts";
+import { validateCompletionRequest } from "../../src/dialects/openai/completions/schema.ts";
+import { toNativeEmbed } from "../../src/dialects/openai/embeddings/mapping.ts";
+import { validateEmbeddingRequest } from "../../src/dialects/openai/embeddings/schema.ts";
+import { validate } from "../../src/dialects/openai/validate.ts";
 
 const L: ModelLimits = { max_num_ctx: 32768, max_keep_alive: "30m", max_num_predict: 8192 };
 

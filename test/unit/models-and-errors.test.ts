@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ConfigError } from "../../src/config.ts";
-import { ApiError, errorResponse, publicError, toApiError, withDetail, withExtraHeaders } from "../../src/http/errors.ts";
-import { closestNames, editDistance, resolveModel } from "../../src/models/resolve.ts";
-import { mapUpstreamError, nativeErrorMessage } from "../../src/ollama/errors.ts";
-import { ownerOf, toModelList, toOpenAIModel, unixSeconds } from "../../src/translate/models.ts";
+import { mapUpstreamError, nativeErrorMessage } from "../../src/backends/ollama/errors.ts";
+import { ConfigError } from "../../src/config/index.ts";
+import { ApiError, errorResponse, publicError, toApiError, withDetail, withExtraHeaders } from "../../src/core/errors.ts";
+import { closestNames, editDistance, resolveModel } from "../../src/core/names.ts";
+import { ownerOf, toModelList, toOpenAIModel, unixSeconds } from "../../src/dialects/openai/models.ts";
 
 const INSTALLED = ["llama3.2:latest", "llama3.2:1b", "qwen3:8b", "qwen3:14b", "mistral:7b", "hf.co/unsloth/gemma-3-4b-it-GGUF:Q4_K_M"];
 

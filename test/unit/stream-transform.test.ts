@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { MalformedLineError, NdjsonDecoder } from "../../src/ollama/ndjson.ts";
-import type { NativeChatChunk } from "../../src/ollama/types.ts";
-import type { CompletionMeta } from "../../src/translate/chat-common.ts";
-import { ChatSseEncoder } from "../../src/translate/chat-stream.ts";
-import { ndjsonToSse, type TransformHooks } from "../../src/translate/stream.ts";
+import type { NativeChatChunk } from "../../src/core/native.ts";
+import { MalformedLineError, NdjsonDecoder } from "../../src/core/ndjson.ts";
+import { ndjsonToSse, type TransformHooks } from "../../src/core/stream.ts";
+import { ChatSseEncoder } from "../../src/dialects/openai/chat/stream.ts";
+import type { CompletionMeta } from "../../src/dialects/openai/common.ts";
 
 const utf8 = new TextEncoder();
 const meta: CompletionMeta = { id: "chatcmpl-split", created: 1700000000, model: "llama3.2", systemFingerprint: "fp_test" };

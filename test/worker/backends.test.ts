@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, inject, it } from "vitest";
+import { clearCatalogCache } from "../../src/backends/catalog.ts";
 import { resetBackendState } from "../../src/backends/state.ts";
-import { clearCatalogCache } from "../../src/models/catalog.ts";
 import { clearHealthCache } from "../../src/routes/health.ts";
 import { ADMIN_AUTH, chunksOf, createKey, EMULATOR_URL, gatewayWith, readSse, testKey, user } from "./helpers.ts";
 

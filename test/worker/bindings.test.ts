@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { parseBackends } from "../../src/backends/config.ts";
+import { clearCatalogCache } from "../../src/backends/catalog.ts";
 import { resetBackendState } from "../../src/backends/state.ts";
 import { upstreamTarget } from "../../src/backends/target.ts";
-import { ConfigError } from "../../src/config-parse.ts";
+import { parseBackends } from "../../src/config/backends.ts";
+import { ConfigError } from "../../src/config/parse.ts";
 import type { EnvVars } from "../../src/env.ts";
-import { clearCatalogCache } from "../../src/models/catalog.ts";
 import { clearHealthCache } from "../../src/routes/health.ts";
 import { ADMIN_AUTH, chunksOf, EMULATOR_URL, emulator, gatewayWith, readSse, user } from "./helpers.ts";
 

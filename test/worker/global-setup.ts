@@ -1,7 +1,7 @@
 import type { TestProject } from "vitest/node";
-import { startImageServer } from "../support/image-server.ts";
-import { startLlamaEmulator } from "../support/llama-emulator.ts";
-import { DEFAULT_MODELS, startOllamaEmulator } from "../support/ollama-emulator.ts";
+import { startImageServer } from "../../tools/image-server.ts";
+import { startLlamaEmulator } from "../../tools/llama-emulator.ts";
+import { DEFAULT_MODELS, startOllamaEmulator } from "../../tools/ollama-emulator.ts";
 
 /**
  * One Ollama emulator (and image host) for all Worker tests; each test resets it through its control routes.

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { emulator, IMAGE_SERVER_URL, postJson, postJsonWith } from "./helpers.ts";
 
-/** test/support/image-server.ts's count of what it was asked for, since the last reset. */
+/** tools/image-server.ts's count of what it was asked for, since the last reset. */
 interface ImageServerStats {
   requests: Record<string, number>;
   maxInFlight: number;

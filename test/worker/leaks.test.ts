@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { parseConfig } from "../../src/config.ts";
+import { OllamaClient } from "../../src/backends/ollama/client.ts";
+import { parseConfig } from "../../src/config/index.ts";
+import { ApiError } from "../../src/core/errors.ts";
 import type { EnvVars } from "../../src/env.ts";
-import { ApiError } from "../../src/http/errors.ts";
-import { OllamaClient } from "../../src/ollama/client.ts";
 import { emulator, gatewayWith, postJsonWith, user } from "./helpers.ts";
 
 /**
@@ -21,7 +21,7 @@ const PROXY_TEXT = "upstream connect error or disconnect/reset before headers. r
 const ACCESS_PAGE =
   "<!DOCTYPE html><html><head><title>Forbidden | ollama.internal.example.com | Cloudflare Access</title></head>" +
   "<body><h1>ollama.internal.example.com</h1><p>You do not have access to this application.</p></body></html>";
-/** What the emulator's Cloudflare pages (test/support/emulator/faults.ts) are titled: `<name> | example.com | Cloudflare`. */
+/** What the emulator's Cloudflare pages (tools/emulator/faults.ts) are titled: `<name> | example.com | Cloudflare`. */
 const PAGE_NAMES: Record<number, string> = { 502: "Bad gateway", 521: "Web server is down", 530: "Origin is unreachable" };
 
 /** Every upstream request to TUNNEL gets `answer`; anything else (the emulator's control routes) goes out as usual. */

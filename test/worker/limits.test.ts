@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { clearCatalogCache } from "../../src/backends/catalog.ts";
 import { resetBackendState } from "../../src/backends/state.ts";
 import type { Env } from "../../src/env.ts";
 import { BackendGate } from "../../src/limits/backend-gate.ts";
-import { clearCatalogCache } from "../../src/models/catalog.ts";
 import { ADMIN_AUTH, createKey, emulator, gateway, gatewayWith, postJson, postJsonWith, readSse, user } from "./helpers.ts";
 
 const bindings = env as Env;

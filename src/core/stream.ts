@@ -1,0 +1,119 @@
+import { MalformedLineError, NdjsonDecoder } from "./ndjson.ts";
+
+/** What turns native lines into SSE text: the chat encoder, and later the completions one. */
+export interface SseLineEncoder<T> {
+  readonly finished: boolean;
+  line(value: T): string;
+  /** The SSE text for a raw line it recognises without parsing it, or null to have the line parsed. */
+  rawLine?(line: string): string | null;
+  error(message: string, code?: string): string;
+  end(): string;
+}
+
+export interface TransformHooks {
+  /** Called on every upstream read (the idle watchdog). */
+  onActivity?: () => void;
+  /** Why the upstream body ended early, if it did (a reset, a stall); reported instead of a generic error. */
+  failure?: () => UpstreamFailure | null;
+}
+
+export interface UpstreamFailure {
+  message: string;
+  code: string | null;
+}
+
+/**
+ * Upstream bytes → the client's SSE text, one read at a time, synchronously. The streaming relay drives it
+ * directly from the upstream reader (no TransformStream in between: in workerd each stream hop costs far more
+ * per chunk than the translation itself); `ndjsonToSse` wraps the same logic as a TransformStream.
+ */
+export interface UpstreamTranslator {
+  /** True once [DONE] or an error event was produced: the upstream body is no longer needed. */
+  readonly finished: boolean;
+  /** One upstream read → the SSE text to send now ("" while a line is still incomplete). */
+  push(chunk: Uint8Array): string;
+  /** The upstream body ended: cleanly (`failure` null), or cut short by `failure`. The last SSE text. */
+  end(failure: UpstreamFailure | null): string;
+}
+
+/**
+ * Ollama's NDJSON → OpenAI SSE. Lines and UTF-8 characters split across reads are reassembled by the decoder; a
+ * malformed line or an `{"error"}` line becomes an error event, after which the translator is finished.
+ */
+export class NdjsonSseTranslator<T> implements UpstreamTranslator {
+  readonly #decoder: NdjsonDecoder<T>;
+  readonly #encoder: SseLineEncoder<T>;
+  #out = "";
+  readonly #collect = (value: T): void => {
+    this.#out += this.#encoder.line(value);
+  };
+
+  constructor(encoder: SseLineEncoder<T>) {
+    this.#encoder = encoder;
+    this.#decoder = new NdjsonDecoder<T>(
+      encoder.rawLine
+        ? (line) => {
+            const out = encoder.rawLine!(line);
+            if (out === null) return false;
+            this.#out += out;
+            return true;
+          }
+        : undefined,
+    );
+  }
+
+  get finished(): boolean {
+    return this.#encoder.finished;
+  }
+
+  push(chunk: Uint8Array): string {
+    try {
+      this.#decoder.push(chunk, this.#collect);
+    } catch (error) {
+      if (!(error instanceof MalformedLineError)) throw error;
+      this.#out += this.#encoder.error(error.message);
+    }
+    return this.#take();
+  }
+
+  end(failure: UpstreamFailure | null): string {
+    try {
+      this.#decoder.flush(this.#collect);
+    } catch (error) {
+      if (!(error instanceof MalformedLineError)) throw error;
+      this.#out += this.#encoder.error(error.message);
+    }
+    if (failure) this.#out += this.#encoder.error(failure.message, failure.code ?? undefined);
+    else if (!this.#encoder.finished) this.#out += this.#encoder.end();
+    return this.#take();
+  }
+
+  #take(): string {
+    const out = this.#out;
+    this.#out = "";
+    return out;
+  }
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Ollama's NDJSON bytes → OpenAI SSE bytes, as a TransformStream (the relay uses `NdjsonSseTranslator` directly).
+ * Once the encoder has finished ([DONE] or an error), the transform terminates, which cancels the upstream body.
+ */
+export function ndjsonToSse<T>(encoder: SseLineEncoder<T>, hooks: TransformHooks = {}): TransformStream<Uint8Array, Uint8Array> {
+  const translator = new NdjsonSseTranslator(encoder);
+  const emit = (controller: TransformStreamDefaultController<Uint8Array>, out: string) => {
+    if (out !== "") controller.enqueue(utf8.encode(out));
+    if (translator.finished) controller.terminate();
+  };
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      hooks.onActivity?.();
+      emit(controller, translator.push(chunk));
+    },
+    flush(controller) {
+      emit(controller, translator.end(hooks.failure?.() ?? null));
+    },
+  });
+}

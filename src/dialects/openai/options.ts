@@ -1,0 +1,71 @@
+import type { ModelDefaults } from "../../config/index.ts";
+import { invalidRequest } from "../../core/errors.ts";
+import type { ThinkValue } from "../../core/native.ts";
+
+/** OpenAI sampling fields that map 1:1 onto Ollama `options` keys. */
+const SAMPLING_FIELDS = {
+  temperature: "temperature",
+  top_p: "top_p",
+  seed: "seed",
+  presence_penalty: "presence_penalty",
+  frequency_penalty: "frequency_penalty",
+} as const;
+
+export interface SamplingFields {
+  temperature?: number | null;
+  top_p?: number | null;
+  seed?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  stop?: string | string[] | null;
+  options?: Record<string, unknown>;
+}
+
+/**
+ * Ollama `options`: model defaults from configuration, then the client's raw `options`, then the OpenAI fields.
+ * Unset OpenAI fields stay unset so the Modelfile's own defaults apply (Ollama's layer forces temperature 1.0).
+ */
+export function buildOptions(
+  body: SamplingFields,
+  maxTokens: number | null | undefined,
+  defaults: ModelDefaults | undefined,
+): Record<string, unknown> | undefined {
+  const options: Record<string, unknown> = { ...defaults?.options, ...body.options };
+  for (const [field, key] of Object.entries(SAMPLING_FIELDS)) {
+    const value = body[field as keyof typeof SAMPLING_FIELDS];
+    if (value !== undefined && value !== null) options[key] = value;
+  }
+  if (maxTokens !== undefined && maxTokens !== null) options.num_predict = maxTokens;
+  if (body.stop !== undefined && body.stop !== null) options.stop = typeof body.stop === "string" ? [body.stop] : body.stop;
+  return Object.keys(options).length ? options : undefined;
+}
+
+/** OpenAI effort words → Ollama `think` (Ollama's own map: minimal→low, xhigh/ultra→max, none→false). */
+const EFFORT_TO_THINK: Record<string, ThinkValue> = {
+  none: false,
+  minimal: "low",
+  low: "low",
+  medium: "medium",
+  high: "high",
+  xhigh: "max",
+  max: "max",
+  ultra: "max",
+};
+
+export interface ThinkFields {
+  reasoning_effort?: string | null;
+  reasoning?: { effort?: string | null } | null;
+  think?: ThinkValue;
+}
+
+/** `reasoning.effort` wins over `reasoning_effort`, which wins over the raw `think`, which wins over the model default. */
+export function buildThink(body: ThinkFields, defaults: ModelDefaults | undefined): ThinkValue | undefined {
+  const effort = body.reasoning?.effort ?? body.reasoning_effort;
+  if (effort !== undefined && effort !== null) {
+    const think = EFFORT_TO_THINK[effort];
+    if (think === undefined) throw invalidRequest(`Unsupported reasoning effort ${JSON.stringify(effort)}.`, "reasoning_effort");
+    return think;
+  }
+  if (body.think !== undefined) return body.think;
+  return defaults?.think as ThinkValue | undefined;
+}

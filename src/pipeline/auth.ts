@@ -1,0 +1,183 @@
+import type { BackendConfig } from "../config/backends.ts";
+import type { Config } from "../config/index.ts";
+import { ApiError, modelNotFound, unauthorized } from "../core/errors.ts";
+import { sha256, toHex } from "../core/secrets.ts";
+import type { Usage } from "../dialects/openai/common.ts";
+import { isWellFormedKey } from "../keys/key-format.ts";
+import type { AdmissionPolicy, AdmitResult, GatePolicy, LimitSnapshot } from "../keys/types.ts";
+import { formatReset } from "../limits/window.ts";
+import { keyObject } from "../routes/admin.ts";
+import type { AppContext } from "./context.ts";
+
+/**
+ * Two steps of the pipeline (authenticate → read → validate → scope → admit → route → call → relay → settle).
+ * `authenticate` looks the key up before anything else is done; `admit` then decides every per-key limit and waits
+ * for a backend slot in one call to the key's Durable Object, which checks the key again (a revocation in between
+ * wins).
+ */
+export interface Admission {
+  /** The six x-ratelimit-* headers, with this request counted. */
+  readonly headers: Record<string, string>;
+  /** Whether this key may use the installed model `name` (its allow-list). */
+  allowsModel(name: string): boolean;
+  /** Report the real token counts (null if none were used) and free the slot. Only the first call counts. */
+  settle(usage: Usage | null): void;
+  /** Failover: take a slot at another backend's gate instead (429 if its queue turns the request away). */
+  moveTo(backend: BackendConfig): Promise<void>;
+}
+
+export interface AdmissionRequest {
+  /** The model name the client sent, or null for routes without one. */
+  model: string | null;
+  /** Prompt plus the most the answer may use, reserved against the key's tokens-per-minute. */
+  estimatedTokens: number;
+  /** The prompt part of the estimate (charged if a stream ends before the backend reports counts). */
+  promptTokens?: number;
+  /**
+   * The backend the request will go to first (its gate is waited for); default the first configured; null: no slot
+   * yet (taken later with `moveTo`).
+   */
+  backend?: BackendConfig | null;
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+export function bearerToken(request: Request): string | null {
+  const match = BEARER.exec(request.headers.get("authorization") ?? "");
+  return match ? match[1]! : null;
+}
+
+/** The key a request was authenticated with: what it may use, before anything else about the request is read. */
+export interface Caller {
+  readonly hash: string;
+  readonly id: string;
+  /** The key's allow-list (empty: every model). */
+  readonly models: readonly string[];
+  readonly tpm: number;
+  /** The six x-ratelimit-* headers as they stand (this request not counted yet): for answers before admission. */
+  readonly headers: Record<string, string>;
+  /** Whether this key may use the installed model `name`. */
+  allowsModel(name: string): boolean;
+}
+
+/**
+ * Hashes of keys that are known not to work (never issued, revoked or expired): none of them can become valid
+ * again, so later requests with them are turned away without a Durable Object call. Bounded per isolate.
+ */
+const refused = new Set<string>();
+const REFUSED_MAX = 10_000;
+
+/**
+ * The first step of every key route: the key is checked (its format, then its object) before the body is read or
+ * any backend is asked anything. A missing, malformed, unknown, revoked or expired key is a 401 here.
+ */
+export async function authenticate(request: Request, app: AppContext): Promise<Caller> {
+  const token = bearerToken(request);
+  if (!token) throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>'.");
+  // The checksum turns away mistyped and invented keys without touching storage.
+  if (!isWellFormedKey(token)) throw unauthorized("Incorrect API key provided.");
+  const hash = toHex(await sha256(token));
+  if (refused.has(hash)) throw unauthorized("Incorrect API key provided.");
+  const found = await keyObject(app.env, hash).lookup(hash);
+  if (!found.ok) {
+    if (refused.size >= REFUSED_MAX) refused.clear();
+    refused.add(hash);
+    throw unauthorized(found.reason === "expired" ? "This API key has expired." : "Incorrect API key provided.");
+  }
+  const aliases = app.config.modelAliases;
+  return {
+    hash,
+    id: found.id,
+    models: found.models,
+    tpm: found.tpm,
+    headers: rateLimitHeaders(found.limits),
+    allowsModel: (name) => modelAllowed(found.models, name, aliases),
+  };
+}
+
+export async function admit(request: Request, app: AppContext, caller: Caller, want: AdmissionRequest): Promise<Admission> {
+  const { hash } = caller;
+  const key = keyObject(app.env, hash);
+  const result = await key.admit({
+    hash,
+    estimatedTokens: want.estimatedTokens,
+    promptEstimate: want.promptTokens ?? want.estimatedTokens,
+    policy: admissionPolicy(app.config, want.backend),
+  });
+  if (!result.ok) throw refusal(result);
+  if (request.signal.aborted) {
+    // The client left while we waited for a slot: give it back at once.
+    app.waitUntil(key.settle(result.lease, null));
+    throw new ApiError(499, "The client closed the connection.", "invalid_request_error", "client_closed");
+  }
+  let settled = false;
+  // While the request runs, tell the key (and its backend gate) it is alive: if this Worker dies, its slots are
+  // reclaimed after LEASE_TTL instead of being held.
+  const renewal = setInterval(() => app.waitUntil(key.renew(result.lease)), Math.max(1000, Math.floor(app.config.leaseTtlMs / 3)));
+  return {
+    headers: rateLimitHeaders(result.limits),
+    allowsModel: caller.allowsModel,
+    settle(usage) {
+      if (settled) return;
+      settled = true;
+      clearInterval(renewal);
+      const counts = usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens } : null;
+      app.waitUntil(key.settle(result.lease, counts));
+    },
+    async moveTo(backend) {
+      const granted = await key.moveGate(result.lease, gatePolicy(app.config, backend));
+      if (!granted.ok && "reason" in granted) throw unauthorized("Incorrect API key provided.");
+      if (!granted.ok)
+        throw refusal({ ok: false, reason: "limited", limit: "queue", retryAfterMs: granted.retryAfterMs, message: granted.message, limits: null });
+    },
+  };
+}
+
+/** The gate of the backend a request goes to: its own limit, or the gateway-wide one; none when that is 0. */
+export function gatePolicy(config: Config, backend: BackendConfig): GatePolicy | null {
+  const max = backend.maxConcurrency ?? config.backendMaxConcurrency;
+  if (!max) return null;
+  return { name: backend.name, maxConcurrency: max, maxWaitMs: config.queueMaxWaitMs, maxQueue: config.queueMaxLength, leaseTtlMs: config.leaseTtlMs };
+}
+
+function admissionPolicy(config: Config, backend: BackendConfig | null | undefined): AdmissionPolicy {
+  return { leaseTtlMs: config.leaseTtlMs, gate: backend === null ? null : gatePolicy(config, backend ?? config.backends[0]!) };
+}
+
+function refusal(result: Exclude<AdmitResult, { ok: true }>): ApiError {
+  if (result.reason !== "limited") return unauthorized(result.reason === "expired" ? "This API key has expired." : "Incorrect API key provided.");
+  const retryAfter = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
+  const headers = { ...(result.limits ? rateLimitHeaders(result.limits) : {}), "retry-after": retryAfter };
+  return new ApiError(429, result.message, "rate_limit_exceeded", "rate_limit_exceeded", null, headers);
+}
+
+export function rateLimitHeaders(limits: LimitSnapshot): Record<string, string> {
+  return {
+    "x-ratelimit-limit-requests": String(limits.rpm),
+    "x-ratelimit-remaining-requests": String(limits.remainingRequests),
+    "x-ratelimit-reset-requests": formatReset(limits.resetRequestsMs),
+    "x-ratelimit-limit-tokens": String(limits.tpm),
+    "x-ratelimit-remaining-tokens": String(limits.remainingTokens),
+    "x-ratelimit-reset-tokens": formatReset(limits.resetTokensMs),
+  };
+}
+
+/**
+ * A key's allow-list entries may be installed names, aliases, or untagged names that allow every tag of that
+ * model ("llama3.2" allows "llama3.2:latest" and "llama3.2:1b"). An empty list allows everything.
+ */
+export function modelAllowed(allowed: readonly string[], name: string, aliases: Readonly<Record<string, string>>): boolean {
+  if (allowed.length === 0) return true;
+  return allowed.some((entry) => {
+    const target = Object.hasOwn(aliases, entry) ? aliases[entry]! : entry;
+    if (target === name) return true;
+    const untagged = !target.slice(target.lastIndexOf("/") + 1).includes(":");
+    return untagged && name.startsWith(`${target}:`);
+  });
+}
+
+/**
+ * A model this key may not use answers exactly like a model that does not exist (OpenAI does the same), so a
+ * scoped key cannot learn what else is installed.
+ */
+export const modelNotAvailable = (model: string) => modelNotFound(`The model '${model}' does not exist or this key may not use it.`);

@@ -1,0 +1,174 @@
+import type { Candidate } from "../backends/routing.ts";
+import type { Config, ModelDefaults } from "../config/index.ts";
+import { answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../core/model-settings.ts";
+import type { SseLineEncoder } from "../core/stream.ts";
+import type { CompletionMeta, Usage } from "../dialects/openai/common.ts";
+import { completionId } from "../dialects/openai/common.ts";
+import { json, withHeaders } from "../http/respond.ts";
+import type { Admission, Caller } from "./auth.ts";
+import type { AppContext } from "./context.ts";
+import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
+import { llamaAnswer } from "./llama-answer.ts";
+import { aggregateAnswer, chargeable, clientLeft, type LineAggregator, NOTHING_GENERATED, streamAnswer } from "./upstream-answer.ts";
+
+export const SYSTEM_FINGERPRINT = "fp_ollama_edge";
+
+export interface GenerationBody {
+  model: string;
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean | null } | null;
+}
+
+/**
+ * What differs between /v1/chat/completions and /v1/completions; everything else — scope, admission, routing to a
+ * backend with failover, the always-streamed upstream call, SSE or assembled answers, settlement — is here.
+ */
+export interface GenerationSpec<Body extends GenerationBody, Line, Prepared = undefined> {
+  /** Ollama's native route. */
+  upstreamPath: "/api/chat" | "/api/generate";
+  /** The same endpoint on an OpenAI-speaking backend (llama-server). */
+  openaiPath: "/v1/chat/completions" | "/v1/completions";
+  idPrefix: "chatcmpl" | "cmpl";
+  /** The prompt's token estimate and the answer cap the client asked for (null: none). */
+  estimateTokens(body: Body): { prompt: number; answer: number | null };
+  /**
+   * Per-request I/O done once, after the key and the scope are checked and before a backend slot is taken (a slot
+   * must never wait on a download), whatever number of backends is then tried: e.g. image URLs.
+   */
+  prepare?(body: Body, app: AppContext, signal: AbortSignal): Promise<Prepared>;
+  /** Whether `prepare` goes to the network for this body (then it runs after the limits, before the slot). */
+  downloads?(body: Body): boolean;
+  /** Body → native request for one backend's name of the model (pure). */
+  toNative(body: Body, context: NativeContext<Prepared>): unknown;
+  encoder(meta: CompletionMeta, body: Body): SseLineEncoder<Line> & { usage(): Usage | null };
+  aggregator(meta: CompletionMeta, body: Body): LineAggregator<Line> & { result(): { usage: Usage } };
+}
+
+export interface NativeContext<Prepared> {
+  model: string;
+  defaults?: ModelDefaults;
+  limits?: ModelLimits;
+  /** The answer's ceiling: sent as the answer cap when the client set none (it is what was reserved). */
+  ceiling: number;
+  prepared: Prepared;
+}
+
+/**
+ * The most answer tokens a request may produce, which is also what its admission reserves: the client's cap,
+ * held under the model's MODEL_LIMITS, or without one the limit or DEFAULT_MAX_TOKENS. Every request has a real
+ * ceiling, so a key cannot spend without bound in one request.
+ */
+export function answerCeilingFor(clientCap: number | null, limits: ModelLimits | undefined, config: Config): number {
+  return answerCeiling(clientCap, limits) ?? config.defaultMaxTokens;
+}
+
+/** A usable answer cap (`num_predict`) among Ollama options, or null (absent, or Ollama's -1/-2 "no limit"). */
+export function answerCap(options: Readonly<Record<string, unknown>> | null | undefined): number | null {
+  const cap = options?.num_predict;
+  return typeof cap === "number" && Number.isFinite(cap) && cap >= 0 ? cap : null;
+}
+
+/** The native request with its answer cap held to the ceiling that was reserved for it (and set, when absent). */
+export function withAnswerCeiling<T extends { options?: Record<string, unknown> }>(native: T, ceiling: number): T {
+  const cap = answerCap(native.options);
+  if (cap !== null && cap <= ceiling) return native;
+  return { ...native, options: { ...native.options, num_predict: ceiling } };
+}
+
+/** `raw` is the client's JSON as sent: what an OpenAI-speaking backend gets (with its own model name). */
+export async function runGeneration<Body extends GenerationBody, Line, Prepared>(
+  request: Request,
+  app: AppContext,
+  caller: Caller,
+  body: Body,
+  spec: GenerationSpec<Body, Line, Prepared>,
+  raw: Record<string, unknown>,
+): Promise<Response> {
+  const route = await app.catalog.route(body.model, caller.allowsModel);
+  // Only Ollama backends take the prepared parts (an OpenAI-speaking backend gets the client's JSON).
+  const ollamaServes = route.candidates.some((candidate) => candidate.backend.kind === "ollama");
+  let prepared = undefined as Prepared;
+  const prepare = async () => {
+    if (ollamaServes && spec.prepare) prepared = await spec.prepare(body, app, request.signal);
+  };
+  // Downloads wait until the key's limits have admitted the request, and finish before it takes a backend slot.
+  const downloads = ollamaServes && spec.downloads?.(body) === true;
+  if (!downloads) await prepare();
+  const estimate = spec.estimateTokens(body);
+  const defaults = modelDefaultsFor(app.config, body.model, route.name);
+  const ceiling = answerCeilingFor(estimate.answer ?? answerCap(defaults?.options), limitsFor(app.config, body.model, route.name), app.config);
+  const want = { estimatedTokens: estimate.prompt + ceiling, promptTokens: estimate.prompt };
+  return routed(request, app, caller, route, want, downloads ? prepare : null, (candidate, context) =>
+    candidate.backend.kind === "ollama"
+      ? ollamaAnswer(request, app, body, spec, candidate, context, { ceiling, prepared })
+      : llamaAnswer(request, app, candidate, context, {
+          path: spec.openaiPath,
+          payload: applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
+          model: body.model,
+          stream: body.stream === true,
+          includeUsage: body.stream_options?.include_usage === true,
+        }),
+  );
+}
+
+async function ollamaAnswer<Body extends GenerationBody, Line, Prepared>(
+  request: Request,
+  app: AppContext,
+  body: Body,
+  spec: GenerationSpec<Body, Line, Prepared>,
+  candidate: Candidate,
+  { admission, retries, release }: AttemptContext,
+  { ceiling, prepared }: { ceiling: number; prepared: Prepared },
+): Promise<Response> {
+  const native = spec.toNative(body, {
+    model: candidate.model,
+    defaults: modelDefaultsFor(app.config, body.model, candidate.model),
+    limits: limitsFor(app.config, body.model, candidate.model),
+    ceiling,
+    prepared,
+  });
+  const meta: CompletionMeta = {
+    id: completionId(spec.idPrefix),
+    created: Math.floor(Date.now() / 1000),
+    model: body.model,
+    systemFingerprint: SYSTEM_FINGERPRINT,
+  };
+  const call = app.clientFor(candidate.backend).call("POST", spec.upstreamPath, native, { signal: request.signal, retries });
+  try {
+    if (body.stream) {
+      const encoder = spec.encoder(meta, body);
+      const onEnd = (reached: boolean) => finish(admission, release, chargeable(encoder.usage(), reached));
+      const response = await beforeAnswer(streamAnswer(call, encoder, app.config, onEnd));
+      return withHeaders(response, admission.headers);
+    }
+    await beforeAnswer(call.response);
+  } catch (error) {
+    // The client left before the backend's first byte: the backend was already working on the prompt.
+    if (clientLeft(call)) finish(admission, release, NOTHING_GENERATED);
+    throw error;
+  }
+  const aggregator = spec.aggregator(meta, body);
+  let result: ReturnType<typeof aggregator.result>;
+  try {
+    await aggregateAnswer(call, aggregator, app.config);
+    result = aggregator.result();
+  } finally {
+    // However the answer ended (complete, failed, cut short, or abandoned by the client), what it used is charged.
+    finish(admission, release, aggregator.usage());
+  }
+  return json(result, 200, admission.headers);
+}
+
+/**
+ * The request is over on its backend: free its place there and settle its key with what it used — the backend's
+ * counts or an estimate of what was generated; null only when it never reached a backend.
+ */
+export function finish(admission: Admission, release: () => void, usage: Usage | null): void {
+  release();
+  admission.settle(usage);
+}
+
+/** A rough token count for text: about four characters a token, the usual rule of thumb for English. */
+export function estimateTextTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}

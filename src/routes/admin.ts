@@ -1,0 +1,97 @@
+import * as z from "zod";
+import { ApiError, invalidRequest } from "../core/errors.ts";
+import { sha256, toHex } from "../core/secrets.ts";
+import { validate } from "../dialects/openai/validate.ts";
+import type { Env } from "../env.ts";
+import { readJsonBody } from "../http/body.ts";
+import { json } from "../http/respond.ts";
+import { generateKey, keyPrefix, newKeyId } from "../keys/key-format.ts";
+import { backendGate } from "../keys/key-object.ts";
+import { keyRegistry } from "../keys/registry.ts";
+import type { KeyRecord, KeyView } from "../keys/types.ts";
+import { requireAdmin } from "../pipeline/admin-auth.ts";
+import type { AppContext } from "../pipeline/context.ts";
+
+const limit = z.number().int().min(1).max(1_000_000_000);
+const createKeySchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  models: z.array(z.string().min(1).max(200)).max(100).optional(),
+  rpm: limit.optional(),
+  tpm: limit.optional(),
+  max_concurrency: limit.optional(),
+  expires_at: z.iso.datetime({ offset: true }).nullish(),
+});
+
+export function keyObject(env: Env, hash: string) {
+  return env.KEYS.get(env.KEYS.idFromName(hash));
+}
+
+/** POST /admin/keys: a new key, shown this once; only its SHA-256 is stored. */
+export async function createKey(request: Request, app: AppContext): Promise<Response> {
+  await requireAdmin(request, app.config);
+  const body = validate(createKeySchema, await readJsonBody(request, 64 * 1024));
+  const now = new Date();
+  if (body.expires_at && Date.parse(body.expires_at) <= now.getTime()) throw invalidRequest("expires_at is in the past.", "expires_at");
+  const key = generateKey();
+  const hash = toHex(await sha256(key));
+  const record: KeyRecord = {
+    id: newKeyId(),
+    hash,
+    name: body.name,
+    prefix: keyPrefix(key),
+    models: body.models ?? [],
+    rpm: body.rpm ?? app.config.keyDefaults.rpm,
+    tpm: body.tpm ?? app.config.keyDefaults.tpm,
+    max_concurrency: body.max_concurrency ?? app.config.keyDefaults.max_concurrency,
+    expires_at: body.expires_at ? new Date(body.expires_at).toISOString() : null,
+    created_at: now.toISOString(),
+    last_used_at: null,
+    usage: { requests: 0, prompt_tokens: 0, completion_tokens: 0 },
+  };
+  await keyObject(app.env, hash).create(record);
+  await keyRegistry(app.env).add({ id: record.id, hash, created_at: record.created_at });
+  const { hash: _hash, last_used_at: _used, usage: _usage, ...shown } = record;
+  return json({ ...shown, key }, 201);
+}
+
+/** GET /admin/keys: every key with its limits and usage, never the secret. */
+export async function listKeys(request: Request, app: AppContext): Promise<Response> {
+  await requireAdmin(request, app.config);
+  const entries = await keyRegistry(app.env).list();
+  const views = await Promise.all(entries.map((entry) => keyObject(app.env, entry.hash).describe()));
+  return json({ object: "list", data: views.filter((view): view is KeyView => view !== null) });
+}
+
+/** GET /admin/gate: the gateway-wide backend gate right now (requests in flight to Ollama, waiters). */
+export async function gateStatus(request: Request, app: AppContext): Promise<Response> {
+  await requireAdmin(request, app.config);
+  const gates = await Promise.all(
+    app.config.backends.map(async (backend) => {
+      const stats = await backendGate(app.env, backend.name).stats();
+      return {
+        backend: backend.name,
+        max_concurrency: backend.maxConcurrency ?? app.config.backendMaxConcurrency,
+        in_flight: stats.inFlight,
+        queued: stats.queued,
+      };
+    }),
+  );
+  const total = (field: "in_flight" | "queued") => gates.reduce((sum, gate) => sum + gate[field], 0);
+  return json({ max_concurrency: app.config.backendMaxConcurrency, in_flight: total("in_flight"), queued: total("queued"), backends: gates });
+}
+
+/**
+ * DELETE /admin/keys/{id}: revoked at once; the next request with the key gets 401. The key's object is emptied
+ * before the registry forgets the key: should that fail, the key stays listed (and revocable) instead of living on
+ * unseen.
+ */
+export async function revokeKey(request: Request & { params?: Record<string, string> }, app: AppContext): Promise<Response> {
+  await requireAdmin(request, app.config);
+  const id = request.params?.id ?? "";
+  const registry = keyRegistry(app.env);
+  const hash = await registry.hashOf(id);
+  if (!hash) throw new ApiError(404, `No API key with id '${id}'.`, "invalid_request_error", "key_not_found", "id");
+  await keyObject(app.env, hash).revoke();
+  await registry.remove(id);
+  return json({ id, object: "api_key", deleted: true });
+}
