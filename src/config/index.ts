@@ -1,18 +1,11 @@
 import * as z from "zod";
-import { keepAliveCeilingNs, type ModelLimits } from "../core/model-settings.ts";
+import { keepAliveCeilingNs, type ModelDefaults, type ModelLimits } from "../core/model-settings.ts";
 import { type BackendConfig, parseBackends } from "./backends.ts";
 import type { EnvVars } from "./env-vars.ts";
 import { ConfigError, parseCount, parseDuration, parseJson, parseSize, parseUrl } from "./parse.ts";
 
-export type { ModelLimits };
+export type { ModelDefaults, ModelLimits };
 export { ConfigError, parseCount, parseDuration, parseSize };
-
-/** Per-model defaults merged under every request for that model (the client's own values win). */
-export interface ModelDefaults {
-  options?: Record<string, unknown>;
-  keep_alive?: string | number;
-  think?: boolean | string;
-}
 
 export interface Config {
   ollamaUrl: string;

@@ -1,11 +1,22 @@
-import type { Config, ModelDefaults } from "../config/index.ts";
-
 /**
  * MODEL_LIMITS: per-model ceilings that the operator sets and no client can exceed, applied after MODEL_DEFAULTS
  * and the client's own values, on every route (pure; the routes look the entry up and call these).
  */
 
 /** One MODEL_LIMITS entry. Every field is optional: an unset one is no ceiling. */
+/** Per-model defaults merged under every request for that model (the client's own values win). */
+export interface ModelDefaults {
+  options?: Record<string, unknown>;
+  keep_alive?: string | number;
+  think?: boolean | string;
+}
+
+/** The per-model settings tables of the configuration (MODEL_DEFAULTS, MODEL_LIMITS). */
+export interface ModelSettings {
+  modelDefaults: Readonly<Record<string, ModelDefaults>>;
+  modelLimits: Readonly<Record<string, ModelLimits>>;
+}
+
 export interface ModelLimits {
   /** Most `options.num_ctx` a request may ask for (Ollama). */
   max_num_ctx?: number;
@@ -48,12 +59,12 @@ export function patternLookup<T>(table: Readonly<Record<string, T>>, ...names: s
  * (an exact key wins, then the longest pattern). Own keys only, or a model installed as "constructor" would get
  * Object.prototype's members as its defaults.
  */
-export function modelDefaultsFor(config: Pick<Config, "modelDefaults">, requested: string, resolved: string): ModelDefaults | undefined {
+export function modelDefaultsFor(config: Pick<ModelSettings, "modelDefaults">, requested: string, resolved: string): ModelDefaults | undefined {
   return patternLookup(config.modelDefaults, requested, resolved);
 }
 
 /** The MODEL_LIMITS entry of a model: by the name the client sent, or its installed name, or a `*` pattern. */
-export function limitsFor(config: Pick<Config, "modelLimits">, requested: string, resolved: string): ModelLimits | undefined {
+export function limitsFor(config: Pick<ModelSettings, "modelLimits">, requested: string, resolved: string): ModelLimits | undefined {
   return patternLookup(config.modelLimits, requested, resolved);
 }
 

@@ -6,6 +6,11 @@ import type { AdmitInput, AdmitResult, GatePolicy, KeyRecord, KeyView, LookupRes
 
 const utf8 = new TextEncoder();
 
+/** The object of one API key, addressed by the key's hash. */
+export function keyObject(env: Env, hash: string) {
+  return env.KEYS.get(env.KEYS.idFromName(hash));
+}
+
 /** The gate of one backend (its requests in flight and fair queue), by the backend's name. */
 export function backendGate(env: Env, name: string) {
   return env.BACKEND_GATE.get(env.BACKEND_GATE.idFromName(name));

@@ -1,7 +1,7 @@
 import type { Config } from "../config/index.ts";
 import { ApiError, routeNotFound, unauthorized } from "../core/errors.ts";
 import { secretsEqual } from "../core/secrets.ts";
-import { bearerToken } from "./auth.ts";
+import { bearerToken } from "../http/bearer.ts";
 
 /**
  * Guards admin-only routes: without ADMIN_TOKEN configured they do not exist (404, as for any unknown route);

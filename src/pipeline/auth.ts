@@ -2,11 +2,12 @@ import type { BackendConfig } from "../config/backends.ts";
 import type { Config } from "../config/index.ts";
 import { ApiError, modelNotFound, unauthorized } from "../core/errors.ts";
 import { sha256, toHex } from "../core/secrets.ts";
-import type { Usage } from "../dialects/openai/common.ts";
+import type { Usage } from "../core/usage.ts";
+import { bearerToken } from "../http/bearer.ts";
 import { isWellFormedKey } from "../keys/key-format.ts";
+import { keyObject } from "../keys/key-object.ts";
 import type { AdmissionPolicy, AdmitResult, GatePolicy, LimitSnapshot } from "../keys/types.ts";
 import { formatReset } from "../limits/window.ts";
-import { keyObject } from "../routes/admin.ts";
 import type { AppContext } from "./context.ts";
 
 /**
@@ -38,13 +39,6 @@ export interface AdmissionRequest {
    * yet (taken later with `moveTo`).
    */
   backend?: BackendConfig | null;
-}
-
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
-
-export function bearerToken(request: Request): string | null {
-  const match = BEARER.exec(request.headers.get("authorization") ?? "");
-  return match ? match[1]! : null;
 }
 
 /** The key a request was authenticated with: what it may use, before anything else about the request is read. */

@@ -2,14 +2,16 @@ import type { Candidate } from "../backends/routing.ts";
 import type { Config, ModelDefaults } from "../config/index.ts";
 import { answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../core/model-settings.ts";
 import type { SseLineEncoder } from "../core/stream.ts";
-import type { CompletionMeta, Usage } from "../dialects/openai/common.ts";
+import type { Usage } from "../core/usage.ts";
+import { chargeable, NOTHING_GENERATED } from "../core/usage.ts";
+import type { CompletionMeta } from "../dialects/openai/common.ts";
 import { completionId } from "../dialects/openai/common.ts";
 import { json, withHeaders } from "../http/respond.ts";
 import type { Admission, Caller } from "./auth.ts";
 import type { AppContext } from "./context.ts";
 import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
 import { llamaAnswer } from "./llama-answer.ts";
-import { aggregateAnswer, chargeable, clientLeft, type LineAggregator, NOTHING_GENERATED, streamAnswer } from "./upstream-answer.ts";
+import { aggregateAnswer, clientLeft, type LineAggregator, streamAnswer } from "./upstream-answer.ts";
 
 export const SYSTEM_FINGERPRINT = "fp_ollama_edge";
 
@@ -166,9 +168,4 @@ async function ollamaAnswer<Body extends GenerationBody, Line, Prepared>(
 export function finish(admission: Admission, release: () => void, usage: Usage | null): void {
   release();
   admission.settle(usage);
-}
-
-/** A rough token count for text: about four characters a token, the usual rule of thumb for English. */
-export function estimateTextTokens(text: string): number {
-  return Math.ceil(text.length / 4);
 }

@@ -1,12 +1,9 @@
 import type { Config } from "../config/index.ts";
 import { invalidRequest } from "../core/errors.ts";
-import { type ByteBudget, decodedSize, fetchImage, imageSource } from "../core/images.ts";
+import { type ByteBudget, decodedSize, type ImageRef, imageSource } from "../core/images.ts";
+import { fetchImage } from "./image-fetch.ts";
 
 /** One image of a request: the `image_url` value as the client sent it, and the param path errors name. */
-export interface ImageRef {
-  url: string;
-  param: string;
-}
 
 export interface ImageLimits {
   /** Most images (inline and remote, every occurrence) in one request. */

@@ -2,11 +2,12 @@ import { OpenAIStreamAggregator } from "../backends/llamacpp/aggregate.ts";
 import { SseEventDecoder, StreamSmoother, smoothSse } from "../backends/llamacpp/smooth.ts";
 import type { Candidate } from "../backends/routing.ts";
 import { ApiError } from "../core/errors.ts";
-import type { Usage } from "../dialects/openai/common.ts";
+import type { Usage } from "../core/usage.ts";
+import { chargeable, NOTHING_GENERATED } from "../core/usage.ts";
 import { json, withHeaders } from "../http/respond.ts";
 import type { AppContext } from "./context.ts";
 import { type AttemptContext, beforeAnswer } from "./failover.ts";
-import { chargeable, clientLeft, NOTHING_GENERATED, readUpstream, streamThrough } from "./upstream-answer.ts";
+import { clientLeft, readUpstream, streamThrough } from "./upstream-answer.ts";
 
 export interface LlamaRequest {
   path: "/v1/chat/completions" | "/v1/completions";

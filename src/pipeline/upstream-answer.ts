@@ -4,7 +4,7 @@ import { ApiError, backendBroke, backendStalled } from "../core/errors.ts";
 import { IdleTimer } from "../core/idle-timer.ts";
 import { MalformedLineError, NdjsonDecoder } from "../core/ndjson.ts";
 import { NdjsonSseTranslator, type SseLineEncoder, type TransformHooks, type UpstreamTranslator } from "../core/stream.ts";
-import type { Usage } from "../dialects/openai/common.ts";
+import type { Usage } from "../core/usage.ts";
 import { SSE_HEADERS, sseRelay } from "./sse-relay.ts";
 
 /** Turns one streamed upstream call into the client's answer: SSE, or one JSON body assembled in the Worker. */
@@ -76,14 +76,6 @@ export interface LineAggregator<T> {
    * (about one token per line of text) with the prompt 0 (unknown), so an answer cut short is still charged.
    */
   usage(): Usage;
-}
-
-/** A request that reached its backend but saw nothing generated: settled so that its prompt is charged at its estimate. */
-export const NOTHING_GENERATED: Usage = Object.freeze({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
-
-/** What to settle with: the counts or estimate there is; with none, nothing generated if the backend was reached. */
-export function chargeable(usage: Usage | null, reached: boolean): Usage | null {
-  return usage ?? (reached ? NOTHING_GENERATED : null);
 }
 
 /**

@@ -2,11 +2,10 @@ import * as z from "zod";
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { sha256, toHex } from "../core/secrets.ts";
 import { validate } from "../dialects/openai/validate.ts";
-import type { Env } from "../env.ts";
 import { readJsonBody } from "../http/body.ts";
 import { json } from "../http/respond.ts";
 import { generateKey, keyPrefix, newKeyId } from "../keys/key-format.ts";
-import { backendGate } from "../keys/key-object.ts";
+import { backendGate, keyObject } from "../keys/key-object.ts";
 import { keyRegistry } from "../keys/registry.ts";
 import type { KeyRecord, KeyView } from "../keys/types.ts";
 import { requireAdmin } from "../pipeline/admin-auth.ts";
@@ -21,10 +20,6 @@ const createKeySchema = z.strictObject({
   max_concurrency: limit.optional(),
   expires_at: z.iso.datetime({ offset: true }).nullish(),
 });
-
-export function keyObject(env: Env, hash: string) {
-  return env.KEYS.get(env.KEYS.idFromName(hash));
-}
 
 /** POST /admin/keys: a new key, shown this once; only its SHA-256 is stored. */
 export async function createKey(request: Request, app: AppContext): Promise<Response> {

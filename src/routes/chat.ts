@@ -1,4 +1,5 @@
 import type { NativeChatChunk } from "../core/native.ts";
+import { estimateTextTokens } from "../core/usage.ts";
 import { ChatAggregator } from "../dialects/openai/chat/aggregate.ts";
 import { chatImageRefs, toNativeChat } from "../dialects/openai/chat/request.ts";
 import { type ChatRequest, chatRequestSchema } from "../dialects/openai/chat/schema.ts";
@@ -7,7 +8,7 @@ import { validate } from "../dialects/openai/validate.ts";
 import { readJsonBody } from "../http/body.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
-import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
+import { answerCap, type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
 import { collectImages, imageLimits } from "../pipeline/image-budget.ts";
 
 const chatSpec: GenerationSpec<ChatRequest, NativeChatChunk, ReadonlyMap<string, string>> = {

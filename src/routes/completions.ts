@@ -1,4 +1,5 @@
 import type { NativeGenerateChunk } from "../core/native.ts";
+import { estimateTextTokens } from "../core/usage.ts";
 import { CompletionsAggregator } from "../dialects/openai/completions/aggregate.ts";
 import { toNativeCompletion } from "../dialects/openai/completions/request.ts";
 import { type CompletionRequest, validateCompletionRequest } from "../dialects/openai/completions/schema.ts";
@@ -6,7 +7,7 @@ import { CompletionsSseEncoder } from "../dialects/openai/completions/stream.ts"
 import { readJsonBody } from "../http/body.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
-import { answerCap, estimateTextTokens, type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
+import { answerCap, type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
 
 const echoOf = (body: CompletionRequest): string => (body.echo ? body.prompt : "");
 const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== undefined && body.logprobs !== null;

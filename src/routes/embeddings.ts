@@ -2,6 +2,7 @@ import { responseJson } from "../backends/ollama/client.ts";
 import type { Candidate } from "../backends/routing.ts";
 import { limitsFor, modelDefaultsFor } from "../core/model-settings.ts";
 import type { NativeEmbedResponse } from "../core/native.ts";
+import { estimateTextTokens } from "../core/usage.ts";
 import { toNativeEmbed, toOpenAIEmbeddings } from "../dialects/openai/embeddings/mapping.ts";
 import { type EmbeddingRequest, validateEmbeddingRequest } from "../dialects/openai/embeddings/schema.ts";
 import { readJsonBody } from "../http/body.ts";
@@ -9,7 +10,7 @@ import { json } from "../http/respond.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
 import { type AttemptContext, beforeAnswer, routed } from "../pipeline/failover.ts";
-import { estimateTextTokens, finish } from "../pipeline/generation.ts";
+import { finish } from "../pipeline/generation.ts";
 
 /** An OpenAI-speaking backend's embeddings answer. */
 interface OpenAIEmbeddingList {

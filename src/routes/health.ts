@@ -1,8 +1,8 @@
 import { markDown, markUp } from "../backends/state.ts";
 import type { BackendConfig } from "../config/backends.ts";
 import { secretsEqual } from "../core/secrets.ts";
+import { bearerToken } from "../http/bearer.ts";
 import { json } from "../http/respond.ts";
-import { bearerToken } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
 
 const HEALTH_TIMEOUT_MS = 3000;

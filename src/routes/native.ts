@@ -3,14 +3,15 @@ import { nativeErrorResponse, OLLAMA_JSON, relayAnswer, upstreamAnswer } from ".
 import type { BackendConfig } from "../config/backends.ts";
 import { backendBroke, invalidRequest, modelNotFound, publicError, routeNotFound, toApiError, withExtraHeaders } from "../core/errors.ts";
 import { applyNativeLimits, limitsFor } from "../core/model-settings.ts";
+import { estimateTextTokens, NOTHING_GENERATED } from "../core/usage.ts";
 import { goTopLevel, NATIVE_FIELDS } from "../dialects/ollama/go-fields.ts";
 import { checkEmbeddingInputCaps } from "../dialects/openai/embeddings/schema.ts";
 import { readJson, readJsonBody } from "../http/body.ts";
 import { requireAdmin } from "../pipeline/admin-auth.ts";
 import { type Admission, admit, authenticate, type Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
-import { answerCap, answerCeilingFor, estimateTextTokens, withAnswerCeiling } from "../pipeline/generation.ts";
-import { clientLeft, NOTHING_GENERATED } from "../pipeline/upstream-answer.ts";
+import { answerCap, answerCeilingFor, withAnswerCeiling } from "../pipeline/generation.ts";
+import { clientLeft } from "../pipeline/upstream-answer.ts";
 
 /**
  * /api/* → Ollama's native API, under the gateway's auth. Read-only and generation routes are open to API keys

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ApiError, type ErrorBody } from "../../src/core/errors.ts";
-import { Base64Builder, decodedSize, imageSource, toBase64 } from "../../src/core/images.ts";
-import { collectImages, type ImageLimits, type ImageRef } from "../../src/pipeline/image-budget.ts";
+import { Base64Builder, decodedSize, type ImageRef, imageSource, toBase64 } from "../../src/core/images.ts";
+import { collectImages, type ImageLimits } from "../../src/pipeline/image-budget.ts";
 
 const LIMITS: ImageLimits = { maxImages: 16, maxImageBytes: 1024, maxTotalBytes: 4096, timeoutMs: 2000 };
 const png = (base64: string) => `data:image/png;base64,${base64}`;

@@ -1,4 +1,4 @@
-import type { Usage } from "../../dialects/openai/common.ts";
+import type { Usage } from "../../core/usage.ts";
 
 type Json = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import { ApiError } from "../../core/errors.ts";
 import type { TransformHooks } from "../../core/stream.ts";
-import type { Usage } from "../../dialects/openai/common.ts";
+import type { Usage } from "../../core/usage.ts";
 import { carriesText } from "./aggregate.ts";
 
 /**

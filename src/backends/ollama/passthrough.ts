@@ -1,6 +1,6 @@
 import { ApiError, backendBroke, backendStalled, toApiError } from "../../core/errors.ts";
 import { IdleTimer } from "../../core/idle-timer.ts";
-import type { Usage } from "../../dialects/openai/common.ts";
+import type { Usage } from "../../core/usage.ts";
 import { clientGone, ERROR_BODY_LIMIT, readErrorBody, type UpstreamCall } from "./client.ts";
 import { mapUpstreamError, nativeErrorMessage } from "./errors.ts";
 import { NativeUsageMeter } from "./usage-meter.ts";

@@ -1,5 +1,5 @@
 import { NdjsonDecoder, type SkippedLine } from "../../core/ndjson.ts";
-import type { Usage } from "../../dialects/openai/common.ts";
+import type { Usage } from "../../core/usage.ts";
 
 type Line = Record<string, unknown>;
 

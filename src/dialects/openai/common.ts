@@ -1,12 +1,7 @@
 import type { NativeLogprob, NativeMetrics, NativeToolCall } from "../../core/native.ts";
+import type { Usage } from "../../core/usage.ts";
 
 /** Pieces shared by the streaming encoder and the non-stream aggregator. */
-
-export interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
 
 export interface OpenAIToolCall {
   id: string;

@@ -1,5 +1,5 @@
-import type { ModelDefaults } from "../../config/index.ts";
 import { invalidRequest } from "../../core/errors.ts";
+import type { ModelDefaults } from "../../core/model-settings.ts";
 import type { ThinkValue } from "../../core/native.ts";
 
 /** OpenAI sampling fields that map 1:1 onto Ollama `options` keys. */

@@ -1,5 +1,6 @@
 import { ApiError } from "../../../core/errors.ts";
 import type { NativeChatChunk, NativeToolCall } from "../../../core/native.ts";
+import type { Usage } from "../../../core/usage.ts";
 import {
   type CompletionMeta,
   type FinishReason,
@@ -8,7 +9,6 @@ import {
   type OpenAIToolCall,
   toOpenAILogprobs,
   toOpenAIToolCall,
-  type Usage,
   usageOf,
 } from "../common.ts";
 

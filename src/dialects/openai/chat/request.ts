@@ -1,10 +1,9 @@
-import type { ModelDefaults } from "../../../config/index.ts";
 import { invalidRequest } from "../../../core/errors.ts";
-import { imageSource } from "../../../core/images.ts";
+import { type ImageRef, imageSource } from "../../../core/images.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../../core/json.ts";
+import type { ModelDefaults } from "../../../core/model-settings.ts";
 import { limitKeepAlive, limitOptions, type ModelLimits } from "../../../core/model-settings.ts";
 import type { NativeChatRequest, NativeMessage, NativeTool, NativeToolCall } from "../../../core/native.ts";
-import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../../http/body.ts";
-import type { ImageRef } from "../../../pipeline/image-budget.ts";
 import { buildOptions, buildThink } from "../options.ts";
 import type { ChatMessage, ChatRequest } from "./schema.ts";
 

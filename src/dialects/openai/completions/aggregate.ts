@@ -1,6 +1,7 @@
 import { ApiError } from "../../../core/errors.ts";
 import type { NativeGenerateChunk } from "../../../core/native.ts";
-import { type CompletionMeta, type Usage, usageOf } from "../common.ts";
+import type { Usage } from "../../../core/usage.ts";
+import { type CompletionMeta, usageOf } from "../common.ts";
 import { appendLegacyLogprobs, codePoints, completionFinishReason, emptyLegacyLogprobs, type LegacyLogprobs, type TextCompletion } from "./common.ts";
 
 /**

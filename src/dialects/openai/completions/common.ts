@@ -1,5 +1,5 @@
 import type { NativeLogprob } from "../../../core/native.ts";
-import type { Usage } from "../common.ts";
+import type { Usage } from "../../../core/usage.ts";
 
 /** Pieces shared by the legacy completions encoder and aggregator. */
 

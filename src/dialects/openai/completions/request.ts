@@ -1,4 +1,4 @@
-import type { ModelDefaults } from "../../../config/index.ts";
+import type { ModelDefaults } from "../../../core/model-settings.ts";
 import { limitKeepAlive, limitOptions, type ModelLimits } from "../../../core/model-settings.ts";
 import type { NativeGenerateRequest } from "../../../core/native.ts";
 import { buildOptions, buildThink } from "../options.ts";

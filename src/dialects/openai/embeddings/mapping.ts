@@ -1,5 +1,5 @@
-import type { ModelDefaults } from "../../../config/index.ts";
 import { ApiError } from "../../../core/errors.ts";
+import type { ModelDefaults } from "../../../core/model-settings.ts";
 import { limitKeepAlive, limitOptions, type ModelLimits } from "../../../core/model-settings.ts";
 import type { NativeEmbedRequest, NativeEmbedResponse } from "../../../core/native.ts";
 import type { EmbeddingRequest } from "./schema.ts";
