@@ -76,7 +76,6 @@ export async function handle(request: Request, env: Env, ctx?: ExecutionContext)
       const app: AppContext = {
         env,
         config,
-        ollama: clientFor(config.backends.find((backend) => backend.kind === "ollama") ?? config.backends[0]!),
         clientFor,
         catalog: new ModelCatalog(config, clientFor),
         requestId,

@@ -14,10 +14,7 @@ import { routeRequest } from "./llama/routes.ts";
 import { createSlotPool, emptyTotals } from "./llama/slots.ts";
 import type { LlamaEmulator, LlamaEmulatorOptions, LlamaEmulatorStats, LlamaFault, RecordedRequest } from "./llama/types.ts";
 
-export { DEFAULT_LLAMA_FAULT_PATHS } from "./llama/faults.ts";
-export { GREETING } from "./llama/plan.ts";
-export { BYTE_BASE, EMBEDDING_LENGTH } from "./llama/tokens.ts";
-export type { LlamaEmulator, LlamaEmulatorOptions, LlamaEmulatorStats, LlamaFault, LlamaFaultRule, RecordedRequest } from "./llama/types.ts";
+export type { LlamaEmulator, LlamaEmulatorOptions, LlamaFaultRule } from "./llama/types.ts";
 
 export const DEFAULT_ALIAS = "qwen2.5-7b-instruct";
 const CONTROL_PREFIX = "/__emulator/";

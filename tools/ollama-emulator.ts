@@ -11,7 +11,7 @@ import { routeRequest } from "./emulator/routes.ts";
 import { closeServer, createResponseTracker, listen } from "./emulator/server.ts";
 import type { Emulator, EmulatorOptions, EmulatorStats, Fault, RecordedRequest } from "./emulator/types.ts";
 
-export type { EmulatedModel, Emulator, EmulatorOptions, EmulatorStats, Fault, FaultRule, RecordedRequest } from "./emulator/types.ts";
+export type { Emulator, EmulatorOptions, FaultRule } from "./emulator/types.ts";
 export { DEFAULT_MODELS };
 
 const CONTROL_PREFIX = "/__emulator/";

@@ -159,7 +159,10 @@ export function nameOf(model: NativeModel): string {
   return model.model ?? model.name;
 }
 
-/** For tests: forget cached lists. */
+/**
+ * Forget cached lists. @internal For tests only: the caches are per-isolate module state on purpose (they must
+ * outlive a request), so a test that needs a cold isolate resets them here.
+ */
 export function clearCatalogCache(): void {
   snapshots.clear();
 }

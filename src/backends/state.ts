@@ -47,7 +47,7 @@ export function nextTurn(): number {
   return turn;
 }
 
-/** For tests: forget every mark. */
+/** Forget every mark. @internal For tests only (see `clearCatalogCache`). */
 export function resetBackendState(): void {
   downUntil.clear();
   inFlight.clear();

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { keepAliveCeilingNs, type ModelDefaults, type ModelLimits } from "../core/model-settings.ts";
+import { DEFAULT_LEASE_TTL_MS } from "../core/timing.ts";
 import { type BackendConfig, parseBackends } from "./backends.ts";
 import type { EnvVars } from "./env-vars.ts";
 import { ConfigError, parseCount, parseDuration, parseJson, parseSize, parseUrl } from "./parse.ts";
@@ -143,7 +144,7 @@ export function parseConfig(env: EnvVars): Config {
     backendMaxConcurrency: parseCount("BACKEND_MAX_CONCURRENCY", env.BACKEND_MAX_CONCURRENCY, 4, 0),
     queueMaxWaitMs: parseDuration("QUEUE_MAX_WAIT", env.QUEUE_MAX_WAIT, 30_000),
     queueMaxLength: parseCount("QUEUE_MAX_LENGTH", env.QUEUE_MAX_LENGTH, 64),
-    leaseTtlMs: parseDuration("LEASE_TTL", env.LEASE_TTL, 90_000),
+    leaseTtlMs: parseDuration("LEASE_TTL", env.LEASE_TTL, DEFAULT_LEASE_TTL_MS),
   };
 }
 

@@ -73,6 +73,10 @@ export const backendTimeout = (message: string) => new ApiError(504, message, "s
 
 export const backendStalled = (ms: number) => backendTimeout(`The backend sent nothing for ${ms} ms; the request was stopped.`);
 
+/** The backend reported an error in the middle of its answer (Ollama's `{"error"}` line, llama-server's error event). */
+export const failedDuringGeneration = (message: string) =>
+  new ApiError(502, `The backend failed during generation: ${message}`, "server_error", "backend_error");
+
 export const backendBroke = () => new ApiError(502, "The connection to the backend broke during the answer.", "server_error", "backend_error");
 
 /** The same error with an operator-only detail (logged by `publicError`, never sent). */

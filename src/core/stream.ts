@@ -25,7 +25,7 @@ export interface UpstreamFailure {
 /**
  * Upstream bytes → the client's SSE text, one read at a time, synchronously. The streaming relay drives it
  * directly from the upstream reader (no TransformStream in between: in workerd each stream hop costs far more
- * per chunk than the translation itself); `ndjsonToSse` wraps the same logic as a TransformStream.
+ * per chunk than the translation itself).
  */
 export interface UpstreamTranslator {
   /** True once [DONE] or an error event was produced: the upstream body is no longer needed. */
@@ -93,27 +93,4 @@ export class NdjsonSseTranslator<T> implements UpstreamTranslator {
     this.#out = "";
     return out;
   }
-}
-
-const utf8 = new TextEncoder();
-
-/**
- * Ollama's NDJSON bytes → OpenAI SSE bytes, as a TransformStream (the relay uses `NdjsonSseTranslator` directly).
- * Once the encoder has finished ([DONE] or an error), the transform terminates, which cancels the upstream body.
- */
-export function ndjsonToSse<T>(encoder: SseLineEncoder<T>, hooks: TransformHooks = {}): TransformStream<Uint8Array, Uint8Array> {
-  const translator = new NdjsonSseTranslator(encoder);
-  const emit = (controller: TransformStreamDefaultController<Uint8Array>, out: string) => {
-    if (out !== "") controller.enqueue(utf8.encode(out));
-    if (translator.finished) controller.terminate();
-  };
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      hooks.onActivity?.();
-      emit(controller, translator.push(chunk));
-    },
-    flush(controller) {
-      emit(controller, translator.end(hooks.failure?.() ?? null));
-    },
-  });
 }

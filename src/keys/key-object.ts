@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { DEFAULT_LEASE_TTL_MS, RETRY_SOON_MS } from "../core/timing.ts";
 import type { Env } from "../env.ts";
 import type { GateResult } from "../limits/backend-gate.ts";
 import { emptyState, type KeyState, moveLease, renewLease, rollback, settle, snapshot, tidy, tryAdmit } from "./key-state.ts";
@@ -25,7 +26,7 @@ export class KeyObject extends DurableObject<Env> {
   #record: KeyRecord | undefined;
   #state: KeyState;
   /** LEASE_TTL as the latest caller configured it, for counting live leases between admissions. */
-  #leaseTtlMs = 90_000;
+  #leaseTtlMs = DEFAULT_LEASE_TTL_MS;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -99,7 +100,7 @@ export class KeyObject extends DurableObject<Env> {
       // The gate could not be asked: give the lease back, or it would hold this key's slots until it expires (and
       // free the gate's slot too, in case it was granted before the answer was lost).
       void gate.release(lease).catch(() => undefined);
-      granted = { ok: false, retryAfterMs: 1000, message: "The backend gate is unavailable right now; retry shortly." };
+      granted = { ok: false, retryAfterMs: RETRY_SOON_MS, message: "The backend gate is unavailable right now; retry shortly." };
     }
     if (this.#record !== record) {
       // Revoked (or replaced) while waiting in the queue: the request must not run. revoke() already emptied the
@@ -141,7 +142,7 @@ export class KeyObject extends DurableObject<Env> {
   async moveGate(lease: string, gate: GatePolicy | null): Promise<GateResult | { ok: false; reason: "unknown" }> {
     const record = this.#record;
     const open = this.#state.leases[lease];
-    if (!record || !open) return { ok: false, retryAfterMs: 1000, message: "The request's admission has expired." };
+    if (!record || !open) return { ok: false, retryAfterMs: RETRY_SOON_MS, message: "The request's admission has expired." };
     if (open.gate) await backendGate(this.env, open.gate).release(lease);
     this.#state = moveLease(this.#state, lease, null);
     this.#save();

@@ -1,3 +1,4 @@
+import { RETRY_SOON_MS } from "../core/timing.ts";
 import { addToBucket, type Charge, msUntilReset, msUntilRoom, prune, used } from "../limits/window.ts";
 import type { AdmitResult, KeyRecord, LimitSnapshot, SettleUsage } from "./types.ts";
 
@@ -70,7 +71,7 @@ export function tryAdmit(
     result: { ok: false as const, reason: "limited" as const, limit, retryAfterMs, message, limits: snapshot(record, state, now) },
   });
   if (Object.keys(state.leases).length >= record.max_concurrency) {
-    return limited("concurrency", 1000, `Concurrency limit reached: this key may have ${record.max_concurrency} requests in flight.`);
+    return limited("concurrency", RETRY_SOON_MS, `Concurrency limit reached: this key may have ${record.max_concurrency} requests in flight.`);
   }
   if (used(state.requests) >= record.rpm) {
     return limited("requests", msUntilRoom(state.requests, now, record.rpm, 1), `Rate limit reached: ${record.rpm} requests per minute for this key.`);

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { DEFAULT_LEASE_TTL_MS, RETRY_SOON_MS } from "../core/timing.ts";
 import type { Env } from "../env.ts";
 import type { GatePolicy } from "../keys/types.ts";
 import { FairQueue } from "./fair-queue.ts";
@@ -22,7 +23,7 @@ export class BackendGate extends DurableObject<Env> {
   readonly #queue = new FairQueue<Waiter>();
   /** The policy of the latest caller: the Worker's configuration is the source of truth. */
   #max = 1;
-  #ttlMs = 90_000;
+  #ttlMs = DEFAULT_LEASE_TTL_MS;
   #sweep: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -39,7 +40,7 @@ export class BackendGate extends DurableObject<Env> {
       return { ok: true };
     }
     if (this.#queue.size >= policy.maxQueue) {
-      return { ok: false, retryAfterMs: 1000, message: `The backend is saturated: ${policy.maxQueue} requests are already waiting.` };
+      return { ok: false, retryAfterMs: RETRY_SOON_MS, message: `The backend is saturated: ${policy.maxQueue} requests are already waiting.` };
     }
     return new Promise<GateResult>((resolve) => {
       const waiter: Waiter = {
@@ -47,7 +48,7 @@ export class BackendGate extends DurableObject<Env> {
         resolve,
         timer: setTimeout(() => {
           this.#queue.remove(keyId, waiter);
-          resolve({ ok: false, retryAfterMs: 1000, message: `The backend is busy: no slot became free within ${policy.maxWaitMs} ms.` });
+          resolve({ ok: false, retryAfterMs: RETRY_SOON_MS, message: `The backend is busy: no slot became free within ${policy.maxWaitMs} ms.` });
         }, policy.maxWaitMs),
       };
       this.#queue.push(keyId, waiter);

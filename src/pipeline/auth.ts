@@ -1,6 +1,6 @@
 import type { BackendConfig } from "../config/backends.ts";
 import type { Config } from "../config/index.ts";
-import { ApiError, modelNotFound, unauthorized } from "../core/errors.ts";
+import { ApiError, unauthorized } from "../core/errors.ts";
 import { sha256, toHex } from "../core/secrets.ts";
 import type { Usage } from "../core/usage.ts";
 import { bearerToken } from "../http/bearer.ts";
@@ -169,9 +169,3 @@ export function modelAllowed(allowed: readonly string[], name: string, aliases: 
     return untagged && name.startsWith(`${target}:`);
   });
 }
-
-/**
- * A model this key may not use answers exactly like a model that does not exist (OpenAI does the same), so a
- * scoped key cannot learn what else is installed.
- */
-export const modelNotAvailable = (model: string) => modelNotFound(`The model '${model}' does not exist or this key may not use it.`);

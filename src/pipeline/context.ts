@@ -10,7 +10,6 @@ export interface AppContext {
   config: Config;
   /** Keep work going after the response (settling usage); falls back to fire-and-forget outside a request. */
   waitUntil(promise: Promise<unknown>): void;
-  ollama: OllamaClient;
   catalog: ModelCatalog;
   /** The upstream client of one backend (its URL, Access headers, API key). */
   clientFor(backend: BackendConfig): OllamaClient;

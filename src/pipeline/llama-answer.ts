@@ -1,7 +1,7 @@
 import { OpenAIStreamAggregator } from "../backends/llamacpp/aggregate.ts";
 import { SseEventDecoder, StreamSmoother, smoothSse } from "../backends/llamacpp/smooth.ts";
 import type { Candidate } from "../backends/routing.ts";
-import { ApiError } from "../core/errors.ts";
+import { ApiError, failedDuringGeneration } from "../core/errors.ts";
 import type { Usage } from "../core/usage.ts";
 import { chargeable, NOTHING_GENERATED } from "../core/usage.ts";
 import { json, withHeaders } from "../http/respond.ts";
@@ -72,7 +72,7 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
     // However the answer ended (complete, failed, cut short, or abandoned by the client), what it used is charged.
     finish(aggregator.usage());
   }
-  if (aggregator.error !== null) throw new ApiError(502, `The backend failed during generation: ${aggregator.error}`, "server_error", "backend_error");
+  if (aggregator.error !== null) throw failedDuringGeneration(aggregator.error);
   if (!aggregator.done) throw new ApiError(502, "The backend closed the stream before the answer was complete.", "server_error", "backend_error");
   return json(aggregator.result(llama.model, llama.path === "/v1/completions" ? "completion" : "chat"), 200, admission.headers);
 }

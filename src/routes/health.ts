@@ -23,7 +23,7 @@ interface Probe {
  */
 const probes = new Map<string, { result: Promise<Probe>; expires: number }>();
 
-/** Forget every cached probe (tests). */
+/** Forget every cached probe. @internal For tests only (see `clearCatalogCache`). */
 export function clearHealthCache(): void {
   probes.clear();
 }

@@ -90,7 +90,7 @@ async function relay(
   upstream: { body?: string | ReadableStream<Uint8Array> | null; contentType?: string; contentLength?: number },
   admission: Admission | null,
   idleTimeoutMs: number | null,
-  client: OllamaClient = app.ollama,
+  client: OllamaClient = firstOllama(app),
 ): Promise<Response> {
   const call = client.forward(request.method, path, { ...upstream, clientSignal: request.signal });
   try {
@@ -108,6 +108,11 @@ async function relay(
   }
 }
 
+/** The Ollama that answers the native routes naming no model: the first one configured. */
+function firstOllama(app: AppContext): OllamaClient {
+  return app.clientFor(app.config.backends.find((backend) => backend.kind === "ollama") ?? app.config.backends[0]!);
+}
+
 /** GET /api/version, HEAD /api/tags: passed through as is. */
 async function readOnly(request: Request, app: AppContext, path: string, caller: Caller | null): Promise<Response> {
   const admission = await admit(request, app, caller!, { model: null, estimatedTokens: 0 });
@@ -120,7 +125,7 @@ async function listFiltered(request: Request, app: AppContext, path: string, cal
   try {
     const ollamas = app.config.backends.filter((backend) => backend.kind === "ollama");
     if (ollamas.length > 1) return await mergedList(request, app, path, ollamas, admission);
-    const call = app.ollama.forward("GET", path, { clientSignal: request.signal });
+    const call = firstOllama(app).forward("GET", path, { clientSignal: request.signal });
     const answer = await upstreamAnswer(call, "GET");
     const text = await answer.text().catch(() => {
       throw backendBroke();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ModelDefaults } from "../../src/config/index.ts";
 import { toBase64 } from "../../src/core/images.ts";
-import { remoteImageUrls, toNativeChat } from "../../src/dialects/openai/chat/request.ts";
+import { chatImageRefs, toNativeChat } from "../../src/dialects/openai/chat/request.ts";
 import { chatRequestSchema } from "../../src/dialects/openai/chat/schema.ts";
 import { validate } from "../../src/dialects/openai/validate.ts";
 import { failure } from "./helpers.ts";
@@ -238,7 +238,7 @@ describe("messages", () => {
     expect(missing.status).toBe(400);
     expect(missing.body.error.param).toBe("messages[0].content[1].image_url");
     expect(missing.body.error.code).toBe("invalid_image_url");
-    expect(remoteImageUrls(validate(chatRequestSchema, { model: m, messages: [U, ...messages] }).messages)).toStrictEqual([
+    expect(chatImageRefs(validate(chatRequestSchema, { model: m, messages: [U, ...messages] }).messages)).toStrictEqual([
       { url: "https://example.com/cat.png", param: "messages[1].content[1].image_url" },
     ]);
   });

@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import type { ModelDefaults } from "../../src/config/index.ts";
 import { ApiError } from "../../src/core/errors.ts";
 import type { NativeGenerateChunk, NativeLogprob } from "../../src/core/native.ts";
-import { ndjsonToSse } from "../../src/core/stream.ts";
 import type { CompletionMeta } from "../../src/dialects/openai/common.ts";
 import { CompletionsAggregator } from "../../src/dialects/openai/completions/aggregate.ts";
 import { appendLegacyLogprobs, codePoints, emptyLegacyLogprobs } from "../../src/dialects/openai/completions/common.ts";
 import { toNativeCompletion } from "../../src/dialects/openai/completions/request.ts";
 import { validateCompletionRequest } from "../../src/dialects/openai/completions/schema.ts";
 import { type CompletionStreamOptions, CompletionsSseEncoder } from "../../src/dialects/openai/completions/stream.ts";
+import { ndjsonToSse } from "../../tools/ndjson-to-sse.ts";
 import { failure, sseFrames } from "./helpers.ts";
 
 const m = "test-model";

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { OllamaClient } from "../../src/backends/ollama/client.ts";
+import { upstreamTarget } from "../../src/backends/target.ts";
 import { parseConfig } from "../../src/config/index.ts";
 import { ApiError } from "../../src/core/errors.ts";
 import type { EnvVars } from "../../src/env.ts";
@@ -234,7 +235,9 @@ describe("OllamaClient: a failed connection names no URL", () => {
     const cause = new TypeError("fetch failed: getaddrinfo ENOTFOUND ollama.internal.example.com");
     const fetchSpy = vi.spyOn(globalThis, "fetch").mockRejectedValue(cause);
     const config = parseConfig({ OLLAMA_URL: "https://ops:hunter2@ollama.internal.example.com", UPSTREAM_RETRIES: "1", UPSTREAM_RETRY_BACKOFF: "1ms" });
-    const failure = await new OllamaClient(config).call("GET", "/api/tags", undefined).response.catch((error: unknown) => error);
+    const failure = await new OllamaClient(config, upstreamTarget(config.backends[0]!, {}))
+      .call("GET", "/api/tags", undefined)
+      .response.catch((error: unknown) => error);
     expect(fetchSpy).toHaveBeenCalledTimes(2);
     expect(failure).toBeInstanceOf(ApiError);
     const error = failure as ApiError;

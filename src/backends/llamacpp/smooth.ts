@@ -1,4 +1,4 @@
-import { ApiError } from "../../core/errors.ts";
+import { ApiError, failedDuringGeneration } from "../../core/errors.ts";
 import type { TransformHooks } from "../../core/stream.ts";
 import type { Usage } from "../../core/usage.ts";
 import { carriesText } from "./aggregate.ts";
@@ -66,7 +66,7 @@ export class StreamSmoother {
     if (chunk.error !== undefined) {
       const inner = chunk.error as Json | string;
       const message = typeof inner === "string" ? inner : String((inner as Json)?.message ?? "unknown error");
-      return this.error(`The backend failed during generation: ${message}`);
+      return this.error(failedDuringGeneration(message).message);
     }
     const usage = usageFrom(chunk.usage);
     if (usage) this.#usage = usage;

@@ -86,8 +86,8 @@ export class OllamaClient {
   readonly #config: Config;
   readonly #target: UpstreamTarget;
 
-  /** `target` is one backend (its URL and headers); by default the OLLAMA_URL one. */
-  constructor(config: Config, target: UpstreamTarget = { url: config.ollamaUrl, headers: config.accessHeaders }) {
+  /** `target` is one backend: its URL (or binding) and headers. */
+  constructor(config: Config, target: UpstreamTarget) {
     this.#config = config;
     this.#target = target;
   }

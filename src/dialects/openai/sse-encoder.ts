@@ -1,4 +1,4 @@
-import { ApiError } from "../../core/errors.ts";
+import { ApiError, failedDuringGeneration } from "../../core/errors.ts";
 import type { NativeMetrics } from "../../core/native.ts";
 import type { Usage } from "../../core/usage.ts";
 import { type CompletionMeta, usageOf } from "./common.ts";
@@ -37,7 +37,7 @@ export abstract class SseEncoder<Line extends { error?: string }> {
   /** One upstream line → zero or more SSE frames. */
   line(chunk: Line): string {
     if (this.#finished) return "";
-    if (typeof chunk.error === "string") return this.error(`The backend failed during generation: ${chunk.error}`);
+    if (typeof chunk.error === "string") return this.error(failedDuringGeneration(chunk.error).message);
     return this.encode(chunk);
   }
 

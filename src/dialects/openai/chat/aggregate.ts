@@ -1,4 +1,4 @@
-import { ApiError } from "../../../core/errors.ts";
+import { ApiError, failedDuringGeneration } from "../../../core/errors.ts";
 import type { NativeChatChunk, NativeToolCall } from "../../../core/native.ts";
 import type { Usage } from "../../../core/usage.ts";
 import {
@@ -68,7 +68,7 @@ export class ChatAggregator {
   line(chunk: NativeChatChunk): void {
     if (this.#last) return;
     if (typeof chunk.error === "string") {
-      throw new ApiError(502, `The backend failed during generation: ${chunk.error}`, "server_error", "backend_error");
+      throw failedDuringGeneration(chunk.error);
     }
     const message = chunk.message;
     if (message?.content) this.#content += message.content;

@@ -195,8 +195,3 @@ export function chatImageRefs(messages: readonly ChatMessage[]): ImageRef[] {
   });
   return found;
 }
-
-/** Every http(s) image URL in the request, with its param path (each data URI is checked on the way). */
-export function remoteImageUrls(messages: readonly ChatMessage[]): ImageRef[] {
-  return chatImageRefs(messages).filter(({ url, param }) => imageSource(url, param).kind === "remote");
-}

@@ -1,4 +1,4 @@
-import { ApiError } from "../../../core/errors.ts";
+import { ApiError, failedDuringGeneration } from "../../../core/errors.ts";
 import type { NativeGenerateChunk } from "../../../core/native.ts";
 import type { Usage } from "../../../core/usage.ts";
 import { type CompletionMeta, usageOf } from "../common.ts";
@@ -33,7 +33,7 @@ export class CompletionsAggregator {
   line(chunk: NativeGenerateChunk): void {
     if (this.#last) return;
     if (typeof chunk.error === "string") {
-      throw new ApiError(502, `The backend failed during generation: ${chunk.error}`, "server_error", "backend_error");
+      throw failedDuringGeneration(chunk.error);
     }
     const text = chunk.response ?? "";
     if (text || chunk.thinking) this.#generated++;
