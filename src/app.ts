@@ -1,67 +1,99 @@
 import { Router } from "itty-router";
 import { ModelCatalog } from "./backends/catalog.ts";
 import { OllamaClient } from "./backends/ollama/client.ts";
+import { nativeErrorResponse } from "./backends/ollama/passthrough.ts";
 import { upstreamTarget } from "./backends/target.ts";
 import type { BackendConfig } from "./config/backends.ts";
 import { getConfig } from "./config/index.ts";
-import { errorResponse, publicError, routeNotFound, withExtraHeaders } from "./core/errors.ts";
+import { type ApiError, errorResponse, publicError, routeNotFound } from "./core/errors.ts";
 import type { Env } from "./env.ts";
 import { corsHeaders, preflightResponse } from "./http/cors.ts";
 import { requestIdFor } from "./http/request-id.ts";
 import { withHeaders } from "./http/respond.ts";
-import { authenticate, type Caller } from "./pipeline/auth.ts";
 import type { AppContext } from "./pipeline/context.ts";
+import { type Handler, methodNotAllowed, type RoutedRequest, withAdmin, withKey } from "./pipeline/stages.ts";
 import { createKey, gateStatus, listKeys, revokeKey } from "./routes/admin.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { completions } from "./routes/completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
 import { health } from "./routes/health.ts";
-import { llamaExtension } from "./routes/llamacpp.ts";
+import { llamaAdminRoute, llamaKeyRoute } from "./routes/llamacpp.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
-import { nativeApi } from "./routes/native.ts";
-
-type Handler = (request: Request, app: AppContext) => Promise<Response>;
-type KeyHandler = (request: Request & { params: Record<string, string> }, app: AppContext, caller: Caller) => Promise<Response>;
+import { adminBody, listFiltered, nativeBlob, readOnly, withModel } from "./routes/native.ts";
 
 /**
- * The first stage of every key route: the key is checked before the handler reads the body or asks any backend
- * anything, so a request without a valid key costs the home machine nothing.
+ * Every route, in one table of nested routers: the OpenAI-shaped public API (/v1, /admin, /health and llama-server's
+ * extras) and Ollama's native API (/api). Each route names its first stage — `withKey` or `withAdmin` — so nothing
+ * runs before authentication; each nested router has the error boundary of its dialect.
  */
-const withKey =
-  (handler: KeyHandler): Handler =>
-  async (request, app) => {
-    const caller = await authenticate(request, app);
+const unknownRoute: Handler = async (request) => {
+  throw routeNotFound(request.method, new URL(request.url).pathname);
+};
+
+/** A nested router whose errors are answered in one dialect's shape. */
+function boundary(router: { fetch: (request: RoutedRequest, app: AppContext) => Promise<unknown> }, render: (error: ApiError) => Response): Handler {
+  return async (request, app) => {
     try {
-      return await handler(request as Request & { params: Record<string, string> }, app, caller);
+      return (await router.fetch(request, app)) as Response;
     } catch (error) {
-      // Every authenticated answer carries the key's rate-limit headers, refusals before admission included.
-      throw withExtraHeaders(error, caller.headers);
+      return render(publicError(error, app.requestId));
     }
   };
+}
 
-const router = Router<Request & { params: Record<string, string> }, [AppContext]>();
-router
-  .get("/health", health as Handler)
+const NATIVE_405 = "method not allowed";
+
+/** Ollama's native API, for keys (reads and generation) and the admin token (what changes the installed models). */
+const native = Router<RoutedRequest, [AppContext]>({ base: "/api" });
+// HEAD where Ollama registers it too.
+native.get("/tags", withKey(listFiltered)).head("/tags", withKey(readOnly));
+native.get("/version", withKey(readOnly)).head("/version", withKey(readOnly));
+native.get("/ps", withKey(listFiltered));
+for (const kind of ["show", "chat", "generate", "embed"] as const) native.post(`/${kind}`, withKey(withModel(kind)));
+for (const path of ["/pull", "/push", "/create", "/copy"]) native.post(path, withAdmin(adminBody));
+native.delete("/delete", withAdmin(adminBody));
+native.head("/blobs/:digest", withAdmin(nativeBlob)).post("/blobs/:digest", withAdmin(nativeBlob));
+// The same paths with any other method: 405, after the path's own authentication.
+const NATIVE_METHODS: [path: string, methods: string[], access: "key" | "admin"][] = [
+  ["/tags", ["GET", "HEAD"], "key"],
+  ["/version", ["GET", "HEAD"], "key"],
+  ["/ps", ["GET"], "key"],
+  ...(["/show", "/chat", "/generate", "/embed"].map((path) => [path, ["POST"], "key"]) as [string, string[], "key"][]),
+  ...(["/pull", "/push", "/create", "/copy"].map((path) => [path, ["POST"], "admin"]) as [string, string[], "admin"][]),
+  ["/delete", ["DELETE"], "admin"],
+  ["/blobs/:digest", ["HEAD", "POST"], "admin"],
+];
+for (const [path, methods, access] of NATIVE_METHODS) native.all(path, methodNotAllowed(methods, access, NATIVE_405));
+native.all("*", unknownRoute);
+
+/** The OpenAI-shaped API, the admin API, /health, and llama-server's own endpoints on llama.cpp backends. */
+const openai = Router<RoutedRequest, [AppContext]>()
+  .get("/health", health)
   .get("/v1/models", withKey(listModels))
   .get("/v1/models/:model+", withKey(retrieveModel))
   .post("/v1/chat/completions", withKey(chatCompletions))
   .post("/v1/completions", withKey(completions))
   .post("/v1/embeddings", withKey(embeddings))
-  .all("/api/*", nativeApi as Handler)
-  .post("/admin/keys", createKey as Handler)
-  .get("/admin/keys", listKeys as Handler)
-  .delete("/admin/keys/:id", revokeKey as Handler)
-  .get("/admin/gate", gateStatus as Handler)
-  .all("/props", llamaExtension as Handler)
-  .all("/tokenize", llamaExtension as Handler)
-  .all("/detokenize", llamaExtension as Handler)
-  .all("/slots", llamaExtension as Handler)
-  .all("/metrics", llamaExtension as Handler)
-  .all("*", (request: Request) => {
-    throw routeNotFound(request.method, new URL(request.url).pathname);
-  });
+  .post("/admin/keys", withAdmin(createKey))
+  .get("/admin/keys", withAdmin(listKeys))
+  .delete("/admin/keys/:id", withAdmin(revokeKey))
+  .get("/admin/gate", withAdmin(gateStatus));
+const LLAMA_ROUTES: [path: string, method: "GET" | "POST", access: "key" | "admin"][] = [
+  ["/props", "GET", "key"],
+  ["/tokenize", "POST", "key"],
+  ["/detokenize", "POST", "key"],
+  ["/slots", "GET", "admin"],
+  ["/metrics", "GET", "admin"],
+];
+for (const [path, method, access] of LLAMA_ROUTES) {
+  // Any method reaches the handler: a wrong one is refused only after authentication and the backends check.
+  openai.all(path, access === "key" ? withKey(llamaKeyRoute(method)) : withAdmin(llamaAdminRoute(method)));
+}
+openai.all("*", unknownRoute);
 
-/** The Worker's fetch: CORS preflight, routing, and the headers and error envelope every response gets. */
+const router = Router<RoutedRequest, [AppContext]>().all("/api/*", boundary(native, nativeErrorResponse)).all("*", boundary(openai, errorResponse));
+
+/** The Worker's fetch: CORS preflight, routing, and the headers every response gets. */
 export async function handle(request: Request, env: Env, ctx?: ExecutionContext): Promise<Response> {
   const requestId = requestIdFor(request);
   let response: Response;
@@ -81,9 +113,10 @@ export async function handle(request: Request, env: Env, ctx?: ExecutionContext)
         requestId,
         waitUntil: (promise) => (ctx ? ctx.waitUntil(promise) : void promise.catch(() => {})),
       };
-      response = (await router.fetch(request, app)) as Response;
+      response = (await router.fetch(request as RoutedRequest, app)) as Response;
     }
   } catch (error) {
+    // Before routing (a bad setting): OpenAI's envelope, the shape most callers parse.
     response = errorResponse(publicError(error, requestId));
   }
   return withHeaders(response, { ...cors, "x-request-id": requestId });

@@ -8,7 +8,6 @@ import { generateKey, keyPrefix, newKeyId } from "../keys/key-format.ts";
 import { backendGate, keyObject } from "../keys/key-object.ts";
 import { keyRegistry } from "../keys/registry.ts";
 import type { KeyRecord, KeyView } from "../keys/types.ts";
-import { requireAdmin } from "../pipeline/admin-auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
 
 const limit = z.number().int().min(1).max(1_000_000_000);
@@ -23,7 +22,6 @@ const createKeySchema = z.strictObject({
 
 /** POST /admin/keys: a new key, shown this once; only its SHA-256 is stored. */
 export async function createKey(request: Request, app: AppContext): Promise<Response> {
-  await requireAdmin(request, app.config);
   const body = validate(createKeySchema, await readJsonBody(request, 64 * 1024));
   const now = new Date();
   if (body.expires_at && Date.parse(body.expires_at) <= now.getTime()) throw invalidRequest("expires_at is in the past.", "expires_at");
@@ -50,16 +48,14 @@ export async function createKey(request: Request, app: AppContext): Promise<Resp
 }
 
 /** GET /admin/keys: every key with its limits and usage, never the secret. */
-export async function listKeys(request: Request, app: AppContext): Promise<Response> {
-  await requireAdmin(request, app.config);
+export async function listKeys(_request: Request, app: AppContext): Promise<Response> {
   const entries = await keyRegistry(app.env).list();
   const views = await Promise.all(entries.map((entry) => keyObject(app.env, entry.hash).describe()));
   return json({ object: "list", data: views.filter((view): view is KeyView => view !== null) });
 }
 
 /** GET /admin/gate: the gateway-wide backend gate right now (requests in flight to Ollama, waiters). */
-export async function gateStatus(request: Request, app: AppContext): Promise<Response> {
-  await requireAdmin(request, app.config);
+export async function gateStatus(_request: Request, app: AppContext): Promise<Response> {
   const gates = await Promise.all(
     app.config.backends.map(async (backend) => {
       const stats = await backendGate(app.env, backend.name).stats();
@@ -81,7 +77,6 @@ export async function gateStatus(request: Request, app: AppContext): Promise<Res
  * unseen.
  */
 export async function revokeKey(request: Request & { params?: Record<string, string> }, app: AppContext): Promise<Response> {
-  await requireAdmin(request, app.config);
   const id = request.params?.id ?? "";
   const registry = keyRegistry(app.env);
   const hash = await registry.hashOf(id);

@@ -3,52 +3,58 @@ import type { BackendConfig } from "../config/backends.ts";
 import { ApiError, invalidRequest, routeNotFound, withExtraHeaders } from "../core/errors.ts";
 import { readJsonBody } from "../http/body.ts";
 import { withHeaders } from "../http/respond.ts";
-import { requireAdmin } from "../pipeline/admin-auth.ts";
-import { admit, authenticate } from "../pipeline/auth.ts";
+import { admit } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
+import type { Handler, KeyHandler } from "../pipeline/stages.ts";
 
 /**
  * llama-server's own endpoints on a `llamacpp` backend: /props, /tokenize and /detokenize for any key; /slots and
  * /metrics for the admin token only. With several llama.cpp backends, `?backend=<name>` or a `model` field in the
- * body picks one. The answer is llama-server's, passed through.
+ * body picks one. The answer is llama-server's, passed through. The router has authenticated the caller already:
+ * whether llama.cpp backends exist is not for anonymous callers to learn.
  */
-type Access = "key" | "admin";
-
-const ROUTES: Record<string, { method: "GET" | "POST"; access: Access }> = {
-  "/props": { method: "GET", access: "key" },
-  "/tokenize": { method: "POST", access: "key" },
-  "/detokenize": { method: "POST", access: "key" },
-  "/slots": { method: "GET", access: "admin" },
-  "/metrics": { method: "GET", access: "admin" },
-};
-
-export async function llamaExtension(request: Request, app: AppContext): Promise<Response> {
+function llamaBackends(request: Request, app: AppContext, method: "GET" | "POST"): { path: string; llamas: BackendConfig[] } {
   const url = new URL(request.url);
-  const route = ROUTES[url.pathname];
-  if (!route) throw routeNotFound(request.method, url.pathname);
-  // Authentication first: whether llama.cpp backends exist is not for anonymous callers to learn.
-  const caller = route.access === "admin" ? await requireAdmin(request, app.config).then(() => null) : await authenticate(request, app);
   const llamas = app.config.backends.filter((backend) => backend.kind === "llamacpp");
   if (!llamas.length) throw routeNotFound(request.method, url.pathname);
-  if (request.method !== route.method) {
-    throw new ApiError(405, `${url.pathname} takes ${route.method}.`, "invalid_request_error", "method_not_allowed");
-  }
-  const body = route.method === "POST" ? await readJsonBody(request, app.config.maxBodyBytes) : undefined;
-  if (!caller) return forward(app, await pick(app, llamas, url, undefined, () => true), url.pathname, body, request.signal);
-  const model = modelOf(url, body);
-  // A key limited to some models names one of them, and reaches only a backend that serves it.
-  if (caller.models.length && model === undefined)
-    throw invalidRequest("This key may use only some models: name one with a model field or ?model=<name>.", "model");
-  const backend = await pick(app, llamas, url, model, caller.allowsModel);
-  const admission = await admit(request, app, caller, { model: model ?? null, estimatedTokens: 0, backend });
-  try {
-    return withHeaders(await forward(app, backend, url.pathname, body, request.signal, { hidePaths: true }), admission.headers);
-  } catch (error) {
-    throw withExtraHeaders(error, admission.headers);
-  } finally {
-    admission.settle(null);
-  }
+  if (request.method !== method) throw new ApiError(405, `${url.pathname} takes ${method}.`, "invalid_request_error", "method_not_allowed");
+  return { path: url.pathname, llamas };
 }
+
+const bodyOf = (request: Request, app: AppContext, method: "GET" | "POST") =>
+  method === "POST" ? readJsonBody(request, app.config.maxBodyBytes) : Promise.resolve(undefined);
+
+/** /props, /tokenize, /detokenize for a key: within its scope, admitted like any request, machine paths hidden. */
+export const llamaKeyRoute =
+  (method: "GET" | "POST"): KeyHandler =>
+  async (request, app, caller) => {
+    const { path, llamas } = llamaBackends(request, app, method);
+    const url = new URL(request.url);
+    const body = await bodyOf(request, app, method);
+    const model = modelOf(url, body);
+    // A key limited to some models names one of them, and reaches only a backend that serves it.
+    if (caller.models.length && model === undefined) {
+      throw invalidRequest("This key may use only some models: name one with a model field or ?model=<name>.", "model");
+    }
+    const backend = await pick(app, llamas, url, model, caller.allowsModel);
+    const admission = await admit(request, app, caller, { model: model ?? null, estimatedTokens: 0, backend });
+    try {
+      return withHeaders(await forward(app, backend, path, body, request.signal, { hidePaths: true }), admission.headers);
+    } catch (error) {
+      throw withExtraHeaders(error, admission.headers);
+    } finally {
+      admission.settle(null);
+    }
+  };
+
+/** /slots and /metrics, for the admin token. */
+export const llamaAdminRoute =
+  (method: "GET" | "POST"): Handler =>
+  async (request, app) => {
+    const { path, llamas } = llamaBackends(request, app, method);
+    const body = await bodyOf(request, app, method);
+    return forward(app, await pick(app, llamas, new URL(request.url), undefined, () => true), path, body, request.signal);
+  };
 
 /** The model a key's request names: the body's `model`, or `?model=` (for GET /props). */
 function modelOf(url: URL, body: unknown): string | undefined {

@@ -1,83 +1,27 @@
 import type { OllamaClient } from "../backends/ollama/client.ts";
-import { nativeErrorResponse, OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../backends/ollama/passthrough.ts";
+import { OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../backends/ollama/passthrough.ts";
 import type { BackendConfig } from "../config/backends.ts";
-import { backendBroke, invalidRequest, modelNotFound, publicError, routeNotFound, toApiError, withExtraHeaders } from "../core/errors.ts";
+import { backendBroke, invalidRequest, modelNotFound, toApiError, withExtraHeaders } from "../core/errors.ts";
 import { applyNativeLimits, limitsFor } from "../core/model-settings.ts";
 import { estimateTextTokens, NOTHING_GENERATED } from "../core/usage.ts";
 import { goTopLevel, NATIVE_FIELDS } from "../dialects/ollama/go-fields.ts";
 import { checkEmbeddingInputCaps } from "../dialects/openai/embeddings/schema.ts";
 import { readJson, readJsonBody } from "../http/body.ts";
-import { requireAdmin } from "../pipeline/admin-auth.ts";
-import { type Admission, admit, authenticate, type Caller } from "../pipeline/auth.ts";
+import { type Admission, admit } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
 import { answerCap, answerCeilingFor, withAnswerCeiling } from "../pipeline/generation.ts";
+import type { Handler, KeyHandler } from "../pipeline/stages.ts";
 import { clientLeft } from "../pipeline/upstream-answer.ts";
 
 /**
- * /api/* → Ollama's native API, under the gateway's auth. Read-only and generation routes are open to API keys
- * (model names resolved like everywhere else, the key's model allow-list applied, usage settled from Ollama's
- * counts); routes that change what is installed need ADMIN_TOKEN. Bodies and streams go through unchanged but
- * for the resolved `model`; every error is Ollama's shape, `{"error":"<message>"}`.
+ * /api/* → Ollama's native API, under the gateway's auth (the router's stages run first). Read-only and
+ * generation routes are open to API keys (model names resolved like everywhere else, the key's scope applied,
+ * usage settled from Ollama's counts); routes that change what is installed need ADMIN_TOKEN. Answers go back
+ * byte for byte; every error is Ollama's shape, `{"error":"<message>"}` (the router's boundary for /api).
  */
-export async function nativeApi(request: Request, app: AppContext): Promise<Response> {
-  try {
-    return await dispatch(request, app);
-  } catch (error) {
-    return nativeErrorResponse(publicError(error, app.requestId));
-  }
-}
-
-/** `caller` is the authenticated key (null on admin routes, which check the admin token instead). */
-type Handler = (request: Request, app: AppContext, path: string, caller: Caller | null) => Promise<Response>;
-
-interface Route {
-  admin: boolean;
-  methods: Record<string, Handler>;
-}
 
 const DIGEST = /^sha256[:-][0-9a-fA-F]{64}$/;
-
-const ROUTES: Record<string, Route> = {
-  // HEAD where Ollama registers it too.
-  "/api/tags": { admin: false, methods: { GET: listFiltered, HEAD: readOnly } },
-  "/api/version": { admin: false, methods: { GET: readOnly, HEAD: readOnly } },
-  "/api/ps": { admin: false, methods: { GET: listFiltered } },
-  "/api/show": { admin: false, methods: { POST: withModel("show") } },
-  "/api/chat": { admin: false, methods: { POST: withModel("chat") } },
-  "/api/generate": { admin: false, methods: { POST: withModel("generate") } },
-  "/api/embed": { admin: false, methods: { POST: withModel("embed") } },
-  "/api/pull": { admin: true, methods: { POST: adminJson } },
-  "/api/push": { admin: true, methods: { POST: adminJson } },
-  "/api/create": { admin: true, methods: { POST: adminJson } },
-  "/api/copy": { admin: true, methods: { POST: adminJson } },
-  "/api/delete": { admin: true, methods: { DELETE: adminJson } },
-};
-const BLOBS: Route = { admin: true, methods: { HEAD: blob, POST: blob } };
-
-function routeFor(path: string): Route | undefined {
-  return Object.hasOwn(ROUTES, path) ? ROUTES[path] : path.startsWith("/api/blobs/") && !path.slice(11).includes("/") ? BLOBS : undefined;
-}
-
-async function dispatch(request: Request, app: AppContext): Promise<Response> {
-  const path = new URL(request.url).pathname;
-  const route = routeFor(path);
-  if (!route) throw routeNotFound(request.method, path);
-  // Authentication first: without ADMIN_TOKEN the admin routes do not exist, whatever the method; a key route
-  // checks the key before its body is read or any backend is asked anything.
-  const caller = route.admin ? await requireAdmin(request, app.config).then(() => null) : await authenticate(request, app);
-  const handler = route.methods[request.method];
-  if (!handler) {
-    return new Response(JSON.stringify({ error: "method not allowed" }), {
-      status: 405,
-      headers: { "content-type": OLLAMA_JSON, allow: Object.keys(route.methods).join(", ") },
-    });
-  }
-  try {
-    return await handler(request, app, path, caller);
-  } catch (error) {
-    throw caller ? withExtraHeaders(error, caller.headers) : error;
-  }
-}
+const pathOf = (request: Request) => new URL(request.url).pathname;
 
 /**
  * Forward to Ollama and relay the answer; settles the admission exactly once, however the answer ends. Errors
@@ -114,14 +58,15 @@ function firstOllama(app: AppContext): OllamaClient {
 }
 
 /** GET /api/version, HEAD /api/tags: passed through as is. */
-async function readOnly(request: Request, app: AppContext, path: string, caller: Caller | null): Promise<Response> {
-  const admission = await admit(request, app, caller!, { model: null, estimatedTokens: 0 });
-  return relay(request, app, path, {}, admission, app.config.upstreamIdleTimeoutMs);
-}
+export const readOnly: KeyHandler = async (request, app, caller) => {
+  const admission = await admit(request, app, caller, { model: null, estimatedTokens: 0 });
+  return relay(request, app, pathOf(request), {}, admission, app.config.upstreamIdleTimeoutMs);
+};
 
 /** /api/tags and /api/ps list only the models this key may use; an unfiltered list is passed on byte for byte. */
-async function listFiltered(request: Request, app: AppContext, path: string, caller: Caller | null): Promise<Response> {
-  const admission = await admit(request, app, caller!, { model: null, estimatedTokens: 0 });
+export const listFiltered: KeyHandler = async (request, app, caller) => {
+  const path = pathOf(request);
+  const admission = await admit(request, app, caller, { model: null, estimatedTokens: 0 });
   try {
     const ollamas = app.config.backends.filter((backend) => backend.kind === "ollama");
     if (ollamas.length > 1) return await mergedList(request, app, path, ollamas, admission);
@@ -137,7 +82,7 @@ async function listFiltered(request: Request, app: AppContext, path: string, cal
   } finally {
     admission.settle(null);
   }
-}
+};
 
 /**
  * With several Ollama machines, /api/tags and /api/ps list every machine's models (each once): what a native client
@@ -187,8 +132,8 @@ type ModelRoute = "show" | "chat" | "generate" | "embed";
  * MODEL_LIMITS applied, and the body forwarded as the gateway re-serialises it: exactly the fields it checked, so
  * `{"model":"a","Model":"b"}` cannot run `b`.
  */
-function withModel(kind: ModelRoute): Handler {
-  return async (request, app, path, caller) => {
+export function withModel(kind: ModelRoute): KeyHandler {
+  return async (request, app, caller) => {
     const { text, value } = await readJson(request, app.config.maxBodyBytes);
     if (!isObject(value)) throw invalidRequest("The request body must be a JSON object.");
     const fields = goTopLevel(text, NATIVE_FIELDS[kind], value);
@@ -198,7 +143,7 @@ function withModel(kind: ModelRoute): Handler {
     if (typeof requested !== "string") throw invalidRequest("model must be a string");
     if (kind === "embed") checkEmbeddingInputCaps(fields.input, { maxInputs: app.config.maxEmbeddingInputs, maxBytes: app.config.maxEmbeddingBytes });
     // The native API is Ollama's: only Ollama machines can take it.
-    const route = await app.catalog.route(requested, caller!.allowsModel);
+    const route = await app.catalog.route(requested, caller.allowsModel);
     const target = route.candidates.find((candidate) => candidate.backend.kind === "ollama");
     if (!target) throw modelNotFound(`The model '${requested}' is not on an Ollama backend; use the /v1 API for it.`);
     const { name: _legacy, ...rest } = fields;
@@ -212,7 +157,7 @@ function withModel(kind: ModelRoute): Handler {
       backend: target.backend,
     });
     const idle = kind === "show" ? null : app.config.upstreamIdleTimeoutMs;
-    const answer = await relay(request, app, path, { body: JSON.stringify(forwarded) }, admission, idle, app.clientFor(target.backend));
+    const answer = await relay(request, app, pathOf(request), { body: JSON.stringify(forwarded) }, admission, idle, app.clientFor(target.backend));
     return kind === "show" ? withoutMachinePaths(answer, target.model) : answer;
   };
 }
@@ -266,17 +211,17 @@ function estimatePrompt(kind: ModelRoute, body: Record<string, unknown>): number
 }
 
 /** pull, push, create, copy, delete: the body as sent (size-capped), no name resolution. */
-async function adminJson(request: Request, app: AppContext, path: string): Promise<Response> {
+export const adminBody: Handler = async (request, app) => {
   const body = await readJsonBody(request, app.config.maxBodyBytes);
   // No idle limit: a pull can be silent for minutes while Ollama verifies a large download.
-  return relay(request, app, path, { body: JSON.stringify(body) }, null, null);
-}
+  return relay(request, app, pathOf(request), { body: JSON.stringify(body) }, null, null);
+};
 
 /** HEAD/POST /api/blobs/:digest: a blob upload is streamed through, never buffered or size-capped here. */
-async function blob(request: Request, app: AppContext, path: string): Promise<Response> {
+export const nativeBlob: Handler = async (request, app) => {
   let digest: string;
   try {
-    digest = decodeURIComponent(path.slice("/api/blobs/".length));
+    digest = decodeURIComponent(pathOf(request).slice("/api/blobs/".length));
   } catch {
     digest = "";
   }
@@ -298,7 +243,7 @@ async function blob(request: Request, app: AppContext, path: string): Promise<Re
     null,
     null,
   );
-}
+};
 
 /**
  * Only strings count: Ollama refuses anything else (400), and String() on a hostile object such as
