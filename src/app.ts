@@ -1,4 +1,5 @@
 import { Router } from "itty-router";
+import { backendFor } from "./backends/backend.ts";
 import { ModelCatalog } from "./backends/catalog.ts";
 import { OllamaClient } from "./backends/ollama/client.ts";
 import { nativeErrorResponse } from "./backends/ollama/passthrough.ts";
@@ -105,11 +106,13 @@ export async function handle(request: Request, env: Env, ctx?: ExecutionContext)
       response = preflightResponse(config, request);
     } else {
       const clientFor = (backend: BackendConfig) => new OllamaClient(config, upstreamTarget(backend, env));
+      const backend = (backendConfig: BackendConfig) => backendFor(backendConfig, clientFor(backendConfig));
       const app: AppContext = {
         env,
         config,
         clientFor,
-        catalog: new ModelCatalog(config, clientFor),
+        backend,
+        catalog: new ModelCatalog(config, backend),
         requestId,
         waitUntil: (promise) => (ctx ? ctx.waitUntil(promise) : void promise.catch(() => {})),
       };

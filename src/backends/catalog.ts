@@ -2,8 +2,8 @@ import type { BackendConfig } from "../config/backends.ts";
 import type { Config } from "../config/index.ts";
 import { modelNotFound, toApiError } from "../core/errors.ts";
 import { closestNames } from "../core/names.ts";
-import type { NativeModel, NativeTags } from "../core/native.ts";
-import type { OllamaClient } from "./ollama/client.ts";
+import type { NativeModel } from "../core/native.ts";
+import type { Backend } from "./backend.ts";
 import { type Candidate, candidatesFor, rankCandidates, servedModels } from "./routing.ts";
 import { freeCapacity, isDown, markDown, markUp, nextTurn } from "./state.ts";
 
@@ -35,17 +35,13 @@ const snapshots = new Map<string, Snapshot>();
 
 const snapshotKey = (backend: BackendConfig) => `${backend.name} ${backend.url}`;
 
-interface LlamaModels {
-  data?: { id?: string; created?: number }[];
-}
-
 export class ModelCatalog {
   readonly #config: Config;
-  readonly #clientFor: (backend: BackendConfig) => OllamaClient;
+  readonly #backendOf: (backend: BackendConfig) => Backend;
 
-  constructor(config: Config, clientFor: (backend: BackendConfig) => OllamaClient) {
+  constructor(config: Config, backendOf: (backend: BackendConfig) => Backend) {
     this.#config = config;
-    this.#clientFor = clientFor;
+    this.#backendOf = backendOf;
   }
 
   /** Every backend's list, fetched in parallel where the cache is stale. */
@@ -72,7 +68,7 @@ export class ModelCatalog {
     if (!forceRefresh && cached && Date.now() - cached.at < this.#config.modelsCacheTtlMs) return cached.models;
     let listed: NativeModel[];
     try {
-      listed = await this.#fetchListing(backend);
+      listed = await this.#backendOf(backend).listModels();
     } catch (error) {
       markDown(backend, this.#config.backendCooldownMs);
       throw error;
@@ -82,23 +78,6 @@ export class ModelCatalog {
     const models = listed.filter((model) => names.has(nameOf(model)));
     snapshots.set(snapshotKey(backend), { at: Date.now(), models });
     return models;
-  }
-
-  async #fetchListing(backend: BackendConfig): Promise<NativeModel[]> {
-    // Listing is cheap and other backends can answer: one try, no connection retries.
-    const client = this.#clientFor(backend);
-    if (backend.kind === "ollama") {
-      const tags = await client.json<NativeTags>("GET", "/api/tags", undefined, 10_000, 0);
-      return Array.isArray(tags.models) ? tags.models : [];
-    }
-    const list = await client.json<LlamaModels>("GET", "/v1/models", undefined, 10_000, 0);
-    return (list.data ?? [])
-      .filter((entry): entry is { id: string; created?: number } => typeof entry.id === "string")
-      .map((entry) => ({
-        name: entry.id,
-        model: entry.id,
-        ...(typeof entry.created === "number" && { modified_at: new Date(entry.created * 1000).toISOString() }),
-      }));
   }
 
   /** All models, each once (the first backend that lists it owns it in the merged list). */

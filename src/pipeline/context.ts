@@ -1,3 +1,4 @@
+import type { Backend } from "../backends/backend.ts";
 import type { ModelCatalog } from "../backends/catalog.ts";
 import type { OllamaClient } from "../backends/ollama/client.ts";
 import type { BackendConfig } from "../config/backends.ts";
@@ -13,5 +14,7 @@ export interface AppContext {
   catalog: ModelCatalog;
   /** The upstream client of one backend (its URL, Access headers, API key). */
   clientFor(backend: BackendConfig): OllamaClient;
+  /** The same backend behind the interface every kind implements (listing, probe, model facts, embeddings). */
+  backend(backend: BackendConfig): Backend;
   requestId: string;
 }

@@ -1,4 +1,3 @@
-import { responseJson } from "../backends/ollama/client.ts";
 import type { Candidate } from "../backends/routing.ts";
 import { limitsFor, modelDefaultsFor } from "../core/model-settings.ts";
 import type { NativeEmbedResponse } from "../core/native.ts";
@@ -12,12 +11,6 @@ import type { AppContext } from "../pipeline/context.ts";
 import { type AttemptContext, beforeAnswer, routed } from "../pipeline/failover.ts";
 import { finish } from "../pipeline/generation.ts";
 
-/** An OpenAI-speaking backend's embeddings answer. */
-interface OpenAIEmbeddingList {
-  data?: { index?: number; embedding?: number[] }[];
-  usage?: { prompt_tokens?: number };
-}
-
 /** POST /v1/embeddings → native /api/embed (or llama-server's /v1/embeddings): the whole batch in one call. */
 export async function embeddings(request: Request, app: AppContext, caller: Caller): Promise<Response> {
   const { config } = app;
@@ -29,38 +22,22 @@ export async function embeddings(request: Request, app: AppContext, caller: Call
   const inputs = typeof body.input === "string" ? [body.input] : body.input;
   const estimatedTokens = inputs.reduce((n, text) => n + estimateTextTokens(text), 0);
   return routed(request, app, caller, route, { estimatedTokens }, null, async (candidate, context) => {
-    const answer = await embed(request, app, body, inputs, candidate, context);
+    const answer = await embed(request, app, body, candidate, context);
     const list = toOpenAIEmbeddings(answer, inputs.length, body.model, body.encoding_format ?? "float");
     finish(context.admission, context.release, { prompt_tokens: list.usage.prompt_tokens, completion_tokens: 0, total_tokens: list.usage.total_tokens });
     return json(list, 200, context.admission.headers);
   });
 }
 
-/** The vectors in Ollama's shape, whichever kind of backend computed them. */
-async function embed(
-  request: Request,
-  app: AppContext,
-  body: EmbeddingRequest,
-  inputs: string[],
-  candidate: Candidate,
-  { retries }: AttemptContext,
-): Promise<NativeEmbedResponse> {
-  const client = app.clientFor(candidate.backend);
+/** The vectors in the internal form (Ollama's shape), whichever kind of backend computed them. */
+function embed(request: Request, app: AppContext, body: EmbeddingRequest, candidate: Candidate, { retries }: AttemptContext): Promise<NativeEmbedResponse> {
+  const native = toNativeEmbed(
+    body,
+    candidate.model,
+    modelDefaultsFor(app.config, body.model, candidate.model),
+    limitsFor(app.config, body.model, candidate.model),
+  );
   // A cold embedding model loads before it answers: allow the full headers timeout, not the short default.
   const options = { signal: request.signal, retries, headersTimeoutMs: app.config.upstreamHeadersTimeoutMs };
-  if (candidate.backend.kind === "ollama") {
-    const native = toNativeEmbed(
-      body,
-      candidate.model,
-      modelDefaultsFor(app.config, body.model, candidate.model),
-      limitsFor(app.config, body.model, candidate.model),
-    );
-    const response = await beforeAnswer(client.call("POST", "/api/embed", native, options).response);
-    return responseJson<NativeEmbedResponse>(response, "/api/embed");
-  }
-  const payload = { model: candidate.model, input: inputs, encoding_format: "float", ...(body.dimensions ? { dimensions: body.dimensions } : {}) };
-  const response = await beforeAnswer(client.call("POST", "/v1/embeddings", payload, options).response);
-  const list = await responseJson<OpenAIEmbeddingList>(response, "/v1/embeddings");
-  const ordered = [...(list.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
-  return { embeddings: ordered.map((entry) => entry.embedding ?? []), prompt_eval_count: list.usage?.prompt_tokens ?? 0 };
+  return app.backend(candidate.backend).embed(native, options, beforeAnswer);
 }

@@ -33,7 +33,7 @@ async function probe(app: AppContext, backend: BackendConfig): Promise<Probe> {
   const started = Date.now();
   let status: BackendStatus = "ok";
   try {
-    await app.clientFor(backend).json("GET", backend.kind === "ollama" ? "/api/version" : "/health", undefined, HEALTH_TIMEOUT_MS, 0);
+    await app.backend(backend).probe(HEALTH_TIMEOUT_MS);
     markUp(backend);
   } catch (error) {
     const loading = (error as { status?: number }).status === 503;

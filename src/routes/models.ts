@@ -1,7 +1,6 @@
 import type { ListedModel } from "../backends/catalog.ts";
 import { invalidRequest, withExtraHeaders } from "../core/errors.ts";
 import { resolveModel } from "../core/names.ts";
-import type { NativeShow } from "../core/native.ts";
 import { toModelList, toOpenAIModel } from "../dialects/openai/models.ts";
 import { json } from "../http/respond.ts";
 import { admit, type Caller } from "../pipeline/auth.ts";
@@ -37,12 +36,8 @@ export async function retrieveModel(request: Request & { params?: Record<string,
   const admission = await admit(request, app, caller, { model: id, estimatedTokens: 0 });
   try {
     const owner = app.config.backendsConfigured ? backend.name : undefined;
-    if (backend.kind !== "ollama") {
-      const listed = (await app.catalog.list()).find((model) => (model.model ?? model.name) === name);
-      return json(toOpenAIModel(id, listed, name, owner), 200, admission.headers);
-    }
-    const show = await app.clientFor(backend).json<NativeShow>("POST", "/api/show", { model: name });
-    return json(toOpenAIModel(id, { name, modified_at: show.modified_at }, name, owner), 200, admission.headers);
+    const listed = (await app.catalog.list()).find((model) => (model.model ?? model.name) === name);
+    return json(toOpenAIModel(id, await app.backend(backend).describeModel(name, listed), name, owner), 200, admission.headers);
   } catch (error) {
     throw withExtraHeaders(error, admission.headers);
   } finally {

@@ -1,0 +1,59 @@
+import type { BackendConfig } from "../../config/backends.ts";
+import type { NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../../core/native.ts";
+import type { Backend } from "../backend.ts";
+import { type CallOptions, type OllamaClient, responseJson } from "../ollama/client.ts";
+
+/** How long a listing may take: it is cheap, and other backends can answer (one try, no connection retries). */
+const LISTING_TIMEOUT_MS = 10_000;
+
+/** llama-server's model list: OpenAI's shape. */
+interface LlamaModels {
+  data?: { id?: string; created?: number }[];
+}
+
+/** llama-server's embeddings answer: OpenAI's shape. */
+interface OpenAIEmbeddingList {
+  data?: { index?: number; embedding?: number[] }[];
+  usage?: { prompt_tokens?: number };
+}
+
+/** llama.cpp's `llama-server`: it speaks OpenAI's API, translated here to and from the internal form. */
+export class LlamaServer implements Backend {
+  readonly config: BackendConfig;
+  readonly #client: OllamaClient;
+
+  constructor(config: BackendConfig, client: OllamaClient) {
+    this.config = config;
+    this.#client = client;
+  }
+
+  async listModels(): Promise<NativeModel[]> {
+    const list = await this.#client.json<LlamaModels>("GET", "/v1/models", undefined, LISTING_TIMEOUT_MS, 0);
+    return (list.data ?? [])
+      .filter((entry): entry is { id: string; created?: number } => typeof entry.id === "string")
+      .map((entry) => ({
+        name: entry.id,
+        model: entry.id,
+        ...(typeof entry.created === "number" && { modified_at: new Date(entry.created * 1000).toISOString() }),
+      }));
+  }
+
+  /** /health answers 503 while the model loads. */
+  async probe(timeoutMs: number): Promise<void> {
+    await this.#client.json("GET", "/health", undefined, timeoutMs, 0);
+  }
+
+  /** llama-server says nothing more about a model than its listing does. */
+  async describeModel(_name: string, listed: NativeModel | undefined): Promise<NativeModel | undefined> {
+    return listed;
+  }
+
+  async embed(request: NativeEmbedRequest, options: CallOptions, beforeAnswer: <T>(pending: Promise<T>) => Promise<T>): Promise<NativeEmbedResponse> {
+    const input = typeof request.input === "string" ? [request.input] : request.input;
+    const payload = { model: request.model, input, encoding_format: "float", ...(request.dimensions ? { dimensions: request.dimensions } : {}) };
+    const response = await beforeAnswer(this.#client.call("POST", "/v1/embeddings", payload, options).response);
+    const list = await responseJson<OpenAIEmbeddingList>(response, "/v1/embeddings");
+    const ordered = [...(list.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    return { embeddings: ordered.map((entry) => entry.embedding ?? []), prompt_eval_count: list.usage?.prompt_tokens ?? 0 };
+  }
+}
