@@ -77,6 +77,9 @@ export const backendStalled = (ms: number) => backendTimeout(`The backend sent n
 export const failedDuringGeneration = (message: string) =>
   new ApiError(502, `The backend failed during generation: ${message}`, "server_error", "backend_error");
 
+/** The backend's stream ended before its final line: the answer is incomplete. */
+export const closedEarly = () => new ApiError(502, "The backend closed the stream before the answer was complete.", "server_error", "backend_error");
+
 export const backendBroke = () => new ApiError(502, "The connection to the backend broke during the answer.", "server_error", "backend_error");
 
 /** The same error with an operator-only detail (logged by `publicError`, never sent). */

@@ -22,17 +22,21 @@ export interface NativeTool {
 
 export type ThinkValue = boolean | "low" | "medium" | "high" | "max";
 
-export interface NativeChatRequest {
+/** What both native generation requests (/api/chat, /api/generate) carry besides their input. */
+interface NativeGenerationFields {
   model: string;
-  messages: NativeMessage[];
-  tools?: NativeTool[];
-  format?: "json" | Record<string, unknown>;
   options?: Record<string, unknown>;
   stream: boolean;
   keep_alive?: string | number;
   think?: ThinkValue;
   logprobs?: boolean;
   top_logprobs?: number;
+}
+
+export interface NativeChatRequest extends NativeGenerationFields {
+  messages: NativeMessage[];
+  tools?: NativeTool[];
+  format?: "json" | Record<string, unknown>;
 }
 
 export interface NativeTokenLogprob {
@@ -67,18 +71,11 @@ export interface NativeChatChunk extends NativeMetrics {
   error?: string;
 }
 
-export interface NativeGenerateRequest {
-  model: string;
+export interface NativeGenerateRequest extends NativeGenerationFields {
   prompt: string;
   suffix?: string;
   system?: string;
   raw?: boolean;
-  options?: Record<string, unknown>;
-  stream: boolean;
-  keep_alive?: string | number;
-  think?: ThinkValue;
-  logprobs?: boolean;
-  top_logprobs?: number;
 }
 
 /** One NDJSON line of a /api/generate stream. */

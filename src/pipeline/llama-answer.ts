@@ -1,7 +1,7 @@
 import { OpenAIStreamAggregator } from "../backends/llamacpp/aggregate.ts";
 import { SseEventDecoder, StreamSmoother, smoothSse } from "../backends/llamacpp/smooth.ts";
 import type { Candidate } from "../backends/routing.ts";
-import { ApiError, failedDuringGeneration } from "../core/errors.ts";
+import { closedEarly, failedDuringGeneration } from "../core/errors.ts";
 import type { Usage } from "../core/usage.ts";
 import { chargeable, NOTHING_GENERATED } from "../core/usage.ts";
 import { json, withHeaders } from "../http/respond.ts";
@@ -73,6 +73,6 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
     finish(aggregator.usage());
   }
   if (aggregator.error !== null) throw failedDuringGeneration(aggregator.error);
-  if (!aggregator.done) throw new ApiError(502, "The backend closed the stream before the answer was complete.", "server_error", "backend_error");
+  if (!aggregator.done) throw closedEarly();
   return json(aggregator.result(llama.model, llama.path === "/v1/completions" ? "completion" : "chat"), 200, admission.headers);
 }

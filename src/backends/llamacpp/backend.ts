@@ -1,10 +1,7 @@
-import type { BackendConfig } from "../../config/backends.ts";
 import type { NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../../core/native.ts";
 import type { Backend } from "../backend.ts";
-import { type CallOptions, type OllamaClient, responseJson } from "../ollama/client.ts";
-
-/** How long a listing may take: it is cheap, and other backends can answer (one try, no connection retries). */
-const LISTING_TIMEOUT_MS = 10_000;
+import { HttpBackend, LISTING_TIMEOUT_MS } from "../http-backend.ts";
+import { type CallOptions, responseJson } from "../ollama/client.ts";
 
 /** llama-server's model list: OpenAI's shape. */
 interface LlamaModels {
@@ -18,17 +15,9 @@ interface OpenAIEmbeddingList {
 }
 
 /** llama.cpp's `llama-server`: it speaks OpenAI's API, translated here to and from the internal form. */
-export class LlamaServer implements Backend {
-  readonly config: BackendConfig;
-  readonly #client: OllamaClient;
-
-  constructor(config: BackendConfig, client: OllamaClient) {
-    this.config = config;
-    this.#client = client;
-  }
-
+export class LlamaServer extends HttpBackend implements Backend {
   async listModels(): Promise<NativeModel[]> {
-    const list = await this.#client.json<LlamaModels>("GET", "/v1/models", undefined, LISTING_TIMEOUT_MS, 0);
+    const list = await this.client.json<LlamaModels>("GET", "/v1/models", undefined, LISTING_TIMEOUT_MS, 0);
     return (list.data ?? [])
       .filter((entry): entry is { id: string; created?: number } => typeof entry.id === "string")
       .map((entry) => ({
@@ -40,7 +29,7 @@ export class LlamaServer implements Backend {
 
   /** /health answers 503 while the model loads. */
   async probe(timeoutMs: number): Promise<void> {
-    await this.#client.json("GET", "/health", undefined, timeoutMs, 0);
+    await this.client.json("GET", "/health", undefined, timeoutMs, 0);
   }
 
   /** llama-server says nothing more about a model than its listing does. */
@@ -51,7 +40,7 @@ export class LlamaServer implements Backend {
   async embed(request: NativeEmbedRequest, options: CallOptions, beforeAnswer: <T>(pending: Promise<T>) => Promise<T>): Promise<NativeEmbedResponse> {
     const input = typeof request.input === "string" ? [request.input] : request.input;
     const payload = { model: request.model, input, encoding_format: "float", ...(request.dimensions ? { dimensions: request.dimensions } : {}) };
-    const response = await beforeAnswer(this.#client.call("POST", "/v1/embeddings", payload, options).response);
+    const response = await beforeAnswer(this.client.call("POST", "/v1/embeddings", payload, options).response);
     const list = await responseJson<OpenAIEmbeddingList>(response, "/v1/embeddings");
     const ordered = [...(list.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
     return { embeddings: ordered.map((entry) => entry.embedding ?? []), prompt_eval_count: list.usage?.prompt_tokens ?? 0 };

@@ -1,4 +1,4 @@
-import { ApiError, failedDuringGeneration } from "../../core/errors.ts";
+import { ApiError, closedEarly, failedDuringGeneration } from "../../core/errors.ts";
 import type { TransformHooks } from "../../core/stream.ts";
 import type { Usage } from "../../core/usage.ts";
 import { carriesText } from "./aggregate.ts";
@@ -91,7 +91,7 @@ export class StreamSmoother {
 
   /** The upstream ended; without [DONE] that is a truncated answer. */
   end(): string {
-    return this.error("The backend closed the stream before the answer was complete.");
+    return this.error(closedEarly().message);
   }
 }
 

@@ -10,14 +10,11 @@
  * the result: exactly one key per field, the one it checked.
  */
 
-/** Fields of api.ChatRequest (Ollama's /api/chat). */
-export const CHAT_FIELDS = [
-  "model",
-  "messages",
-  "tools",
+/** The generation fields that api.ChatRequest and api.GenerateRequest share. */
+const GENERATION_FIELDS = [
+  "stream",
   "format",
   "options",
-  "stream",
   "keep_alive",
   "think",
   "truncate",
@@ -27,27 +24,11 @@ export const CHAT_FIELDS = [
   "_debug_render_only",
 ] as const;
 
+/** Fields of api.ChatRequest (Ollama's /api/chat). */
+export const CHAT_FIELDS = ["model", "messages", "tools", ...GENERATION_FIELDS] as const;
+
 /** Fields of api.GenerateRequest (/api/generate). */
-export const GENERATE_FIELDS = [
-  "model",
-  "prompt",
-  "suffix",
-  "system",
-  "template",
-  "context",
-  "stream",
-  "raw",
-  "format",
-  "images",
-  "options",
-  "keep_alive",
-  "think",
-  "truncate",
-  "shift",
-  "logprobs",
-  "top_logprobs",
-  "_debug_render_only",
-] as const;
+export const GENERATE_FIELDS = ["model", "prompt", "suffix", "system", "template", "context", "raw", "images", ...GENERATION_FIELDS] as const;
 
 /** Fields of api.EmbedRequest (/api/embed). */
 export const EMBED_FIELDS = ["model", "input", "truncate", "dimensions", "options", "keep_alive"] as const;

@@ -30,6 +30,14 @@ export interface CompletionMeta {
   systemFingerprint: string;
 }
 
+/**
+ * What an answer used so far: the backend's counts once its final line arrived; until then the answer lines seen,
+ * about a token each, with the prompt unknown (0: settlement charges its estimate).
+ */
+export function usageSoFar(final: NativeMetrics | null, generated: number): Usage {
+  return final ? usageOf(final) : { prompt_tokens: 0, completion_tokens: generated, total_tokens: generated };
+}
+
 /** Usage from a final line's counts (/api/chat and /api/generate lines carry the same metrics). */
 export function usageOf(chunk: NativeMetrics): Usage {
   const prompt = chunk.prompt_eval_count ?? 0;

@@ -1,4 +1,4 @@
-import { ApiError, failedDuringGeneration } from "../../core/errors.ts";
+import { ApiError, closedEarly, failedDuringGeneration } from "../../core/errors.ts";
 import type { NativeMetrics } from "../../core/native.ts";
 import type { Usage } from "../../core/usage.ts";
 import { type CompletionMeta, usageOf } from "./common.ts";
@@ -74,6 +74,6 @@ export abstract class SseEncoder<Line extends { error?: string }> {
 
   /** The upstream body ended. Without a done line that is a truncated answer, which the client must hear about. */
   end(): string {
-    return this.error("The backend closed the stream before the answer was complete.");
+    return this.error(closedEarly().message);
   }
 }

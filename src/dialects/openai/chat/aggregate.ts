@@ -1,4 +1,4 @@
-import { ApiError, failedDuringGeneration } from "../../../core/errors.ts";
+import { closedEarly, failedDuringGeneration } from "../../../core/errors.ts";
 import type { NativeChatChunk, NativeToolCall } from "../../../core/native.ts";
 import type { Usage } from "../../../core/usage.ts";
 import {
@@ -10,6 +10,7 @@ import {
   toOpenAILogprobs,
   toOpenAIToolCall,
   usageOf,
+  usageSoFar,
 } from "../common.ts";
 
 export interface ChatCompletion {
@@ -82,15 +83,14 @@ export class ChatAggregator {
     if (chunk.done) this.#last = chunk;
   }
 
-  /** The backend's counts once it finished; until then the answer lines seen, about a token each, prompt unknown (0). */
+  /** What the answer used so far (see `usageSoFar`). */
   usage(): Usage {
-    if (this.#last) return usageOf(this.#last);
-    return { prompt_tokens: 0, completion_tokens: this.#generated, total_tokens: this.#generated };
+    return usageSoFar(this.#last, this.#generated);
   }
 
   result(): ChatCompletion {
     const last = this.#last;
-    if (!last) throw new ApiError(502, "The backend closed the stream before the answer was complete.", "server_error", "backend_error");
+    if (!last) throw closedEarly();
     const hasTools = this.#toolCalls.length > 0;
     const message: ChatCompletion["choices"][0]["message"] = {
       role: "assistant",

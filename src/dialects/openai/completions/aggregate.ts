@@ -1,7 +1,7 @@
-import { ApiError, failedDuringGeneration } from "../../../core/errors.ts";
+import { closedEarly, failedDuringGeneration } from "../../../core/errors.ts";
 import type { NativeGenerateChunk } from "../../../core/native.ts";
 import type { Usage } from "../../../core/usage.ts";
-import { type CompletionMeta, usageOf } from "../common.ts";
+import { type CompletionMeta, usageOf, usageSoFar } from "../common.ts";
 import { appendLegacyLogprobs, codePoints, completionFinishReason, emptyLegacyLogprobs, type LegacyLogprobs, type TextCompletion } from "./common.ts";
 
 /**
@@ -45,15 +45,14 @@ export class CompletionsAggregator {
     if (chunk.done) this.#last = chunk;
   }
 
-  /** The backend's counts once it finished; until then the answer lines seen, about a token each, prompt unknown (0). */
+  /** What the answer used so far (see `usageSoFar`). */
   usage(): Usage {
-    if (this.#last) return usageOf(this.#last);
-    return { prompt_tokens: 0, completion_tokens: this.#generated, total_tokens: this.#generated };
+    return usageSoFar(this.#last, this.#generated);
   }
 
   result(): TextCompletion {
     const last = this.#last;
-    if (!last) throw new ApiError(502, "The backend closed the stream before the answer was complete.", "server_error", "backend_error");
+    if (!last) throw closedEarly();
     return {
       id: this.#meta.id,
       object: "text_completion",
