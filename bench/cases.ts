@@ -72,7 +72,7 @@ function passThrough(): TransformStream<Uint8Array, Uint8Array> {
 const utf8 = new TextEncoder();
 
 /**
- * `streamAnswer` from src/routes/upstream-answer.ts, passed in by the caller: that module reaches the upstream
+ * `streamAnswer` from src/pipeline/upstream-answer.ts, passed in by the caller: that module reaches the upstream
  * client, which is typed for Workers only, so the Node-typed bench imports it by path at run time.
  */
 export type StreamAnswer = (

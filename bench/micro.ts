@@ -149,7 +149,7 @@ async function measure(runners: Runner[], options: MicroOptions): Promise<Side[]
 }
 
 /** By path at run time: the module reaches the Workers-typed upstream client, outside the Node tsconfig. */
-const UPSTREAM_ANSWER: string = "../src/routes/upstream-answer.ts";
+const UPSTREAM_ANSWER: string = "../src/pipeline/upstream-answer.ts";
 
 export async function runMicro(options: MicroOptions, log: (line: string) => void = () => {}): Promise<MicroCase[]> {
   await selfCheck(options.tokensPerStream);

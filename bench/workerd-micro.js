@@ -3,7 +3,7 @@
  * modules. `POST /run?case=<id>&side=floor|ours|relay|core&calls=N&tokens=T` runs one side N times and answers
  * when done; the bench reads the CPU time of the workerd process around the request (workerd's own clocks do not
  * advance during execution, by design). Served by bench/workerd-micro-run.ts. Plain JS because it imports
- * src/routes/upstream-answer.ts, which is typed for Workers, not for the bench's Node tsconfig.
+ * src/pipeline/upstream-answer.ts, which is typed for Workers, not for the bench's Node tsconfig.
  */
 import { streamAnswer } from "../src/pipeline/upstream-answer.ts";
 import { microCases } from "./cases.ts";
