@@ -2,18 +2,21 @@ import type { BackendConfig } from "../config/backends.ts";
 import type { NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../core/native.ts";
 import { LlamaServer } from "./llamacpp/backend.ts";
 import { OllamaBackend } from "./ollama/backend.ts";
-import type { CallOptions, OllamaClient } from "./ollama/client.ts";
+import type { CallOptions, OllamaClient, UpstreamCall } from "./ollama/client.ts";
 
 /**
- * One home machine, whatever it runs: what the catalog, /health, /v1/models and embeddings ask of it. Each kind
- * of backend implements it in its own folder (ollama/, llamacpp/); this factory is the one place that looks at
- * `kind`. Requests and answers use the internal form (Ollama's native shapes, core/native.ts).
- *
- * Generation is not here yet: Ollama is relayed from its native NDJSON and llama-server from its own OpenAI SSE
- * (smoothed), the two stream formats the pipeline knows (pipeline/generation.ts, pipeline/llama-answer.ts).
+ * One home machine, whatever it runs: what the catalog, /health, /v1/models, embeddings and generation ask of it.
+ * Each kind of backend implements it in its own folder (ollama/, llamacpp/); this factory is the one place that
+ * looks at `kind`. Requests and answers use the internal form (Ollama's native shapes, core/native.ts), except a
+ * generation on a backend that `speaks` OpenAI itself: it takes the client's OpenAI JSON and answers in OpenAI's
+ * stream, which the pipeline smooths (pipeline/openai-answer.ts) instead of encoding native lines.
  */
 export interface Backend {
   readonly config: BackendConfig;
+  /** Which generation request it takes and which stream it answers with: the internal form's, or OpenAI's. */
+  readonly speaks: "native" | "openai";
+  /** Start a generation, always streamed upstream; resolves once the backend's headers are in (a 2xx). */
+  startGeneration(generation: Generation, options: CallOptions): UpstreamCall;
   /** The models it lists itself (before its `models` setting narrows them), in the internal form. */
   listModels(): Promise<NativeModel[]>;
   /** Resolves when it answers; rejects with an ApiError otherwise (status 503: still loading its model). */
@@ -25,6 +28,22 @@ export interface Backend {
    * failure there can move the request to another backend.
    */
   embed(request: NativeEmbedRequest, options: CallOptions, beforeAnswer: <T>(pending: Promise<T>) => Promise<T>): Promise<NativeEmbedResponse>;
+  /**
+   * The machine's own endpoints the gateway offers, if it has any (llama-server: GET /props, /slots, /metrics; POST
+   * /tokenize, /detokenize): the answer as it sent it.
+   */
+  extension?(path: string, body: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Response>;
+}
+
+/** One generation for one backend: the same request in both forms a backend may take (see `Backend.speaks`). */
+export interface Generation {
+  kind: "chat" | "completion";
+  /** The internal-form request, with the backend's name for the model and every setting applied. */
+  native: unknown;
+  /** The client's OpenAI JSON with the answer's ceiling, for a backend that speaks OpenAI (`model` set by it). */
+  openai: Record<string, unknown>;
+  /** The backend's name for the model. */
+  model: string;
 }
 
 export function backendFor(config: BackendConfig, client: OllamaClient): Backend {

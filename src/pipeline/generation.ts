@@ -1,3 +1,5 @@
+import type { Generation } from "../backends/backend.ts";
+import type { UpstreamCall } from "../backends/ollama/client.ts";
 import type { Candidate } from "../backends/routing.ts";
 import type { Config, ModelDefaults } from "../config/index.ts";
 import { answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../core/model-settings.ts";
@@ -10,7 +12,7 @@ import { json, withHeaders } from "../http/respond.ts";
 import type { Admission, Caller } from "./auth.ts";
 import type { AppContext } from "./context.ts";
 import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
-import { llamaAnswer } from "./llama-answer.ts";
+import { openaiAnswer } from "./openai-answer.ts";
 import { aggregateAnswer, clientLeft, type LineAggregator, streamAnswer } from "./upstream-answer.ts";
 
 export const SYSTEM_FINGERPRINT = "fp_ollama_edge";
@@ -26,10 +28,8 @@ export interface GenerationBody {
  * backend with failover, the always-streamed upstream call, SSE or assembled answers, settlement — is here.
  */
 export interface GenerationSpec<Body extends GenerationBody, Line, Prepared = undefined> {
-  /** Ollama's native route. */
-  upstreamPath: "/api/chat" | "/api/generate";
-  /** The same endpoint on an OpenAI-speaking backend (llama-server). */
-  openaiPath: "/v1/chat/completions" | "/v1/completions";
+  /** What the backends are asked for: a chat turn or a plain completion. */
+  kind: "chat" | "completion";
   idPrefix: "chatcmpl" | "cmpl";
   /** The prompt's token estimate and the answer cap the client asked for (null: none). */
   estimateTokens(body: Body): { prompt: number; answer: number | null };
@@ -87,60 +87,75 @@ export async function runGeneration<Body extends GenerationBody, Line, Prepared>
   raw: Record<string, unknown>,
 ): Promise<Response> {
   const route = await app.catalog.route(body.model, caller.allowsModel);
-  // Only Ollama backends take the prepared parts (an OpenAI-speaking backend gets the client's JSON).
-  const ollamaServes = route.candidates.some((candidate) => candidate.backend.kind === "ollama");
+  // Only backends that take the internal form use the prepared parts (one that speaks OpenAI gets the client's JSON).
+  const nativeServes = route.candidates.some((candidate) => app.backend(candidate.backend).speaks === "native");
   let prepared = undefined as Prepared;
   const prepare = async () => {
-    if (ollamaServes && spec.prepare) prepared = await spec.prepare(body, app, request.signal);
+    if (nativeServes && spec.prepare) prepared = await spec.prepare(body, app, request.signal);
   };
   // Downloads wait until the key's limits have admitted the request, and finish before it takes a backend slot.
-  const downloads = ollamaServes && spec.downloads?.(body) === true;
+  const downloads = nativeServes && spec.downloads?.(body) === true;
   if (!downloads) await prepare();
   const estimate = spec.estimateTokens(body);
   const defaults = modelDefaultsFor(app.config, body.model, route.name);
   const ceiling = answerCeilingFor(estimate.answer ?? answerCap(defaults?.options), limitsFor(app.config, body.model, route.name), app.config);
   const want = { estimatedTokens: estimate.prompt + ceiling, promptTokens: estimate.prompt };
-  return routed(request, app, caller, route, want, downloads ? prepare : null, (candidate, context) =>
-    candidate.backend.kind === "ollama"
-      ? ollamaAnswer(request, app, body, spec, candidate, context, { ceiling, prepared })
-      : llamaAnswer(request, app, candidate, context, {
-          path: spec.openaiPath,
-          payload: applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
+  return routed(request, app, caller, route, want, downloads ? prepare : null, (candidate, context) => {
+    const backend = app.backend(candidate.backend);
+    const generation: Generation = {
+      kind: spec.kind,
+      model: candidate.model,
+      native: backend.speaks === "native" ? spec.toNative(body, nativeContext(app, body, candidate, ceiling, prepared)) : undefined,
+      openai: applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
+    };
+    const call = backend.startGeneration(generation, { signal: request.signal, retries: context.retries });
+    return backend.speaks === "native"
+      ? nativeAnswer(call, body, spec, context, app.config)
+      : openaiAnswer(call, context, app.config, {
+          kind: spec.kind,
           model: body.model,
           stream: body.stream === true,
           includeUsage: body.stream_options?.include_usage === true,
-        }),
-  );
+        });
+  });
 }
 
-async function ollamaAnswer<Body extends GenerationBody, Line, Prepared>(
-  request: Request,
+/** What the dialect's mapping needs for one backend: its name for the model, and the model's settings there. */
+function nativeContext<Body extends GenerationBody, Prepared>(
   app: AppContext,
   body: Body,
-  spec: GenerationSpec<Body, Line, Prepared>,
   candidate: Candidate,
-  { admission, retries, release }: AttemptContext,
-  { ceiling, prepared }: { ceiling: number; prepared: Prepared },
-): Promise<Response> {
-  const native = spec.toNative(body, {
+  ceiling: number,
+  prepared: Prepared,
+): NativeContext<Prepared> {
+  return {
     model: candidate.model,
     defaults: modelDefaultsFor(app.config, body.model, candidate.model),
     limits: limitsFor(app.config, body.model, candidate.model),
     ceiling,
     prepared,
-  });
+  };
+}
+
+/** An answer in the internal form's stream (native NDJSON lines), encoded by the dialect as it is read. */
+async function nativeAnswer<Body extends GenerationBody, Line, Prepared>(
+  call: UpstreamCall,
+  body: Body,
+  spec: GenerationSpec<Body, Line, Prepared>,
+  { admission, release }: AttemptContext,
+  config: Config,
+): Promise<Response> {
   const meta: CompletionMeta = {
     id: completionId(spec.idPrefix),
     created: Math.floor(Date.now() / 1000),
     model: body.model,
     systemFingerprint: SYSTEM_FINGERPRINT,
   };
-  const call = app.clientFor(candidate.backend).call("POST", spec.upstreamPath, native, { signal: request.signal, retries });
   try {
     if (body.stream) {
       const encoder = spec.encoder(meta, body);
       const onEnd = (reached: boolean) => finish(admission, release, chargeable(encoder.usage(), reached));
-      const response = await beforeAnswer(streamAnswer(call, encoder, app.config, onEnd));
+      const response = await beforeAnswer(streamAnswer(call, encoder, config, onEnd));
       return withHeaders(response, admission.headers);
     }
     await beforeAnswer(call.response);
@@ -152,7 +167,7 @@ async function ollamaAnswer<Body extends GenerationBody, Line, Prepared>(
   const aggregator = spec.aggregator(meta, body);
   let result: ReturnType<typeof aggregator.result>;
   try {
-    await aggregateAnswer(call, aggregator, app.config);
+    await aggregateAnswer(call, aggregator, config);
     result = aggregator.result();
   } finally {
     // However the answer ended (complete, failed, cut short, or abandoned by the client), what it used is charged.

@@ -12,8 +12,7 @@ import { answerCap, type GenerationSpec, runGeneration, withAnswerCeiling } from
 import { collectImages, imageLimits } from "../pipeline/image-budget.ts";
 
 const chatSpec: GenerationSpec<ChatRequest, NativeChatChunk, ReadonlyMap<string, string>> = {
-  upstreamPath: "/api/chat",
-  openaiPath: "/v1/chat/completions",
+  kind: "chat",
   idPrefix: "chatcmpl",
   estimateTokens: (body) => ({
     prompt: estimatePromptTokens(body.messages),

@@ -13,8 +13,7 @@ const echoOf = (body: CompletionRequest): string => (body.echo ? body.prompt : "
 const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== undefined && body.logprobs !== null;
 
 const completionsSpec: GenerationSpec<CompletionRequest, NativeGenerateChunk> = {
-  upstreamPath: "/api/generate",
-  openaiPath: "/v1/completions",
+  kind: "completion",
   idPrefix: "cmpl",
   estimateTokens: (body) => ({
     prompt: estimateTextTokens(body.prompt + (body.suffix ?? "") + (body.system ?? "")),

@@ -98,9 +98,9 @@ async function forward(
   signal: AbortSignal,
   { hidePaths = false } = {},
 ): Promise<Response> {
-  const { model: _model, ...payload } = (body ?? {}) as Record<string, unknown>;
-  const call = app.clientFor(backend).call(body === undefined ? "GET" : "POST", path, body === undefined ? undefined : payload, { signal });
-  const upstream = await call.response;
+  const machine = app.backend(backend);
+  if (!machine.extension) throw routeNotFound(body === undefined ? "GET" : "POST", path);
+  const upstream = await machine.extension(path, body as Record<string, unknown> | undefined, signal);
   const headers = { "content-type": upstream.headers.get("content-type") ?? "application/json" };
   if (!(hidePaths && path === "/props")) return new Response(upstream.body, { status: upstream.status, headers });
   const props = await responseJson<Record<string, unknown>>(upstream, path);

@@ -1,7 +1,7 @@
 import type { NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../../core/native.ts";
-import type { Backend } from "../backend.ts";
+import type { Backend, Generation } from "../backend.ts";
 import { HttpBackend, LISTING_TIMEOUT_MS } from "../http-backend.ts";
-import { type CallOptions, responseJson } from "../ollama/client.ts";
+import { type CallOptions, responseJson, type UpstreamCall } from "../ollama/client.ts";
 
 /** llama-server's model list: OpenAI's shape. */
 interface LlamaModels {
@@ -16,6 +16,25 @@ interface OpenAIEmbeddingList {
 
 /** llama.cpp's `llama-server`: it speaks OpenAI's API, translated here to and from the internal form. */
 export class LlamaServer extends HttpBackend implements Backend {
+  readonly speaks = "openai";
+
+  /** The client's JSON with the backend's model name, always streamed and always with usage (limits settle on it). */
+  startGeneration(generation: Generation, options: CallOptions): UpstreamCall {
+    const payload: Record<string, unknown> = { ...generation.openai, model: generation.model, stream: true };
+    payload.stream_options = { ...(payload.stream_options as object | undefined), include_usage: true };
+    return this.client.call("POST", generation.kind === "chat" ? "/v1/chat/completions" : "/v1/completions", payload, options);
+  }
+
+  /**
+   * One of llama-server's own endpoints, its answer passed through: GET without a body, else POST of the body less
+   * its `model` (which only chose the backend).
+   */
+  async extension(path: string, body: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Response> {
+    const { model: _model, ...payload } = body ?? {};
+    const call = this.client.call(body === undefined ? "GET" : "POST", path, body === undefined ? undefined : payload, { signal });
+    return call.response;
+  }
+
   async listModels(): Promise<NativeModel[]> {
     const list = await this.client.json<LlamaModels>("GET", "/v1/models", undefined, LISTING_TIMEOUT_MS, 0);
     return (list.data ?? [])

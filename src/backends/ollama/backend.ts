@@ -1,10 +1,16 @@
 import type { NativeEmbedRequest, NativeEmbedResponse, NativeModel, NativeShow, NativeTags } from "../../core/native.ts";
-import type { Backend } from "../backend.ts";
+import type { Backend, Generation } from "../backend.ts";
 import { HttpBackend, LISTING_TIMEOUT_MS } from "../http-backend.ts";
-import { type CallOptions, responseJson } from "./client.ts";
+import { type CallOptions, responseJson, type UpstreamCall } from "./client.ts";
 
 /** Ollama: its native API is the internal form, so requests go as they are. */
 export class OllamaBackend extends HttpBackend implements Backend {
+  readonly speaks = "native";
+
+  startGeneration(generation: Generation, options: CallOptions): UpstreamCall {
+    return this.client.call("POST", generation.kind === "chat" ? "/api/chat" : "/api/generate", generation.native, options);
+  }
+
   async listModels(): Promise<NativeModel[]> {
     const tags = await this.client.json<NativeTags>("GET", "/api/tags", undefined, LISTING_TIMEOUT_MS, 0);
     return Array.isArray(tags.models) ? tags.models : [];

@@ -1,18 +1,16 @@
 import { OpenAIStreamAggregator } from "../backends/llamacpp/aggregate.ts";
 import { SseEventDecoder, StreamSmoother, smoothSse } from "../backends/llamacpp/smooth.ts";
-import type { Candidate } from "../backends/routing.ts";
+import type { UpstreamCall } from "../backends/ollama/client.ts";
+import type { Config } from "../config/index.ts";
 import { closedEarly, failedDuringGeneration } from "../core/errors.ts";
 import type { Usage } from "../core/usage.ts";
 import { chargeable, NOTHING_GENERATED } from "../core/usage.ts";
 import { json, withHeaders } from "../http/respond.ts";
-import type { AppContext } from "./context.ts";
 import { type AttemptContext, beforeAnswer } from "./failover.ts";
 import { clientLeft, readUpstream, streamThrough } from "./upstream-answer.ts";
 
-export interface LlamaRequest {
-  path: "/v1/chat/completions" | "/v1/completions";
-  /** The client's JSON as sent; `model` is replaced by the backend's own name for it. */
-  payload: Record<string, unknown>;
+export interface OpenAIAnswer {
+  kind: "chat" | "completion";
   /** The name the client sent, echoed in answers. */
   model: string;
   stream: boolean;
@@ -20,17 +18,12 @@ export interface LlamaRequest {
 }
 
 /**
- * A request to an OpenAI-speaking backend (llama-server): forwarded with our auth, limits and routing, its API key
- * instead of the client's, and the answer smoothed into the same API as every other backend. Streams always ask
- * for usage upstream, so token limits settle with real counts; an answer cut short settles with an estimate.
+ * The answer of a backend that speaks OpenAI itself (llama-server): smoothed into the same API as every other
+ * backend's. Its stream always carries usage, so token limits settle with real counts; an answer cut short settles
+ * with an estimate.
  */
-export async function llamaAnswer(request: Request, app: AppContext, candidate: Candidate, context: AttemptContext, llama: LlamaRequest): Promise<Response> {
-  const { admission, retries, release } = context;
-  const payload: Record<string, unknown> = { ...llama.payload, model: candidate.model };
-  // Always streamed upstream, always with usage: token limits settle with real counts.
-  payload.stream = true;
-  payload.stream_options = { ...(payload.stream_options as object | undefined), include_usage: true };
-  const call = app.clientFor(candidate.backend).call("POST", llama.path, payload, { signal: request.signal, retries });
+export async function openaiAnswer(call: UpstreamCall, context: AttemptContext, config: Config, llama: OpenAIAnswer): Promise<Response> {
+  const { admission, release } = context;
   const smoothing = { model: llama.model, includeUsage: llama.includeUsage };
   // Settled with llama-server's usage, else an estimate of what was generated; null only if it was never reached.
   const finish = (usage: Usage | null) => {
@@ -45,7 +38,7 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
           call,
           (hooks) => smoothSse(smoother, hooks),
           (error) => smoother.error(error.message, error.code ?? "backend_error"),
-          app.config,
+          config,
           (reached) => finish(chargeable(smoother.usage(), reached)),
         ),
       );
@@ -63,7 +56,7 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
   const events = new SseEventDecoder();
   const onData = (data: string) => aggregator.event(data);
   try {
-    await readUpstream(call, app.config, {
+    await readUpstream(call, config, {
       push: (bytes) => events.push(bytes, onData),
       flush: () => events.flush(onData),
       done: () => aggregator.done,
@@ -74,5 +67,5 @@ export async function llamaAnswer(request: Request, app: AppContext, candidate: 
   }
   if (aggregator.error !== null) throw failedDuringGeneration(aggregator.error);
   if (!aggregator.done) throw closedEarly();
-  return json(aggregator.result(llama.model, llama.path === "/v1/completions" ? "completion" : "chat"), 200, admission.headers);
+  return json(aggregator.result(llama.model, llama.kind), 200, admission.headers);
 }
