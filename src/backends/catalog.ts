@@ -28,12 +28,11 @@ export interface Route {
 }
 
 /**
- * Per isolate and backend: model lists cached briefly so most requests skip the listing call. A backend whose
- * listing fails is marked down for the cooldown; its last list is kept, so a blip does not hide its models.
+ * Per isolate and backend (kept by the backend's parsed configuration, which lives as long as the isolate's
+ * environment): model lists cached briefly so most requests skip the listing call. A backend whose listing fails is
+ * marked down for the cooldown; its last list is kept, so a blip does not hide its models.
  */
-const snapshots = new Map<string, Snapshot>();
-
-const snapshotKey = (backend: BackendConfig) => `${backend.name} ${backend.url}`;
+const snapshots = new WeakMap<BackendConfig, Snapshot>();
 
 export class ModelCatalog {
   readonly #config: Config;
@@ -56,7 +55,7 @@ export class ModelCatalog {
         return;
       }
       firstError ??= result.reason;
-      const stale = snapshots.get(snapshotKey(backend));
+      const stale = snapshots.get(backend);
       if (stale) listings.push({ backend, models: stale.models });
     });
     if (!listings.length && firstError) throw toApiError(firstError);
@@ -64,7 +63,7 @@ export class ModelCatalog {
   }
 
   async #listing(backend: BackendConfig, forceRefresh: boolean): Promise<NativeModel[]> {
-    const cached = snapshots.get(snapshotKey(backend));
+    const cached = snapshots.get(backend);
     if (!forceRefresh && cached && Date.now() - cached.at < this.#config.modelsCacheTtlMs) return cached.models;
     let listed: NativeModel[];
     try {
@@ -76,7 +75,7 @@ export class ModelCatalog {
     markUp(backend);
     const names = new Set(servedModels(backend, listed.map(nameOf)));
     const models = listed.filter((model) => names.has(nameOf(model)));
-    snapshots.set(snapshotKey(backend), { at: Date.now(), models });
+    snapshots.set(backend, { at: Date.now(), models });
     return models;
   }
 
@@ -116,7 +115,7 @@ export class ModelCatalog {
       found.candidates,
       (backend) => freeCapacity(backend, this.#config.backendMaxConcurrency),
       (backend) => isDown(backend),
-      nextTurn(),
+      nextTurn(this.#config),
     );
     return { name: ranked[0]!.model, candidates: ranked };
   }
@@ -136,12 +135,4 @@ export class ModelCatalog {
 
 export function nameOf(model: NativeModel): string {
   return model.model ?? model.name;
-}
-
-/**
- * Forget cached lists. @internal For tests only: the caches are per-isolate module state on purpose (they must
- * outlive a request), so a test that needs a cold isolate resets them here.
- */
-export function clearCatalogCache(): void {
-  snapshots.clear();
 }

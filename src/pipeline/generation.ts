@@ -102,14 +102,16 @@ export async function runGeneration<Body extends GenerationBody, Line, Prepared>
   const want = { estimatedTokens: estimate.prompt + ceiling, promptTokens: estimate.prompt };
   return routed(request, app, caller, route, want, downloads ? prepare : null, (candidate, context) => {
     const backend = app.backend(candidate.backend);
+    // Each backend gets the request in the form it speaks, with its own name for the model and its settings.
+    const native = backend.speaks === "native";
     const generation: Generation = {
       kind: spec.kind,
       model: candidate.model,
-      native: backend.speaks === "native" ? spec.toNative(body, nativeContext(app, body, candidate, ceiling, prepared)) : undefined,
-      openai: applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
+      native: native ? spec.toNative(body, nativeContext(app, body, candidate, ceiling, prepared)) : undefined,
+      openai: native ? {} : applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
     };
     const call = backend.startGeneration(generation, { signal: request.signal, retries: context.retries });
-    return backend.speaks === "native"
+    return native
       ? nativeAnswer(call, body, spec, context, app.config)
       : openaiAnswer(call, context, app.config, {
           kind: spec.kind,

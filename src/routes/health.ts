@@ -18,15 +18,11 @@ interface Probe {
 }
 
 /**
- * This isolate's latest probe of each backend (by name and URL): reused for HEALTH_CACHE_MS after it finished, and
- * shared while it runs, so concurrent callers wait for the same probe instead of starting their own.
+ * This isolate's latest probe of each backend (kept by its parsed configuration, which lives as long as the
+ * isolate's environment): reused for HEALTH_CACHE_MS after it finished, and shared while it runs, so concurrent
+ * callers wait for the same probe instead of starting their own.
  */
-const probes = new Map<string, { result: Promise<Probe>; expires: number }>();
-
-/** Forget every cached probe. @internal For tests only (see `clearCatalogCache`). */
-export function clearHealthCache(): void {
-  probes.clear();
-}
+const probes = new WeakMap<BackendConfig, { result: Promise<Probe>; expires: number }>();
 
 /** One backend's probe: Ollama's /api/version, llama-server's /health (503 while it loads its model). */
 async function probe(app: AppContext, backend: BackendConfig): Promise<Probe> {
@@ -45,12 +41,11 @@ async function probe(app: AppContext, backend: BackendConfig): Promise<Probe> {
 
 /** The cached probe of `backend`, or a new one when there is none or it is older than HEALTH_CACHE_MS. */
 function cachedProbe(app: AppContext, backend: BackendConfig): Promise<Probe> {
-  const key = `${backend.name} ${backend.url}`;
   const now = Date.now();
-  const cached = probes.get(key);
-  if (cached && cached.expires > now) return awaitShared(app, backend, key, cached.result);
+  const cached = probes.get(backend);
+  if (cached && cached.expires > now) return awaitShared(app, backend, cached.result);
   const entry = { result: probe(app, backend), expires: Number.POSITIVE_INFINITY };
-  probes.set(key, entry);
+  probes.set(backend, entry);
   // The probe finishes even if the caller that started it goes away, so the callers sharing it are answered.
   app.waitUntil(entry.result);
   void entry.result.then(() => {
@@ -63,7 +58,7 @@ function cachedProbe(app: AppContext, backend: BackendConfig): Promise<Probe> {
  * Wait for a probe another request started. Should that request's work be cancelled before the probe ends, this
  * caller does not hang: past the probe's own timeout it drops the entry and probes again.
  */
-async function awaitShared(app: AppContext, backend: BackendConfig, key: string, shared: Promise<Probe>): Promise<Probe> {
+async function awaitShared(app: AppContext, backend: BackendConfig, shared: Promise<Probe>): Promise<Probe> {
   let timer: ReturnType<typeof setTimeout> | null = null;
   const late = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), HEALTH_TIMEOUT_MS + 1000);
@@ -74,7 +69,7 @@ async function awaitShared(app: AppContext, backend: BackendConfig, key: string,
   } finally {
     clearTimeout(timer);
   }
-  if (probes.get(key)?.result === shared) probes.delete(key);
+  if (probes.get(backend)?.result === shared) probes.delete(backend);
   return cachedProbe(app, backend);
 }
 

@@ -1,8 +1,5 @@
 import { beforeEach, describe, expect, inject, it } from "vitest";
-import { clearCatalogCache } from "../../src/backends/catalog.ts";
-import { resetBackendState } from "../../src/backends/state.ts";
-import { clearHealthCache } from "../../src/routes/health.ts";
-import { ADMIN_AUTH, chunksOf, createKey, EMULATOR_URL, gatewayWith, readSse, testKey, user } from "./helpers.ts";
+import { ADMIN_AUTH, chunksOf, createKey, EMULATOR_URL, freshState, gatewayWith, readSse, testKey, user } from "./helpers.ts";
 
 const SECOND_URL = inject("secondEmulatorUrl");
 const LLAMA_URL = inject("llamaEmulatorUrl");
@@ -42,9 +39,6 @@ const post = (path: string, body: unknown, extra: Record<string, string> = {}, b
 const get = (path: string, headers: Record<string, string> = {}, backends?: unknown[]) => gatewayWith(vars(backends), path, { headers });
 
 beforeEach(async () => {
-  resetBackendState();
-  clearCatalogCache();
-  clearHealthCache();
   await Promise.all([desk.reset(), laptop.reset(), box.reset(), embedder.reset()]);
 });
 
@@ -252,7 +246,7 @@ describe("/health with several backends", () => {
     expect(none.status).toBe(503);
     expect(((await none.json()) as any).status).toBe("down");
     await box.fault({ fault: { kind: "loading" }, paths: ["/health"] });
-    clearHealthCache(); // probes are reused for a few seconds
+    freshState(); // probes are reused for a few seconds
     const loading = (await (await get("/health", { authorization: ADMIN_AUTH })).json()) as any;
     expect(loading.backends[2].status).toBe("loading");
   });

@@ -1,13 +1,10 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { clearCatalogCache } from "../../src/backends/catalog.ts";
-import { resetBackendState } from "../../src/backends/state.ts";
 import { upstreamTarget } from "../../src/backends/target.ts";
 import { parseBackends } from "../../src/config/backends.ts";
 import { ConfigError } from "../../src/config/parse.ts";
 import type { EnvVars } from "../../src/env.ts";
-import { clearHealthCache } from "../../src/routes/health.ts";
-import { ADMIN_AUTH, chunksOf, EMULATOR_URL, emulator, gatewayWith, readSse, user } from "./helpers.ts";
+import { ADMIN_AUTH, chunksOf, EMULATOR_URL, emulator, freshState, gatewayWith, readSse, user } from "./helpers.ts";
 
 // A backend named by `"binding"` instead of `"url"`: its requests go through `env.OLLAMA_VPC.fetch`, a stand-in for a
 // Workers VPC service (vitest.worker.config.ts) that reaches the same Ollama emulator as EMULATOR_URL and marks what
@@ -35,9 +32,6 @@ const stable = (body: any) => ({ ...body, id: "<id>", created: 0 });
 const utf8 = (bytes: ArrayBuffer) => new TextDecoder().decode(bytes);
 
 beforeEach(async () => {
-  resetBackendState();
-  clearCatalogCache();
-  clearHealthCache();
   await emulator.reset();
   await fetch(`${SECOND_URL}/__emulator/reset`, { method: "POST" });
 });
@@ -106,7 +100,7 @@ describe("a backend reached through a binding", () => {
     const anonymous = await gatewayWith(vars(VIA_BINDING), "/health", { headers: { authorization: "" } });
     expect(anonymous.status).toBe(200);
     expect(await anonymous.json()).toEqual({ status: "ok" });
-    clearHealthCache();
+    freshState();
     const admin = await gatewayWith(vars(VIA_BINDING), "/health", { headers: { authorization: ADMIN_AUTH } });
     expect(await admin.json()).toEqual({ status: "ok", backends: [{ name: "home", kind: "ollama", status: "ok", latency_ms: expect.any(Number) }] });
     expect(await arrivals()).toEqual([

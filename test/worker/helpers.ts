@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import { handle } from "../../src/app.ts";
 import type { Env, EnvVars } from "../../src/env.ts";
 
@@ -44,8 +44,46 @@ export function postJson(path: string, body: unknown, headers: Record<string, st
   return gateway(path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
 }
 
+/**
+ * The gateway keeps per-isolate state (model lists, backend health marks, /health probes) for as long as its
+ * environment lives, as an isolate does in production. Each test gets its own environment per set of settings, kept
+ * across that test's requests; `freshState()` makes the next requests start from a cold isolate.
+ */
+const environments = new Map<string, Env>();
+let generation = 0;
+
+export function freshState(): void {
+  generation++;
+}
+
+/** Settings by value, and bindings passed in them (objects, e.g. a stand-in service) by identity. */
+const bindingIds = new WeakMap<object, number>();
+let bindingCount = 0;
+function settingsId(vars: EnvVars): string {
+  const idOf = (value: object) => {
+    if (!bindingIds.has(value)) bindingIds.set(value, ++bindingCount);
+    return bindingIds.get(value);
+  };
+  return JSON.stringify(Object.entries(vars).map(([name, value]) => [name, typeof value === "object" && value !== null ? `binding ${idOf(value)}` : value]));
+}
+
+function environmentFor(vars: EnvVars): Env {
+  const { currentTestName, testPath } = expect.getState();
+  const id = `${generation} ${testPath ?? ""} ${currentTestName ?? ""} ${settingsId(vars)}`;
+  let custom = environments.get(id);
+  if (!custom) {
+    custom = settingsEnv(vars);
+    environments.set(id, custom);
+  }
+  return custom;
+}
+
 /** The same Worker with other settings (timeouts, limits, a dead backend), for one test. */
 export async function gatewayWith(vars: EnvVars, path: string, init: RequestInit = {}): Promise<Response> {
+  return handle(new Request(`https://gateway.test${path}`, { ...init, headers: await withAuth(init) }), environmentFor(vars));
+}
+
+function settingsEnv(vars: EnvVars): Env {
   const bindings = env as Env;
   const custom: Env = {
     KEYS: bindings.KEYS,
@@ -58,7 +96,7 @@ export async function gatewayWith(vars: EnvVars, path: string, init: RequestInit
     MODELS_CACHE_TTL: "0ms",
     ...vars,
   };
-  return handle(new Request(`https://gateway.test${path}`, { ...init, headers: await withAuth(init) }), custom);
+  return custom;
 }
 
 export function postJsonWith(vars: EnvVars, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {

@@ -1,7 +1,5 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { clearCatalogCache } from "../../src/backends/catalog.ts";
-import { resetBackendState } from "../../src/backends/state.ts";
 import type { Env } from "../../src/env.ts";
 import { BackendGate } from "../../src/limits/backend-gate.ts";
 import { ADMIN_AUTH, createKey, emulator, gateway, gatewayWith, postJson, postJsonWith, readSse, user } from "./helpers.ts";
@@ -466,8 +464,6 @@ describe("tokens go uncharged no more: what was generated is charged, and estima
     const llamaBody = (extra: Record<string, unknown> = {}) => ({ model: "qwen2.5-7b-instruct", messages: [user(LONG)], ...extra });
 
     beforeEach(async () => {
-      resetBackendState();
-      clearCatalogCache();
       await fetch(`${LLAMA_URL}/__emulator/reset`, { method: "POST" });
     });
 

@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { clearHealthCache } from "../../src/routes/health.ts";
-import { ADMIN_AUTH, emulator, gateway, gatewayWith, testKey } from "./helpers.ts";
+import { ADMIN_AUTH, emulator, freshState, gateway, gatewayWith, testKey } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
 
@@ -61,8 +60,6 @@ describe("GET /v1/models/{model}", () => {
 });
 
 describe("GET /health", () => {
-  beforeEach(() => clearHealthCache());
-
   const anonymous = { authorization: "" };
   const version = async () => (await emulator.requests("/api/version")).length;
 
@@ -88,7 +85,7 @@ describe("GET /health", () => {
   it("10 anonymous calls in a row, or 10 at once, probe the backend at most once", async () => {
     for (let i = 0; i < 10; i++) expect(await (await gatewayWith({}, "/health", { headers: anonymous })).json()).toEqual({ status: "ok" });
     expect(await version()).toBe(1);
-    clearHealthCache();
+    freshState();
     await emulator.reset();
     const answers = await Promise.all(Array.from({ length: 10 }, () => gatewayWith({}, "/health", { headers: anonymous })));
     for (const res of answers) expect(await res.json()).toEqual({ status: "ok" });

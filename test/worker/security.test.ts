@@ -9,8 +9,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { generateKey } from "../../src/keys/key-format.ts";
-import { clearHealthCache } from "../../src/routes/health.ts";
-import { ADMIN_AUTH, createKey, emulator, gateway, gatewayWith, postJson, postJsonWith, testKey, user } from "./helpers.ts";
+import { ADMIN_AUTH, createKey, emulator, freshState, gateway, gatewayWith, postJson, postJsonWith, testKey, user } from "./helpers.ts";
 
 const bindings = env as Env;
 const ADMIN_TOKEN = ADMIN_AUTH.slice("Bearer ".length);
@@ -317,10 +316,10 @@ describe("the client's credentials stay at the edge", () => {
       const digest = `sha256:${await hashOf("blob")}`;
       for (const [method, path, body, asAdmin] of ROUTES(digest)) {
         await emulator.reset();
-        clearHealthCache(); // /health reuses its probes for a few seconds
+        freshState(); // /health reuses its probes for a few seconds
         const headers = CLIENT_HEADERS(asAdmin ? ADMIN_TOKEN : key);
         const init: RequestInit = { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) };
-        const res = access ? await gatewayWith(ACCESS, path, init) : await exports.default.fetch(new Request(`https://gateway.test${path}`, init));
+        const res = await gatewayWith(access ? ACCESS : {}, path, init);
         await res.arrayBuffer();
         // A foreign Origin reaching Ollama would be its empty 403, which the gateway reports as a 502. (HEAD of a
         // blob not uploaded yet is Ollama's own 404.)
