@@ -58,8 +58,10 @@ export interface Caller {
  * Hashes of keys that are known not to work (never issued, revoked or expired): none of them can become valid
  * again, so later requests with them are turned away without a Durable Object call. Bounded per isolate.
  */
-const refused = new Set<string>();
+const refused = new Map<string, "unknown" | "expired">();
 const REFUSED_MAX = 10_000;
+
+const refusedKey = (reason: "unknown" | "expired") => unauthorized(reason === "expired" ? "This API key has expired." : "Incorrect API key provided.");
 
 /**
  * The first step of every key route: the key is checked (its format, then its object) before the body is read or
@@ -69,14 +71,15 @@ export async function authenticate(request: Request, app: AppContext): Promise<C
   const token = bearerToken(request);
   if (!token) throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>'.");
   // The checksum turns away mistyped and invented keys without touching storage.
-  if (!isWellFormedKey(token)) throw unauthorized("Incorrect API key provided.");
+  if (!isWellFormedKey(token)) throw refusedKey("unknown");
   const hash = toHex(await sha256(token));
-  if (refused.has(hash)) throw unauthorized("Incorrect API key provided.");
+  const known = refused.get(hash);
+  if (known) throw refusedKey(known);
   const found = await keyObject(app.env, hash).lookup(hash);
   if (!found.ok) {
     if (refused.size >= REFUSED_MAX) refused.clear();
-    refused.add(hash);
-    throw unauthorized(found.reason === "expired" ? "This API key has expired." : "Incorrect API key provided.");
+    refused.set(hash, found.reason);
+    throw refusedKey(found.reason);
   }
   const aliases = app.config.modelAliases;
   return {
@@ -120,7 +123,7 @@ export async function admit(request: Request, app: AppContext, caller: Caller, w
     },
     async moveTo(backend) {
       const granted = await key.moveGate(result.lease, gatePolicy(app.config, backend));
-      if (!granted.ok && "reason" in granted) throw unauthorized("Incorrect API key provided.");
+      if (!granted.ok && "reason" in granted) throw refusedKey(granted.reason);
       if (!granted.ok)
         throw refusal({ ok: false, reason: "limited", limit: "queue", retryAfterMs: granted.retryAfterMs, message: granted.message, limits: null });
     },
@@ -139,7 +142,7 @@ function admissionPolicy(config: Config, backend: BackendConfig | null | undefin
 }
 
 function refusal(result: Exclude<AdmitResult, { ok: true }>): ApiError {
-  if (result.reason !== "limited") return unauthorized(result.reason === "expired" ? "This API key has expired." : "Incorrect API key provided.");
+  if (result.reason !== "limited") return refusedKey(result.reason);
   const retryAfter = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
   const headers = { ...(result.limits ? rateLimitHeaders(result.limits) : {}), "retry-after": retryAfter };
   return new ApiError(429, result.message, "rate_limit_exceeded", "rate_limit_exceeded", null, headers);

@@ -156,6 +156,10 @@ describe("keys at request time", () => {
     const expired = await gateway("/v1/models", { headers: bearer(soon.key) });
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as any).error).toMatchObject({ code: "invalid_api_key", message: "This API key has expired." });
+    // The next request is refused from the isolate's memory of refused keys, with the same answer.
+    const again = await gateway("/v1/models", { headers: bearer(soon.key) });
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as any).error).toMatchObject({ code: "invalid_api_key", message: "This API key has expired." });
   });
 
   it("404 model_not_found outside the key's allow-list, as for a missing model; the model list shows only allowed models", async () => {
