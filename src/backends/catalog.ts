@@ -1,7 +1,7 @@
 import type { BackendConfig } from "../config/backends.ts";
 import type { Config } from "../config/index.ts";
 import { modelNotFound, toApiError } from "../core/errors.ts";
-import { closestNames } from "../core/names.ts";
+import { aliasTarget, closestNames } from "../core/names.ts";
 import type { NativeModel } from "../core/native.ts";
 import type { Backend } from "./backend.ts";
 import { type Candidate, candidatesFor, rankCandidates, servedModels } from "./routing.ts";
@@ -104,7 +104,7 @@ export class ModelCatalog {
     if (!found.candidates.length) found = await this.#candidates(requested, true, allows);
     if (!found.candidates.length) {
       // Own keys only: a plain lookup turned "valueOf" or "__proto__" into Object.prototype's members (a 500).
-      const target = Object.hasOwn(this.#config.modelAliases, requested) ? this.#config.modelAliases[requested]! : requested;
+      const target = aliasTarget(this.#config.modelAliases, requested);
       // The alias's target is named only to a key that may use it: it is an installed name.
       const via = target === requested || !allows(target) ? "" : ` (alias of '${target}')`;
       const closest = closestNames(target, found.names, 3);

@@ -1,3 +1,5 @@
+import { patternLookup } from "./model-settings.ts";
+
 /** Pure model-name resolution against the installed list, the way users expect names to work. */
 
 export type Resolution = { ok: true; name: string } | { ok: false; message: string };
@@ -5,11 +7,19 @@ export type Resolution = { ok: true; name: string } | { ok: false; message: stri
 const hasTag = (name: string) => name.slice(name.lastIndexOf("/") + 1).includes(":");
 
 /**
+ * What MODEL_ALIASES maps a requested name to: an exact alias, else the longest `*` pattern that matches
+ * (`{"claude-*":"qwen3:8b"}`), else the name itself.
+ */
+export function aliasTarget(aliases: Readonly<Record<string, string>>, requested: string): string {
+  return patternLookup(aliases, requested) ?? requested;
+}
+
+/**
  * An alias from MODEL_ALIASES; an exact installed name; an untagged name → `:latest` if installed, else the
  * only installed tag of that name. Otherwise a message naming the closest installed models.
  */
 export function resolveModel(requested: string, installed: readonly string[], aliases: Readonly<Record<string, string>>): Resolution {
-  const target = Object.hasOwn(aliases, requested) ? aliases[requested]! : requested;
+  const target = aliasTarget(aliases, requested);
   const names = new Set(installed);
   if (names.has(target)) return { ok: true, name: target };
   // Ollama matches names case-insensitively; so do we, after an exact match has had its chance.

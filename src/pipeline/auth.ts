@@ -1,6 +1,7 @@
 import type { BackendConfig } from "../config/backends.ts";
 import type { Config } from "../config/index.ts";
 import { ApiError, unauthorized } from "../core/errors.ts";
+import { aliasTarget } from "../core/names.ts";
 import { sha256, toHex } from "../core/secrets.ts";
 import type { Usage } from "../core/usage.ts";
 import { bearerToken } from "../http/bearer.ts";
@@ -166,7 +167,7 @@ export function rateLimitHeaders(limits: LimitSnapshot): Record<string, string> 
 export function modelAllowed(allowed: readonly string[], name: string, aliases: Readonly<Record<string, string>>): boolean {
   if (allowed.length === 0) return true;
   return allowed.some((entry) => {
-    const target = Object.hasOwn(aliases, entry) ? aliases[entry]! : entry;
+    const target = aliasTarget(aliases, entry);
     if (target === name) return true;
     const untagged = !target.slice(target.lastIndexOf("/") + 1).includes(":");
     return untagged && name.startsWith(`${target}:`);

@@ -8,6 +8,15 @@ import { ownerOf, toModelList, toOpenAIModel, unixSeconds } from "../../src/dial
 const INSTALLED = ["llama3.2:latest", "llama3.2:1b", "qwen3:8b", "qwen3:14b", "mistral:7b", "hf.co/unsloth/gemma-3-4b-it-GGUF:Q4_K_M"];
 
 describe("resolveModel", () => {
+  it("MODEL_ALIASES `*` patterns: an exact alias wins over a pattern, the longest pattern over a shorter one", () => {
+    const aliases = { "gpt-5*": "qwen3:8b", "gpt-5-codex*": "llama3.2", "gpt-5-mini": "mistral:7b", "claude-*": "qwen3:8b" };
+    expect(resolveModel("gpt-5.1", INSTALLED, aliases)).toStrictEqual({ ok: true, name: "qwen3:8b" });
+    expect(resolveModel("gpt-5-codex-max", INSTALLED, aliases)).toStrictEqual({ ok: true, name: "llama3.2:latest" });
+    expect(resolveModel("gpt-5-mini", INSTALLED, aliases)).toStrictEqual({ ok: true, name: "mistral:7b" });
+    expect(resolveModel("claude-sonnet-4-5", INSTALLED, aliases)).toStrictEqual({ ok: true, name: "qwen3:8b" });
+    expect(resolveModel("gpt-4o", INSTALLED, aliases).ok).toBe(false);
+  });
+
   it("follows an alias to its target, exactly or through :latest", () => {
     expect(resolveModel("gpt-4o-mini", INSTALLED, { "gpt-4o-mini": "qwen3:8b" })).toStrictEqual({ ok: true, name: "qwen3:8b" });
     expect(resolveModel("gpt-4o-mini", INSTALLED, { "gpt-4o-mini": "llama3.2" })).toStrictEqual({ ok: true, name: "llama3.2:latest" });

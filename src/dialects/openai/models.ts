@@ -38,7 +38,8 @@ export function toModelList<M extends NativeModel>(
   const data = models.map((model) => toOpenAIModel(model.model ?? model.name, model, model.model ?? model.name, ownerOfModel(model)));
   const byName = new Map(models.map((model) => [model.model ?? model.name, model]));
   const names = [...byName.keys()];
-  for (const alias of Object.keys(aliases)) {
+  // A `*` pattern is not a model name a client could pick from the list.
+  for (const alias of Object.keys(aliases).filter((name) => !name.endsWith("*"))) {
     const resolved = resolveModel(alias, names, aliases);
     const target = byName.get(resolved.ok ? resolved.name : "");
     if (resolved.ok && target && !byName.has(alias)) data.push(toOpenAIModel(alias, target, resolved.name, ownerOfModel(target)));
