@@ -21,6 +21,7 @@ import { health } from "./routes/health.ts";
 import { llamaAdminRoute, llamaKeyRoute } from "./routes/llamacpp.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
 import { adminBody, listFiltered, nativeBlob, readOnly, withModel } from "./routes/native.ts";
+import { responses } from "./routes/responses.ts";
 
 /**
  * Every route, in one table of nested routers: the OpenAI-shaped public API (/v1, /admin, /health and llama-server's
@@ -75,6 +76,7 @@ const openai = Router<RoutedRequest, [AppContext]>()
   .post("/v1/chat/completions", withKey(chatCompletions))
   .post("/v1/completions", withKey(completions))
   .post("/v1/embeddings", withKey(embeddings))
+  .post("/v1/responses", withKey(responses))
   .post("/admin/keys", withAdmin(createKey))
   .get("/admin/keys", withAdmin(listKeys))
   .delete("/admin/keys/:id", withAdmin(revokeKey))

@@ -49,6 +49,8 @@ export class ApiError extends Error {
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new ApiError(400, message, "invalid_request_error", code, param);
 
+export const notFound = (message: string, param: string | null, code: string) => new ApiError(404, message, "invalid_request_error", code, param);
+
 export const modelNotFound = (message: string) => new ApiError(404, message, "invalid_request_error", "model_not_found", "model");
 
 export const routeNotFound = (method: string, path: string) =>

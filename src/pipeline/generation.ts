@@ -1,7 +1,9 @@
 import type { Generation } from "../backends/backend.ts";
+import type { Route } from "../backends/catalog.ts";
 import type { UpstreamCall } from "../backends/ollama/client.ts";
 import type { Candidate } from "../backends/routing.ts";
 import type { Config, ModelDefaults } from "../config/index.ts";
+import { modelNotFound } from "../core/errors.ts";
 import { answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../core/model-settings.ts";
 import type { SseLineEncoder } from "../core/stream.ts";
 import type { Usage } from "../core/usage.ts";
@@ -43,7 +45,12 @@ export interface GenerationSpec<Body extends GenerationBody, Line, Prepared = un
   /** Body → native request for one backend's name of the model (pure). */
   toNative(body: Body, context: NativeContext<Prepared>): unknown;
   encoder(meta: CompletionMeta, body: Body): SseLineEncoder<Line> & { usage(): Usage | null };
-  aggregator(meta: CompletionMeta, body: Body): LineAggregator<Line> & { result(): { usage: Usage } };
+  aggregator(meta: CompletionMeta, body: Body): LineAggregator<Line> & { result(): unknown };
+  /**
+   * Only backends that take the internal form can serve this dialect (one that speaks OpenAI would get the
+   * client's JSON as it is): the others are left out of the route.
+   */
+  nativeOnly?: boolean;
 }
 
 export interface NativeContext<Prepared> {
@@ -86,7 +93,7 @@ export async function runGeneration<Body extends GenerationBody, Line, Prepared>
   spec: GenerationSpec<Body, Line, Prepared>,
   raw: Record<string, unknown>,
 ): Promise<Response> {
-  const route = await app.catalog.route(body.model, caller.allowsModel);
+  const route = nativeRoute(await app.catalog.route(body.model, caller.allowsModel), app, spec.nativeOnly === true, body.model);
   // Only backends that take the internal form use the prepared parts (one that speaks OpenAI gets the client's JSON).
   const nativeServes = route.candidates.some((candidate) => app.backend(candidate.backend).speaks === "native");
   let prepared = undefined as Prepared;
@@ -120,6 +127,14 @@ export async function runGeneration<Body extends GenerationBody, Line, Prepared>
           includeUsage: body.stream_options?.include_usage === true,
         });
   });
+}
+
+/** The route without the backends that do not take the internal form, when the dialect needs it (404 if none is left). */
+function nativeRoute(route: Route, app: AppContext, nativeOnly: boolean, requested: string): Route {
+  if (!nativeOnly) return route;
+  const candidates = route.candidates.filter((candidate) => app.backend(candidate.backend).speaks === "native");
+  if (!candidates.length) throw modelNotFound(`The model '${requested}' is served by a llama.cpp backend, which this API does not reach yet.`);
+  return { name: candidates[0]!.model, candidates };
 }
 
 /** What the dialect's mapping needs for one backend: its name for the model, and the model's settings there. */

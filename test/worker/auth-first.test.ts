@@ -22,6 +22,11 @@ const KEY_ROUTES: [method: string, path: string, body?: string][] = [
   ["POST", "/v1/completions", JSON.stringify({ model: "no-such-model-2", prompt: "x" })],
   ["POST", "/v1/embeddings", JSON.stringify({ model: "no-such-model-3", input: "x" })],
   ["POST", "/v1/embeddings", "not json"],
+  [
+    "POST",
+    "/v1/responses",
+    JSON.stringify({ model: "no-such-model-7", input: [{ role: "user", content: [{ type: "input_image", image_url: "https://example.com/a.png" }] }] }),
+  ],
   ["GET", "/v1/models"],
   ["GET", "/v1/models/no-such-model-4"],
   ["GET", "/api/tags"],

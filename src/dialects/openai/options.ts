@@ -1,5 +1,6 @@
 import { invalidRequest } from "../../core/errors.ts";
-import type { ModelDefaults } from "../../core/model-settings.ts";
+import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../core/json.ts";
+import { limitKeepAlive, limitOptions, type ModelDefaults, type ModelLimits } from "../../core/model-settings.ts";
 import type { ThinkValue } from "../../core/native.ts";
 
 /** OpenAI sampling fields that map 1:1 onto Ollama `options` keys. */
@@ -68,4 +69,47 @@ export function buildThink(body: ThinkFields, defaults: ModelDefaults | undefine
   }
   if (body.think !== undefined) return body.think;
   return defaults?.think as ThinkValue | undefined;
+}
+
+/** What every OpenAI dialect's request can set on a native generation request besides its input. */
+interface GenerationSettings {
+  options?: Record<string, unknown>;
+  keep_alive?: string | number;
+  think?: ThinkValue;
+}
+
+/**
+ * Ollama `options`, `keep_alive` and `think` onto a native request: MODEL_DEFAULTS under the client's values, the
+ * OpenAI fields over them, MODEL_LIMITS over everything. `maxTokens` is the dialect's answer cap field.
+ */
+export function applyGenerationSettings(
+  native: GenerationSettings,
+  body: SamplingFields & ThinkFields & { keep_alive?: string | number },
+  maxTokens: number | null | undefined,
+  context: { defaults?: ModelDefaults; limits?: ModelLimits },
+): void {
+  const options = limitOptions(buildOptions(body, maxTokens, context.defaults), context.limits);
+  if (options) native.options = options;
+  const keepAlive = limitKeepAlive(body.keep_alive ?? context.defaults?.keep_alive, context.limits);
+  if (keepAlive !== undefined) native.keep_alive = keepAlive;
+  const think = buildThink(body, context.defaults);
+  if (think !== undefined) native.think = think;
+}
+
+/** Tool-call arguments sent as a JSON string → the object Ollama takes; a 400 naming `param` otherwise. */
+export function parseToolArguments(text: string, param: string): Record<string, unknown> {
+  let args: unknown;
+  try {
+    args = text.trim() === "" ? {} : JSON.parse(text);
+  } catch {
+    throw invalidRequest("Tool call arguments must be a JSON-encoded object; this one is not valid JSON.", param);
+  }
+  if (args === null || typeof args !== "object" || Array.isArray(args)) {
+    throw invalidRequest("Tool call arguments must be a JSON-encoded object.", param);
+  }
+  // A JSON string inside the body escapes the body's own depth check, but is sent upstream as an object.
+  if (nestedDeeperThan(args, MAX_JSON_DEPTH)) {
+    throw invalidRequest(`Tool call arguments are nested more than ${MAX_JSON_DEPTH} levels deep.`, param);
+  }
+  return args as Record<string, unknown>;
 }

@@ -1,10 +1,8 @@
 import { invalidRequest } from "../../../core/errors.ts";
 import { type ImageRef, imageSource } from "../../../core/images.ts";
-import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../../core/json.ts";
-import type { ModelDefaults } from "../../../core/model-settings.ts";
-import { limitKeepAlive, limitOptions, type ModelLimits } from "../../../core/model-settings.ts";
+import type { ModelDefaults, ModelLimits } from "../../../core/model-settings.ts";
 import type { NativeChatRequest, NativeMessage, NativeTool, NativeToolCall } from "../../../core/native.ts";
-import { buildOptions, buildThink } from "../options.ts";
+import { applyGenerationSettings, parseToolArguments } from "../options.ts";
 import type { ChatMessage, ChatRequest } from "./schema.ts";
 
 /** What the pure translation needs besides the body: the resolved native model and the fetched remote images. */
@@ -38,12 +36,7 @@ export function toNativeChat(body: ChatRequest, context: ChatTranslationContext)
   if (tools) native.tools = tools;
   const format = toFormat(body.response_format);
   if (format !== undefined) native.format = format;
-  const options = limitOptions(buildOptions(body, body.max_completion_tokens ?? body.max_tokens, context.defaults), context.limits);
-  if (options) native.options = options;
-  const keepAlive = limitKeepAlive(body.keep_alive ?? context.defaults?.keep_alive, context.limits);
-  if (keepAlive !== undefined) native.keep_alive = keepAlive;
-  const think = buildThink(body, context.defaults);
-  if (think !== undefined) native.think = think;
+  applyGenerationSettings(native, body, body.max_completion_tokens ?? body.max_tokens, context);
   if (body.logprobs) {
     native.logprobs = true;
     if (body.top_logprobs) native.top_logprobs = body.top_logprobs;
@@ -166,20 +159,7 @@ function userMessage(
 }
 
 function toNativeToolCall(call: { id: string; function: { name: string; arguments: string } }, param: string): NativeToolCall {
-  let args: unknown;
-  try {
-    args = call.function.arguments.trim() === "" ? {} : JSON.parse(call.function.arguments);
-  } catch {
-    throw invalidRequest("Tool call arguments must be a JSON-encoded object; this one is not valid JSON.", param);
-  }
-  if (args === null || typeof args !== "object" || Array.isArray(args)) {
-    throw invalidRequest("Tool call arguments must be a JSON-encoded object.", param);
-  }
-  // A JSON string inside the body escapes the body's own depth check, but is sent upstream as an object.
-  if (nestedDeeperThan(args, MAX_JSON_DEPTH)) {
-    throw invalidRequest(`Tool call arguments are nested more than ${MAX_JSON_DEPTH} levels deep.`, param);
-  }
-  return { id: call.id, function: { name: call.function.name, arguments: args as Record<string, unknown> } };
+  return { id: call.id, function: { name: call.function.name, arguments: parseToolArguments(call.function.arguments, param) } };
 }
 
 const imageUrlOf = (part: { image_url: string | { url: string } }) => (typeof part.image_url === "string" ? part.image_url : part.image_url.url);

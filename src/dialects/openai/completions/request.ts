@@ -1,7 +1,6 @@
-import type { ModelDefaults } from "../../../core/model-settings.ts";
-import { limitKeepAlive, limitOptions, type ModelLimits } from "../../../core/model-settings.ts";
+import type { ModelDefaults, ModelLimits } from "../../../core/model-settings.ts";
 import type { NativeGenerateRequest } from "../../../core/native.ts";
-import { buildOptions, buildThink } from "../options.ts";
+import { applyGenerationSettings } from "../options.ts";
 import type { CompletionRequest } from "./schema.ts";
 
 export interface CompletionTranslationContext {
@@ -22,12 +21,7 @@ export function toNativeCompletion(body: CompletionRequest, context: CompletionT
   if (body.suffix !== undefined && body.suffix !== null) native.suffix = body.suffix;
   if (body.system !== undefined) native.system = body.system;
   if (body.raw !== undefined) native.raw = body.raw;
-  const options = limitOptions(buildOptions(body, body.max_tokens, context.defaults), context.limits);
-  if (options) native.options = options;
-  const keepAlive = limitKeepAlive(body.keep_alive ?? context.defaults?.keep_alive, context.limits);
-  if (keepAlive !== undefined) native.keep_alive = keepAlive;
-  const think = buildThink(body, context.defaults);
-  if (think !== undefined) native.think = think;
+  applyGenerationSettings(native, body, body.max_tokens, context);
   // Legacy `logprobs: N` is both switches at once: N alternatives per position (0 = only the chosen token).
   if (body.logprobs !== undefined && body.logprobs !== null) {
     native.logprobs = true;
