@@ -79,6 +79,14 @@ export class ModelCatalog {
     return models;
   }
 
+  /**
+   * What a backend says the model can do (`capabilities` in its listing: Ollama's /api/tags since it reports them),
+   * from the cached listing; undefined when it does not say.
+   */
+  capabilities(backend: BackendConfig, name: string): readonly string[] | undefined {
+    return snapshots.get(backend)?.models.find((model) => nameOf(model) === name)?.capabilities;
+  }
+
   /** All models, each once (the first backend that lists it owns it in the merged list). */
   async list(forceRefresh = false): Promise<ListedModel[]> {
     const seen = new Set<string>();

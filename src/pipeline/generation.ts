@@ -84,6 +84,18 @@ export function withAnswerCeiling<T extends { options?: Record<string, unknown> 
   return { ...native, options: { ...native.options, num_predict: ceiling } };
 }
 
+/**
+ * Coding agents ask for thinking on every request; a model that cannot think would refuse it (Ollama answers 400),
+ * so `think` is left out for a model whose backend says it lacks the `thinking` capability. Unknown capabilities
+ * (an older Ollama) leave the request as it is.
+ */
+function withoutUnsupportedThinking<T>(native: T, capabilities: readonly string[] | undefined): T {
+  const request = native as T & { think?: unknown };
+  if (!capabilities || capabilities.includes("thinking") || request.think === undefined) return native;
+  const { think: _think, ...rest } = request;
+  return rest as T;
+}
+
 /** `raw` is the client's JSON as sent: what an OpenAI-speaking backend gets (with its own model name). */
 export async function runGeneration<Body extends GenerationBody, Line, Prepared>(
   request: Request,
@@ -114,7 +126,12 @@ export async function runGeneration<Body extends GenerationBody, Line, Prepared>
     const generation: Generation = {
       kind: spec.kind,
       model: candidate.model,
-      native: native ? spec.toNative(body, nativeContext(app, body, candidate, ceiling, prepared)) : undefined,
+      native: native
+        ? withoutUnsupportedThinking(
+            spec.toNative(body, nativeContext(app, body, candidate, ceiling, prepared)),
+            app.catalog.capabilities(candidate.backend, candidate.model),
+          )
+        : undefined,
       openai: native ? {} : applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
     };
     const call = backend.startGeneration(generation, { signal: request.signal, retries: context.retries });

@@ -22,6 +22,21 @@ describe("POST /v1/chat/completions, non-stream", () => {
     expect(Object.keys(body.choices[0].message)).toEqual(["role", "content", "refusal"]);
   });
 
+  it("thinking asked of a model that cannot think is dropped, not an error; a thinking model keeps it", async () => {
+    for (const extra of [{ think: true }, { reasoning_effort: "high" }, { reasoning: { effort: "medium" } }]) {
+      await emulator.reset();
+      const res = await postJson("/v1/chat/completions", { model: "llama3.2", messages: [user("x")], ...extra });
+      expect(res.status, JSON.stringify(extra)).toBe(200);
+      await res.text();
+      const [chat] = await emulator.requests("/api/chat");
+      expect(chat!.body.think, JSON.stringify(extra)).toBeUndefined();
+    }
+    await emulator.reset();
+    await (await postJson("/v1/chat/completions", { model: "qwen3:8b", messages: [user("x")], reasoning_effort: "low" })).text();
+    const [thinking] = await emulator.requests("/api/chat");
+    expect(thinking!.body.think).toBe("low");
+  });
+
   it("always streams upstream and resolves the untagged name; the answer's ceiling (DEFAULT_MAX_TOKENS) is the only option added", async () => {
     await postJson("/v1/chat/completions", { model: "llama3.2", messages: [user("x")], stream: false });
     const [chat] = await emulator.requests("/api/chat");

@@ -157,6 +157,14 @@ describe("POST /v1/responses", () => {
     expect(chat!.body.tools.map((tool: any) => tool.function.name)).toEqual(["shell", "mcp__read"]);
   });
 
+  it("reasoning asked of a model that cannot think is dropped, not an error", async () => {
+    const res = await postJson("/v1/responses", { model: "llama3.2", input: "x", reasoning: { effort: "high", summary: "auto" } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).status).toBe("completed");
+    const [chat] = await emulator.requests("/api/chat");
+    expect(chat!.body.think).toBeUndefined();
+  });
+
   it("errors in OpenAI's envelope: a missing model is a 400 naming it, an unknown previous_response_id a 404", async () => {
     const missing = await postJson("/v1/responses", { input: "x" });
     expect(missing.status).toBe(400);

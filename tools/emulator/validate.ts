@@ -96,7 +96,8 @@ function resolveModel(
   if (!hasCapability(entry, "completion")) return fail(400, `${JSON.stringify(model)} does not support ${verb}`);
   if (tools.length > 0 && !hasCapability(entry, "tools")) return fail(400, `${fullName(entry)} does not support tools`);
   const thinking = hasCapability(entry, "thinking");
-  if (think === true && !thinking) return fail(400, `${JSON.stringify(model)} does not support thinking`);
+  // Any truthy value (true or a level) asks for thinking.
+  if ((think === true || typeof think === "string") && !thinking) return fail(400, `${JSON.stringify(model)} does not support thinking`);
   // Thinking models think unless told not to.
   return { ok: true, value: { entry, think: thinking && think !== false } };
 }
