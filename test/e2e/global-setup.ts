@@ -12,7 +12,7 @@ export default async function setup(project: TestProject) {
     dev = await startWranglerDev({
       vars: {
         OLLAMA_URL: emulator.url,
-        MODEL_ALIASES: JSON.stringify({ "gpt-4o-mini": "llama3.2" }),
+        MODEL_ALIASES: JSON.stringify({ "gpt-4o-mini": "llama3.2", "gpt-5*": "qwen3:8b" }),
         HEARTBEAT_INTERVAL: "1s",
         MODELS_CACHE_TTL: "0ms",
         ADMIN_TOKEN: E2E_ADMIN_TOKEN,
