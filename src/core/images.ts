@@ -11,6 +11,18 @@ export interface ImageRef {
   param: string;
 }
 
+/**
+ * An image part's base64 for the backend: what the request's image collection prepared for it (a download, or a
+ * checked data URI), else the data URI's own content; an http(s) URL that was not prepared is a 400.
+ */
+export function preparedImage(url: string, param: string, prepared: ReadonlyMap<string, string> | undefined): string {
+  const ready = prepared?.get(url);
+  if (ready !== undefined) return ready;
+  const source = imageSource(url, param);
+  if (source.kind === "remote") throw invalidRequest("The image URL could not be fetched.", param, "invalid_image_url");
+  return source.base64;
+}
+
 export type ImageSource = { kind: "inline"; base64: string } | { kind: "remote"; url: string };
 
 /**

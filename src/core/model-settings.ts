@@ -167,8 +167,7 @@ export function limitOptions(
   const maxPredict = limits?.max_num_predict;
   const predict = out.num_predict;
   if (maxPredict !== undefined && (mode.answer || (predict !== undefined && predict !== null))) {
-    const usable = typeof predict === "number" && Number.isFinite(predict) && predict >= 0;
-    if (!usable || predict > maxPredict) out.num_predict = maxPredict;
+    if (!isUsableCap(predict) || predict > maxPredict) out.num_predict = maxPredict;
   }
   return Object.keys(out).length ? out : undefined;
 }
@@ -190,6 +189,17 @@ export function applyNativeLimits<T extends object>(body: T, limits: ModelLimits
   return out as T;
 }
 
+/** An answer cap a backend honours: a finite, non-negative number (-1 and -2 are Ollama's and llama-server's "no limit"). */
+export function isUsableCap(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+}
+
+/** A usable answer cap (`num_predict`) among Ollama options, or null (absent, or a "no limit"). */
+export function answerCap(options: Readonly<Record<string, unknown>> | null | undefined): number | null {
+  const cap = options?.num_predict;
+  return isUsableCap(cap) ? cap : null;
+}
+
 const ANSWER_CAP_FIELDS = ["max_tokens", "max_completion_tokens", "n_predict"] as const;
 
 /**
@@ -206,8 +216,7 @@ export function applyOpenAILimits<T extends object>(payload: T, limits: ModelLim
     const value = out[field];
     if (value === undefined || value === null) continue;
     present = true;
-    const usable = typeof value === "number" && Number.isFinite(value) && value >= 0;
-    if (!usable || value > max) out[field] = max;
+    if (!isUsableCap(value) || value > max) out[field] = max;
   }
   if (!present) out.max_tokens = max;
   return out as T;
@@ -218,6 +227,6 @@ export function applyOpenAILimits<T extends object>(payload: T, limits: ModelLim
  * are set, or null when neither is. A negative client cap (the backends' "no limit") counts as unset.
  */
 export function answerCeiling(clientCap: number | null | undefined, limits: ModelLimits | undefined): number | null {
-  const caps = [clientCap, limits?.max_num_predict].filter((cap): cap is number => typeof cap === "number" && Number.isFinite(cap) && cap >= 0);
+  const caps = [clientCap, limits?.max_num_predict].filter(isUsableCap);
   return caps.length ? Math.min(...caps) : null;
 }

@@ -1,3 +1,5 @@
+import type { NativeToolCall } from "./native.ts";
+
 /** Token counts: what a request used, and the estimates used before (or instead of) the backend's own counts. */
 
 export interface Usage {
@@ -6,10 +8,26 @@ export interface Usage {
   total_tokens: number;
 }
 
-/** A rough token count for text: about four characters a token, the usual rule of thumb for English. */
-export function estimateTextTokens(text: string): number {
-  return Math.ceil(text.length / 4);
+/** Tokens in `chars` characters: about four characters a token, the usual rule of thumb for English. */
+export function tokensForChars(chars: number): number {
+  return Math.ceil(chars / 4);
 }
+
+/** A rough token count for text (see `tokensForChars`). */
+export function estimateTextTokens(text: string): number {
+  return tokensForChars(text.length);
+}
+
+/**
+ * About the tokens a model spent writing these tool calls (Ollama sends each call whole, in one line): their JSON
+ * at four characters a token, at least one.
+ */
+export function toolCallTokens(calls: readonly NativeToolCall[]): number {
+  return Math.max(1, tokensForChars(JSON.stringify(calls).length));
+}
+
+/** An image costs the model a few hundred tokens whatever its byte size, so its base64 must not count as text. */
+export const IMAGE_TOKENS = 768;
 
 /** A request that reached its backend but saw nothing generated: settled so that its prompt is charged at its estimate. */
 export const NOTHING_GENERATED: Usage = Object.freeze({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });

@@ -4,7 +4,8 @@ import type { UpstreamCall } from "../backends/ollama/client.ts";
 import type { Candidate } from "../backends/routing.ts";
 import type { Config, ModelDefaults } from "../config/index.ts";
 import { modelNotFound } from "../core/errors.ts";
-import { answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../core/model-settings.ts";
+import type { ImageRef } from "../core/images.ts";
+import { answerCap, answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../core/model-settings.ts";
 import type { SseLineEncoder } from "../core/stream.ts";
 import type { Usage } from "../core/usage.ts";
 import { chargeable, NOTHING_GENERATED } from "../core/usage.ts";
@@ -14,6 +15,7 @@ import { json, withHeaders } from "../http/respond.ts";
 import type { Admission, Caller } from "./auth.ts";
 import type { AppContext } from "./context.ts";
 import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
+import { collectImages, imageLimits } from "./image-budget.ts";
 import { openaiAnswer } from "./openai-answer.ts";
 import { aggregateAnswer, clientLeft, type LineAggregator, streamAnswer } from "./upstream-answer.ts";
 
@@ -29,21 +31,20 @@ export interface GenerationBody {
  * What differs between /v1/chat/completions and /v1/completions; everything else — scope, admission, routing to a
  * backend with failover, the always-streamed upstream call, SSE or assembled answers, settlement — is here.
  */
-export interface GenerationSpec<Body extends GenerationBody, Line, Prepared = undefined> {
+export interface GenerationSpec<Body extends GenerationBody, Line> {
   /** What the backends are asked for: a chat turn or a plain completion. */
   kind: "chat" | "completion";
   idPrefix: "chatcmpl" | "cmpl";
   /** The prompt's token estimate and the answer cap the client asked for (null: none). */
   estimateTokens(body: Body): { prompt: number; answer: number | null };
   /**
-   * Per-request I/O done once, after the key and the scope are checked and before a backend slot is taken (a slot
-   * must never wait on a download), whatever number of backends is then tried: e.g. image URLs.
+   * The request's images. They are checked and downloaded once, after the key, the scope and (when there is a
+   * download) the limits, and before a backend slot is taken (a slot must never wait on a download), whatever
+   * number of backends is then tried.
    */
-  prepare?(body: Body, app: AppContext, signal: AbortSignal): Promise<Prepared>;
-  /** Whether `prepare` goes to the network for this body (then it runs after the limits, before the slot). */
-  downloads?(body: Body): boolean;
+  images?(body: Body): ImageRef[];
   /** Body → native request for one backend's name of the model (pure). */
-  toNative(body: Body, context: NativeContext<Prepared>): unknown;
+  toNative(body: Body, context: NativeContext): unknown;
   encoder(meta: CompletionMeta, body: Body): SseLineEncoder<Line> & { usage(): Usage | null };
   aggregator(meta: CompletionMeta, body: Body): LineAggregator<Line> & { result(): unknown };
   /**
@@ -53,13 +54,14 @@ export interface GenerationSpec<Body extends GenerationBody, Line, Prepared = un
   nativeOnly?: boolean;
 }
 
-export interface NativeContext<Prepared> {
+export interface NativeContext {
   model: string;
   defaults?: ModelDefaults;
   limits?: ModelLimits;
   /** The answer's ceiling: sent as the answer cap when the client set none (it is what was reserved). */
   ceiling: number;
-  prepared: Prepared;
+  /** The request's images, checked and downloaded once (see `GenerationSpec.images`): `image_url` value → base64. */
+  images: ReadonlyMap<string, string> | undefined;
 }
 
 /**
@@ -69,12 +71,6 @@ export interface NativeContext<Prepared> {
  */
 export function answerCeilingFor(clientCap: number | null, limits: ModelLimits | undefined, config: Config): number {
   return answerCeiling(clientCap, limits) ?? config.defaultMaxTokens;
-}
-
-/** A usable answer cap (`num_predict`) among Ollama options, or null (absent, or Ollama's -1/-2 "no limit"). */
-export function answerCap(options: Readonly<Record<string, unknown>> | null | undefined): number | null {
-  const cap = options?.num_predict;
-  return typeof cap === "number" && Number.isFinite(cap) && cap >= 0 ? cap : null;
 }
 
 /** The native request with its answer cap held to the ceiling that was reserved for it (and set, when absent). */
@@ -97,29 +93,30 @@ function withoutUnsupportedThinking<T>(native: T, capabilities: readonly string[
 }
 
 /** `raw` is the client's JSON as sent: what an OpenAI-speaking backend gets (with its own model name). */
-export async function runGeneration<Body extends GenerationBody, Line, Prepared>(
+export async function runGeneration<Body extends GenerationBody, Line>(
   request: Request,
   app: AppContext,
   caller: Caller,
   body: Body,
-  spec: GenerationSpec<Body, Line, Prepared>,
+  spec: GenerationSpec<Body, Line>,
   raw: Record<string, unknown>,
 ): Promise<Response> {
   const route = nativeRoute(await app.catalog.route(body.model, caller.allowsModel), app, spec.nativeOnly === true, body.model);
-  // Only backends that take the internal form use the prepared parts (one that speaks OpenAI gets the client's JSON).
+  // Only backends that take the internal form use the images (one that speaks OpenAI gets the client's JSON).
   const nativeServes = route.candidates.some((candidate) => app.backend(candidate.backend).speaks === "native");
-  let prepared = undefined as Prepared;
-  const prepare = async () => {
-    if (nativeServes && spec.prepare) prepared = await spec.prepare(body, app, request.signal);
+  const refs = nativeServes ? (spec.images?.(body) ?? []) : [];
+  let images: ReadonlyMap<string, string> | undefined;
+  const collect = async () => {
+    images = await collectImages(refs, imageLimits(app.config), request.signal);
   };
   // Downloads wait until the key's limits have admitted the request, and finish before it takes a backend slot.
-  const downloads = nativeServes && spec.downloads?.(body) === true;
-  if (!downloads) await prepare();
+  const downloads = refs.some(({ url }) => /^https?:/i.test(url));
+  if (refs.length && !downloads) await collect();
   const estimate = spec.estimateTokens(body);
   const defaults = modelDefaultsFor(app.config, body.model, route.name);
   const ceiling = answerCeilingFor(estimate.answer ?? answerCap(defaults?.options), limitsFor(app.config, body.model, route.name), app.config);
   const want = { estimatedTokens: estimate.prompt + ceiling, promptTokens: estimate.prompt };
-  return routed(request, app, caller, route, want, downloads ? prepare : null, (candidate, context) => {
+  return routed(request, app, caller, route, want, downloads ? collect : null, (candidate, context) => {
     const backend = app.backend(candidate.backend);
     // Each backend gets the request in the form it speaks, with its own name for the model and its settings.
     const native = backend.speaks === "native";
@@ -128,7 +125,7 @@ export async function runGeneration<Body extends GenerationBody, Line, Prepared>
       model: candidate.model,
       native: native
         ? withoutUnsupportedThinking(
-            spec.toNative(body, nativeContext(app, body, candidate, ceiling, prepared)),
+            spec.toNative(body, nativeContext(app, body, candidate, ceiling, images)),
             app.catalog.capabilities(candidate.backend, candidate.model),
           )
         : undefined,
@@ -155,27 +152,27 @@ function nativeRoute(route: Route, app: AppContext, nativeOnly: boolean, request
 }
 
 /** What the dialect's mapping needs for one backend: its name for the model, and the model's settings there. */
-function nativeContext<Body extends GenerationBody, Prepared>(
+function nativeContext<Body extends GenerationBody>(
   app: AppContext,
   body: Body,
   candidate: Candidate,
   ceiling: number,
-  prepared: Prepared,
-): NativeContext<Prepared> {
+  images: ReadonlyMap<string, string> | undefined,
+): NativeContext {
   return {
     model: candidate.model,
     defaults: modelDefaultsFor(app.config, body.model, candidate.model),
     limits: limitsFor(app.config, body.model, candidate.model),
     ceiling,
-    prepared,
+    images,
   };
 }
 
 /** An answer in the internal form's stream (native NDJSON lines), encoded by the dialect as it is read. */
-async function nativeAnswer<Body extends GenerationBody, Line, Prepared>(
+async function nativeAnswer<Body extends GenerationBody, Line>(
   call: UpstreamCall,
   body: Body,
-  spec: GenerationSpec<Body, Line, Prepared>,
+  spec: GenerationSpec<Body, Line>,
   { admission, release }: AttemptContext,
   config: Config,
 ): Promise<Response> {

@@ -3,8 +3,6 @@ import { invalidRequest } from "../core/errors.ts";
 import { type ByteBudget, decodedSize, type ImageRef, imageSource } from "../core/images.ts";
 import { fetchImage } from "./image-fetch.ts";
 
-/** One image of a request: the `image_url` value as the client sent it, and the param path errors name. */
-
 export interface ImageLimits {
   /** Most images (inline and remote, every occurrence) in one request. */
   maxImages: number;

@@ -1,3 +1,4 @@
+import { answerCap } from "../core/model-settings.ts";
 import type { NativeGenerateChunk } from "../core/native.ts";
 import { estimateTextTokens } from "../core/usage.ts";
 import { CompletionsAggregator } from "../dialects/openai/completions/aggregate.ts";
@@ -7,7 +8,7 @@ import { CompletionsSseEncoder } from "../dialects/openai/completions/stream.ts"
 import { readJsonBody } from "../http/body.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
-import { answerCap, type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
+import { type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
 
 const echoOf = (body: CompletionRequest): string => (body.echo ? body.prompt : "");
 const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== undefined && body.logprobs !== null;

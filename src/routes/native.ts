@@ -2,14 +2,14 @@ import type { OllamaClient } from "../backends/ollama/client.ts";
 import { OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../backends/ollama/passthrough.ts";
 import type { BackendConfig } from "../config/backends.ts";
 import { backendBroke, invalidRequest, modelNotFound, toApiError, withExtraHeaders } from "../core/errors.ts";
-import { applyNativeLimits, limitsFor } from "../core/model-settings.ts";
+import { answerCap, applyNativeLimits, limitsFor } from "../core/model-settings.ts";
 import { estimateTextTokens, NOTHING_GENERATED } from "../core/usage.ts";
 import { goTopLevel, NATIVE_FIELDS } from "../dialects/ollama/go-fields.ts";
 import { checkEmbeddingInputCaps } from "../dialects/openai/embeddings/schema.ts";
 import { readJson, readJsonBody } from "../http/body.ts";
 import { type Admission, admit } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
-import { answerCap, answerCeilingFor, withAnswerCeiling } from "../pipeline/generation.ts";
+import { answerCeilingFor, withAnswerCeiling } from "../pipeline/generation.ts";
 import type { Handler, KeyHandler } from "../pipeline/stages.ts";
 import { clientLeft } from "../pipeline/upstream-answer.ts";
 

@@ -16,7 +16,6 @@ import { readJsonBody } from "../http/body.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
 import { type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
-import { collectImages, imageLimits } from "../pipeline/image-budget.ts";
 
 /** The request fields a Response object repeats, as the client sent them (null where it sent none). */
 const ECHOED = [
@@ -44,17 +43,14 @@ function responsesMeta(meta: CompletionMeta, body: ResponsesRequest): ResponsesM
   return { id: responseId(), createdAt: meta.created, model: body.model, echo, tools: responsesToolNames(body) };
 }
 
-const remoteImage = ({ url }: { url: string }) => /^https?:/i.test(url);
-
-const responsesSpec: GenerationSpec<ResponsesRequest, NativeChatChunk, ReadonlyMap<string, string>> = {
+const responsesSpec: GenerationSpec<ResponsesRequest, NativeChatChunk> = {
   kind: "chat",
   idPrefix: "chatcmpl", // not shown: a Response has its own `resp_` id
   nativeOnly: true,
   estimateTokens: (body) => ({ prompt: estimateResponsesPrompt(body), answer: responsesAnswerCap(body) }),
-  prepare: (body, app, signal) => collectImages(responsesImageRefs(body), imageLimits(app.config), signal),
-  downloads: (body) => responsesImageRefs(body).some(remoteImage),
-  toNative: (body, { model, defaults, limits, ceiling, prepared }) =>
-    withAnswerCeiling(toNativeResponses(body, { model, defaults, limits, remoteImages: prepared }), ceiling),
+  images: responsesImageRefs,
+  toNative: (body, { model, defaults, limits, ceiling, images }) =>
+    withAnswerCeiling(toNativeResponses(body, { model, defaults, limits, remoteImages: images }), ceiling),
   encoder: (meta, body) => new ResponsesSseEncoder(responsesMeta(meta, body)),
   aggregator: (meta, body) => new ResponsesAggregator(responsesMeta(meta, body)),
 };

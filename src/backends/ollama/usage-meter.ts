@@ -1,5 +1,6 @@
+import type { NativeToolCall } from "../../core/native.ts";
 import { NdjsonDecoder, type SkippedLine } from "../../core/ndjson.ts";
-import type { Usage } from "../../core/usage.ts";
+import { tokensForChars, toolCallTokens, type Usage } from "../../core/usage.ts";
 
 type Line = Record<string, unknown>;
 
@@ -18,9 +19,6 @@ const TOKEN_LINE = new RegExp(
 /** How an answer line of /api/chat or /api/generate starts, up to the opening quote of its text. */
 const ANSWER_HEAD = new RegExp(`${NATIVE_PREFIX}"(?:message":\\{"role":"assistant","content":"|response":")`);
 
-/** Tokens, at about four characters each, in `chars` characters of text. */
-const tokensIn = (chars: number): number => Math.ceil(chars / 4);
-
 /** Ollama's counts, from its final line (`done:true`) or an /api/embed answer; null for any other line. */
 function usageOf(line: Line): Usage | null {
   const final = line.done === true || Array.isArray(line.embeddings);
@@ -36,7 +34,7 @@ function generatedBy(line: Line): number {
   const message = typeof line.message === "object" && line.message !== null ? (line.message as Line) : line;
   const text = (value: unknown) => typeof value === "string" && value !== "";
   let tokens = text(message.content) || text(message.thinking) || text(line.response) || text(line.thinking) ? 1 : 0;
-  if (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) tokens += Math.max(1, tokensIn(JSON.stringify(message.tool_calls).length));
+  if (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) tokens += toolCallTokens(message.tool_calls as NativeToolCall[]);
   return tokens;
 }
 
@@ -47,7 +45,7 @@ function generatedBy(line: Line): number {
  */
 function estimateSkipped(line: SkippedLine): number {
   const head = ANSWER_HEAD.exec(line.head);
-  return head ? Math.max(1, tokensIn(line.chars - head[0].length)) : 0;
+  return head ? Math.max(1, tokensForChars(line.chars - head[0].length)) : 0;
 }
 
 /**
@@ -112,7 +110,7 @@ export class NativeUsageMeter {
   usage(): Usage {
     if (this.#final) return this.#final;
     const pending = this.#decoding ? this.#decoder.pending : null;
-    const completion = this.#generated + (pending ? estimateSkipped(pending) : 0) + tokensIn(this.#undecoded);
+    const completion = this.#generated + (pending ? estimateSkipped(pending) : 0) + tokensForChars(this.#undecoded);
     return { prompt_tokens: 0, completion_tokens: completion, total_tokens: completion };
   }
 }

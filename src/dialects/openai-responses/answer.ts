@@ -1,7 +1,7 @@
 import { closedEarly, failedDuringGeneration } from "../../core/errors.ts";
 import type { NativeChatChunk, NativeMetrics, NativeToolCall } from "../../core/native.ts";
 import type { Usage } from "../../core/usage.ts";
-import { toolCallTokens } from "../openai/chat/aggregate.ts";
+import { tokensForChars, toolCallTokens } from "../../core/usage.ts";
 import { newToolCallId, usageOf, usageSoFar } from "../openai/common.ts";
 
 /**
@@ -155,7 +155,7 @@ export function responsesUsage(final: NativeMetrics, thinkingChars: number): Res
     input_tokens: usage.prompt_tokens,
     input_tokens_details: { cached_tokens: 0 },
     output_tokens: usage.completion_tokens,
-    output_tokens_details: { reasoning_tokens: Math.min(Math.ceil(thinkingChars / 4), usage.completion_tokens) },
+    output_tokens_details: { reasoning_tokens: Math.min(tokensForChars(thinkingChars), usage.completion_tokens) },
     total_tokens: usage.total_tokens,
   };
 }

@@ -1,8 +1,8 @@
 import { invalidRequest } from "../../core/errors.ts";
-import { type ImageRef, imageSource } from "../../core/images.ts";
-import type { ModelDefaults, ModelLimits } from "../../core/model-settings.ts";
+import { type ImageRef, preparedImage } from "../../core/images.ts";
+import { answerCap, type ModelDefaults, type ModelLimits } from "../../core/model-settings.ts";
 import type { NativeChatRequest, NativeMessage, NativeTool, NativeToolCall } from "../../core/native.ts";
-import { estimateTextTokens } from "../../core/usage.ts";
+import { estimateTextTokens, IMAGE_TOKENS } from "../../core/usage.ts";
 import { applyGenerationSettings, parseToolArguments } from "../openai/options.ts";
 import { type ContentPart, isKnownItem, isKnownTool, type KnownItem, type KnownTool, type ResponsesRequest } from "./schema.ts";
 
@@ -31,9 +31,6 @@ export interface ResponsesTranslationContext {
 const NAMESPACE_SEPARATOR = "__";
 
 const flatName = (name: string, namespace: string | null | undefined) => (namespace ? `${namespace}${NAMESPACE_SEPARATOR}${name}` : name);
-
-/** An image costs the model a few hundred tokens whatever its byte size, so its base64 must not count as text. */
-const IMAGE_TOKENS = 768;
 
 /** OpenAI Responses request → Ollama /api/chat request. Upstream is always streamed. */
 export function toNativeResponses(body: ResponsesRequest, context: ResponsesTranslationContext): NativeChatRequest {
@@ -183,11 +180,7 @@ function partsOf(parts: readonly ContentPart[], at: string, remoteImages: Readon
 
 function imageOf(url: string | null | undefined, param: string, remoteImages: ReadonlyMap<string, string> | undefined): string {
   if (!url) throw invalidRequest("input_image needs an image_url (a data URI or an http(s) URL); file_id is not supported.", param);
-  const prepared = remoteImages?.get(url);
-  if (prepared !== undefined) return prepared;
-  const source = imageSource(url, param);
-  if (source.kind === "remote") throw invalidRequest("The image URL could not be fetched.", param, "invalid_image_url");
-  return source.base64;
+  return preparedImage(url, param, remoteImages);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -382,7 +375,5 @@ export function estimateResponsesPrompt(body: ResponsesRequest): number {
 
 /** The answer's ceiling the client asked for: `max_output_tokens`, else a usable `options.num_predict`, else null. */
 export function responsesAnswerCap(body: ResponsesRequest): number | null {
-  if (body.max_output_tokens !== undefined && body.max_output_tokens !== null) return body.max_output_tokens;
-  const cap = body.options?.num_predict;
-  return typeof cap === "number" && Number.isFinite(cap) && cap >= 0 ? cap : null;
+  return body.max_output_tokens ?? answerCap(body.options);
 }

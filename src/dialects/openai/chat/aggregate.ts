@@ -1,6 +1,6 @@
 import { closedEarly, failedDuringGeneration } from "../../../core/errors.ts";
-import type { NativeChatChunk, NativeToolCall } from "../../../core/native.ts";
-import type { Usage } from "../../../core/usage.ts";
+import type { NativeChatChunk } from "../../../core/native.ts";
+import { toolCallTokens, type Usage } from "../../../core/usage.ts";
 import {
   type CompletionMeta,
   type FinishReason,
@@ -35,14 +35,6 @@ export interface ChatCompletion {
     },
   ];
   usage: Usage;
-}
-
-/**
- * About the tokens a model spent writing these tool calls (Ollama sends each call whole, in one line): their JSON
- * at four characters a token, at least one.
- */
-export function toolCallTokens(calls: readonly NativeToolCall[]): number {
-  return Math.max(1, Math.ceil(JSON.stringify(calls).length / 4));
 }
 
 /** Assembles a non-stream `chat.completion` from the streamed native lines (upstream is always streamed). */

@@ -1,5 +1,5 @@
 import { invalidRequest } from "../../../core/errors.ts";
-import { type ImageRef, imageSource } from "../../../core/images.ts";
+import { type ImageRef, preparedImage } from "../../../core/images.ts";
 import type { ModelDefaults, ModelLimits } from "../../../core/model-settings.ts";
 import type { NativeChatRequest, NativeMessage, NativeTool, NativeToolCall } from "../../../core/native.ts";
 import { applyGenerationSettings, parseToolArguments } from "../options.ts";
@@ -142,16 +142,7 @@ function userMessage(
   const images: string[] = [];
   content.forEach((part, j) => {
     if (part.type !== "image_url") return;
-    const url = imageUrlOf(part);
-    const prepared = remoteImages?.get(url);
-    if (prepared !== undefined) {
-      images.push(prepared);
-      return;
-    }
-    const param = `${at}.content[${j}].image_url`;
-    const source = imageSource(url, param);
-    if (source.kind === "remote") throw invalidRequest("The image URL could not be fetched.", param, "invalid_image_url");
-    images.push(source.base64);
+    images.push(preparedImage(imageUrlOf(part), `${at}.content[${j}].image_url`, remoteImages));
   });
   const native: NativeMessage = { role: "user", content: textOf(content) };
   if (images.length) native.images = images;

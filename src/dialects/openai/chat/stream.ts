@@ -1,8 +1,8 @@
 import type { NativeChatChunk, NativeLogprob } from "../../../core/native.ts";
 import { PLAIN_CHAT_TOKEN } from "../../../core/plain-lines.ts";
+import { toolCallTokens } from "../../../core/usage.ts";
 import { type CompletionMeta, finishReason, toOpenAILogprobs, toOpenAIToolCall } from "../common.ts";
 import { SseEncoder } from "../sse-encoder.ts";
-import { toolCallTokens } from "./aggregate.ts";
 
 /**
  * Native /api/chat lines → OpenAI `chat.completion.chunk` SSE frames, exactly as OpenAI frames them: one id and
