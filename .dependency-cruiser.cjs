@@ -2,7 +2,7 @@
  * The layer rules of src/ (docs/architecture.md): each layer imports only the layers below it, so a wrong import
  * fails `npm test` with the rule's name and the reason below.
  *
- *   core → nothing else · config → core · http, dialects → core (+ config types for http) · keys, limits → core
+ *   core → nothing else · config → core · http, dialects → core (+ config types for http) · keys, limits, storage → core
  *   backends → core, config, http · pipeline → everything below it · routes → pipeline and below · app → routes
  */
 const layer = (name) => `^src/${name}/`;
@@ -15,9 +15,10 @@ const allowed = {
   dialects: ["core"],
   keys: ["core", "limits", "env"],
   limits: ["core", "keys/types", "env"],
+  storage: ["core", "env"],
   backends: ["core", "config", "http"],
-  pipeline: ["core", "config", "http", "dialects", "backends", "keys", "limits", "env"],
-  routes: ["core", "config", "http", "dialects", "backends", "keys", "limits", "pipeline", "env"],
+  pipeline: ["core", "config", "http", "dialects", "backends", "keys", "limits", "storage", "env"],
+  routes: ["core", "config", "http", "dialects", "backends", "keys", "limits", "storage", "pipeline", "env"],
 };
 
 const forbidden = Object.entries(allowed).map(([name, may]) => ({

@@ -22,6 +22,7 @@ import { llamaAdminRoute, llamaKeyRoute } from "./routes/llamacpp.ts";
 import { listModels, retrieveModel } from "./routes/models.ts";
 import { adminBody, listFiltered, nativeBlob, readOnly, withModel } from "./routes/native.ts";
 import { responses } from "./routes/responses.ts";
+import { deleteResponse, listInputItems, retrieveResponse } from "./routes/stored-responses.ts";
 
 /**
  * Every route, in one table of nested routers: the OpenAI-shaped public API (/v1, /admin, /health and llama-server's
@@ -77,6 +78,9 @@ const openai = Router<RoutedRequest, [AppContext]>()
   .post("/v1/completions", withKey(completions))
   .post("/v1/embeddings", withKey(embeddings))
   .post("/v1/responses", withKey(responses))
+  .get("/v1/responses/:id", withKey(retrieveResponse))
+  .get("/v1/responses/:id/input_items", withKey(listInputItems))
+  .delete("/v1/responses/:id", withKey(deleteResponse))
   .post("/admin/keys", withAdmin(createKey))
   .get("/admin/keys", withAdmin(listKeys))
   .delete("/admin/keys/:id", withAdmin(revokeKey))

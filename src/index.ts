@@ -4,6 +4,7 @@ import type { Env } from "./env.ts";
 export { KeyObject } from "./keys/key-object.ts";
 export { KeyRegistry } from "./keys/registry.ts";
 export { BackendGate } from "./limits/backend-gate.ts";
+export { ResponseStore } from "./storage/response-store.ts";
 
 export default {
   fetch(request, env, ctx) {

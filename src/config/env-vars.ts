@@ -31,4 +31,7 @@ export interface EnvVars {
   UPSTREAM_RETRIES?: string;
   BACKEND_COOLDOWN?: string;
   UPSTREAM_RETRY_BACKOFF?: string;
+  RESPONSES_TTL?: string;
+  RESPONSES_MAX_BYTES?: string;
+  RESPONSES_MAX_KEY_BYTES?: string;
 }

@@ -52,9 +52,14 @@ export interface Config {
   queueMaxLength: number;
   /** A slot not renewed for this long (its Worker died) is freed; running requests renew every third of it. */
   leaseTtlMs: number;
+  /** Stored Responses: how long each is kept, the most bytes one may hold, the most all of a key's may hold. */
+  responses: { ttlMs: number; maxBytes: number; maxKeyBytes: number };
   /** ADMIN_TOKEN, or null when unset (the admin API then answers 404). Compared only through hashes. */
   adminToken: string | null;
 }
+
+/** A day in milliseconds (RESPONSES_TTL is counted in days). */
+const DAY_MS = 86_400_000;
 
 const aliasesSchema = z.record(z.string().min(1), z.string().min(1));
 const defaultsSchema = z.record(
@@ -145,6 +150,11 @@ export function parseConfig(env: EnvVars): Config {
     queueMaxWaitMs: parseDuration("QUEUE_MAX_WAIT", env.QUEUE_MAX_WAIT, 30_000),
     queueMaxLength: parseCount("QUEUE_MAX_LENGTH", env.QUEUE_MAX_LENGTH, 64),
     leaseTtlMs: parseDuration("LEASE_TTL", env.LEASE_TTL, DEFAULT_LEASE_TTL_MS),
+    responses: {
+      ttlMs: parseDuration("RESPONSES_TTL", env.RESPONSES_TTL, 30 * DAY_MS, 3650 * DAY_MS),
+      maxBytes: parseSize("RESPONSES_MAX_BYTES", env.RESPONSES_MAX_BYTES, 8 * 1024 ** 2),
+      maxKeyBytes: parseSize("RESPONSES_MAX_KEY_BYTES", env.RESPONSES_MAX_KEY_BYTES, 256 * 1024 ** 2),
+    },
   };
 }
 

@@ -13,18 +13,24 @@ export class ConfigError extends Error {
   }
 }
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** setTimeout overflows above this and fires at once, which would turn every timer into a busy loop. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** "30s", "500ms", "2m" or a bare number of seconds → milliseconds. */
-export function parseDuration(variable: string, raw: string | undefined, fallbackMs: number): number {
+/**
+ * "30s", "500ms", "2m", "30d" or a bare number of seconds → milliseconds. `maxMs`: what the setting can hold (a
+ * timer's limit unless it is not used as one).
+ */
+export function parseDuration(variable: string, raw: string | undefined, fallbackMs: number, maxMs = MAX_TIMER_MS): number {
   if (raw === undefined || raw.trim() === "") return fallbackMs;
   const match = DURATION.exec(raw.trim());
   if (!match) throw new ConfigError(variable, `expected a duration such as "30s", "500ms" or "2m", got ${JSON.stringify(raw)}`);
   const ms = Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "s"]!);
-  if (ms > MAX_TIMER_MS) throw new ConfigError(variable, `${JSON.stringify(raw)} is longer than a timer can hold (about 24 days)`);
+  if (ms > maxMs) {
+    const limit = maxMs === MAX_TIMER_MS ? "a timer can hold (about 24 days)" : `${maxMs / 86_400_000} days`;
+    throw new ConfigError(variable, `${JSON.stringify(raw)} is longer than ${limit}`);
+  }
   return ms;
 }
 

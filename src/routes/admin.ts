@@ -9,6 +9,7 @@ import { backendGate, keyObject } from "../keys/key-object.ts";
 import { keyRegistry } from "../keys/registry.ts";
 import type { KeyRecord, KeyView } from "../keys/types.ts";
 import type { AppContext } from "../pipeline/context.ts";
+import { responseStore } from "../storage/response-store.ts";
 
 const limit = z.number().int().min(1).max(1_000_000_000);
 const createKeySchema = z.strictObject({
@@ -82,6 +83,8 @@ export async function revokeKey(request: Request & { params?: Record<string, str
   const hash = await registry.hashOf(id);
   if (!hash) throw new ApiError(404, `No API key with id '${id}'.`, "invalid_request_error", "key_not_found", "id");
   await keyObject(app.env, hash).revoke();
+  // Its stored responses go with it: nobody can read them any more.
+  await responseStore(app.env, id).clear();
   await registry.remove(id);
   return json({ id, object: "api_key", deleted: true });
 }

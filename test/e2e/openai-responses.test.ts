@@ -1,6 +1,7 @@
 /**
  * The Responses API through the official openai SDK against wrangler dev + the Ollama emulator: create, stream
- * (with the SDK's own event accumulation), a function tool call and its output sent back, output_text.
+ * (with the SDK's own event accumulation), a function tool call and its output sent back, output_text, and stored
+ * responses: retrieve, inputItems.list, delete, previous_response_id.
  */
 import type OpenAI from "openai";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -75,5 +76,36 @@ describe("official openai SDK: responses", () => {
       status: 404,
       error: { type: "invalid_request_error", param: "previous_response_id" },
     });
+  });
+
+  it("stored responses: retrieve, inputItems.list (paged by the SDK), previous_response_id, delete", async () => {
+    const first = await client.responses.create({ model: "llama3.2", input: [{ role: "user", content: "My name is Ada." }] });
+    expect((first as unknown as { store: boolean }).store).toBe(true); // not in openai-node's Response type
+    const retrieved = await client.responses.retrieve(first.id);
+    expect(retrieved.id).toBe(first.id);
+    expect(retrieved.output_text).toBe(first.output_text);
+
+    const second = await client.responses.create({ model: "llama3.2", previous_response_id: first.id, input: "What is my name?" });
+    expect(second.previous_response_id).toBe(first.id);
+    const [, continued] = (await emulator.requests("/api/chat")) as { body: { messages: { role: string; content: string }[] } }[];
+    expect(continued!.body.messages).toEqual([
+      { role: "user", content: "My name is Ada." },
+      { role: "assistant", content: first.output_text },
+      { role: "user", content: "What is my name?" },
+    ]);
+
+    // The SDK follows `has_more` / `after` itself: two items a page, three items in all, oldest first.
+    const texts: string[] = [];
+    for await (const item of client.responses.inputItems.list(second.id, { limit: 2, order: "asc" })) {
+      if (item.type === "message") texts.push(item.content.map((part) => ("text" in part ? part.text : "")).join(""));
+    }
+    expect(texts).toEqual(["My name is Ada.", first.output_text, "What is my name?"]);
+
+    // openai-node types delete as void; the body it parses is OpenAI's deletion object.
+    const deleted: unknown = await client.responses.delete(first.id);
+    expect(deleted).toStrictEqual({ id: first.id, object: "response", deleted: true });
+    await expect(client.responses.retrieve(first.id)).rejects.toMatchObject({ status: 404, error: { code: "response_not_found" } });
+    // The second one is still there, and still continues without the deleted one (it holds its own items).
+    expect((await client.responses.retrieve(second.id)).output_text).toBe(second.output_text);
   });
 });

@@ -29,12 +29,20 @@ describe("parseDuration / parseSize", () => {
   it("falls back when unset or blank, and names the variable when invalid", () => {
     expect(parseDuration("X", undefined, 1234)).toBe(1234);
     expect(parseDuration("X", "  ", 1234)).toBe(1234);
-    for (const raw of ["abc", "-5s", "5 minutes", "1d", "s"]) {
+    for (const raw of ["abc", "-5s", "5 minutes", "1w", "s"]) {
       expect(() => parseDuration("HEARTBEAT_INTERVAL", raw, 1)).toThrow(ConfigError);
       expect(() => parseDuration("HEARTBEAT_INTERVAL", raw, 1)).toThrow(
         `Invalid configuration HEARTBEAT_INTERVAL: expected a duration such as "30s", "500ms" or "2m", got ${JSON.stringify(raw)}`,
       );
     }
+  });
+
+  it("reads days; RESPONSES_TTL is not a timer and may be long (30d by default, up to 3650 days)", () => {
+    expect(parseDuration("X", "2d", 1)).toBe(2 * 86_400_000);
+    expect(parseConfig({}).responses).toStrictEqual({ ttlMs: 30 * 86_400_000, maxBytes: 8 * 1024 ** 2, maxKeyBytes: 256 * 1024 ** 2 });
+    expect(parseConfig({ RESPONSES_TTL: "365d" }).responses.ttlMs).toBe(365 * 86_400_000);
+    expect(() => parseConfig({ RESPONSES_TTL: "3651d" })).toThrow('Invalid configuration RESPONSES_TTL: "3651d" is longer than 3650 days');
+    expect(() => parseDuration("HEARTBEAT_INTERVAL", "30d", 1)).toThrow(/longer than a timer can hold/);
   });
 
   it("rejects durations a timer cannot hold (over 2^31-1 ms) instead of letting them overflow to a 1 ms timer", () => {
@@ -95,6 +103,7 @@ describe("parseConfig", () => {
       queueMaxWaitMs: 30_000,
       queueMaxLength: 64,
       leaseTtlMs: 90_000,
+      responses: { ttlMs: 30 * 86_400_000, maxBytes: 8 * 1024 ** 2, maxKeyBytes: 256 * 1024 ** 2 },
     });
   });
 
@@ -127,6 +136,9 @@ describe("parseConfig", () => {
       QUEUE_MAX_WAIT: "5s",
       QUEUE_MAX_LENGTH: "8",
       LEASE_TTL: "1h",
+      RESPONSES_TTL: "7d",
+      RESPONSES_MAX_BYTES: "1MiB",
+      RESPONSES_MAX_KEY_BYTES: "64MiB",
       UPSTREAM_RETRIES: "0",
       UPSTREAM_RETRY_BACKOFF: "100ms",
       BACKEND_COOLDOWN: "5s",
@@ -172,6 +184,7 @@ describe("parseConfig", () => {
       queueMaxWaitMs: 5000,
       queueMaxLength: 8,
       leaseTtlMs: 3_600_000,
+      responses: { ttlMs: 7 * 86_400_000, maxBytes: 1024 ** 2, maxKeyBytes: 64 * 1024 ** 2 },
     });
   });
 

@@ -89,6 +89,7 @@ function settingsEnv(vars: EnvVars): Env {
     KEYS: bindings.KEYS,
     KEY_REGISTRY: bindings.KEY_REGISTRY,
     BACKEND_GATE: bindings.BACKEND_GATE,
+    RESPONSES: bindings.RESPONSES,
     ADMIN_TOKEN: bindings.ADMIN_TOKEN,
     OLLAMA_VPC: bindings.OLLAMA_VPC, // the Ollama emulator as a Workers VPC service (vitest.worker.config.ts)
     OLLAMA_URL: EMULATOR_URL,

@@ -25,6 +25,8 @@ export interface ResponsesMeta {
    * name in `namespaced` (`ns__fn`) is a namespace's function (its own name and a `namespace` field).
    */
   tools: { custom: ReadonlySet<string>; namespaced: ReadonlyMap<string, { namespace: string; name: string }> };
+  /** Told the final Response object (completed, incomplete or failed), once: where it is stored. */
+  onFinal?: (response: ResponseObject) => void;
 }
 
 export type ItemPrefix = "msg" | "fc" | "ctc" | "rs";
@@ -316,9 +318,11 @@ export class OutputAssembler {
 
 /** Assembles the whole Response object (a non-stream `POST /v1/responses`) from the streamed native lines. */
 export class ResponsesAggregator {
+  readonly #meta: ResponsesMeta;
   readonly #output: OutputAssembler;
 
   constructor(meta: ResponsesMeta) {
+    this.#meta = meta;
     this.#output = new OutputAssembler(meta);
   }
 
@@ -340,6 +344,7 @@ export class ResponsesAggregator {
   result(): ResponseObject {
     const response = this.#output.response();
     if (!response) throw closedEarly();
+    this.#meta.onFinal?.(response);
     return response;
   }
 }

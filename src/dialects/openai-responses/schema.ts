@@ -31,6 +31,8 @@ const toolOutputPart = z.discriminatedUnion("type", [inputText, inputImage, inpu
 /** EasyInputMessage, ResponseInputItem.Message and ResponseOutputMessage: `type` may be left out. */
 const message = z.object({
   type: z.literal("message").optional(),
+  /** Kept when sent, so a stored response lists its input items under the ids the client gave them. */
+  id: z.string().nullish(),
   role: z.enum(["user", "assistant", "system", "developer"]),
   content: z.union([z.string(), z.array(contentPart)]),
 });
@@ -181,7 +183,7 @@ export const responsesRequestSchema = z.object({
 });
 
 export type ResponsesRequest = z.infer<typeof responsesRequestSchema>;
-type ResponsesInputItem = z.infer<typeof inputItem>;
+export type ResponsesInputItem = z.infer<typeof inputItem>;
 export type KnownItem = z.infer<typeof knownItem>;
 type ResponsesTool = z.infer<typeof tool>;
 export type KnownTool = z.infer<typeof knownTool>;

@@ -39,6 +39,7 @@ export class ResponsesSseEncoder implements SseLineEncoder<NativeChatChunk> {
     if (response) {
       this.#finished = true;
       this.#event(response.status === "incomplete" ? "response.incomplete" : "response.completed", { response });
+      this.#meta.onFinal?.(response);
     }
     return this.#take();
   }
@@ -50,6 +51,7 @@ export class ResponsesSseEncoder implements SseLineEncoder<NativeChatChunk> {
     this.#start();
     const response = buildResponse(this.#meta, { status: "failed", output: this.#output.output, usage: null, error: { code, message } });
     this.#event("response.failed", { response });
+    this.#meta.onFinal?.(response);
     return this.#take();
   }
 
