@@ -1,4 +1,5 @@
-import * as z from "zod";
+import * as z from "zod/mini";
+import "../core/zod-english.ts";
 import { ConfigError, parseUrl } from "./parse.ts";
 
 /** A Workers binding that carries HTTP requests: a Workers VPC service, or any service binding. */
@@ -28,21 +29,21 @@ export interface BackendConfig {
   headers: Record<string, string>;
 }
 
+const nonEmpty = z.string().check(z.minLength(1));
 const backendSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "names use letters, digits, '.', '_' and '-'"),
+  name: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "names use letters, digits, '.', '_' and '-'")),
   kind: z.enum(["ollama", "llamacpp"]),
-  url: z.string().min(1).optional(),
+  url: z.optional(nonEmpty),
   // Named literally (never a $reference: a resolved secret could end up in an error message).
-  binding: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a binding is named as in wrangler.toml: letters, digits and '_', not a $reference")
-    .optional(),
-  models: z.array(z.string().min(1)).min(1).optional(),
-  max_concurrency: z.number().int().min(1).max(10_000).optional(),
-  api_key: z.string().min(1).optional(),
-  headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name"), z.string()).optional(),
+  binding: z.optional(
+    z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "a binding is named as in wrangler.toml: letters, digits and '_', not a $reference")),
+  ),
+  models: z.optional(z.array(nonEmpty).check(z.minLength(1))),
+  max_concurrency: z.optional(z.int().check(z.minimum(1), z.maximum(10_000))),
+  api_key: z.optional(nonEmpty),
+  headers: z.optional(z.record(z.string().check(z.regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name")), z.string())),
 });
-const backendsSchema = z.array(backendSchema).min(1, "list at least one backend");
+const backendsSchema = z.array(backendSchema).check(z.minLength(1, "list at least one backend"));
 
 const REFERENCE = /^\$([A-Za-z_][A-Za-z0-9_]*)$/;
 

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { keepAliveCeilingNs, type ModelDefaults, type ModelLimits } from "../core/model-settings.ts";
 import { DEFAULT_LEASE_TTL_MS } from "../core/timing.ts";
 import { type BackendConfig, parseBackends } from "./backends.ts";
@@ -61,31 +61,35 @@ export interface Config {
 /** A day in milliseconds (RESPONSES_TTL is counted in days). */
 const DAY_MS = 86_400_000;
 
-const aliasesSchema = z.record(z.string().min(1), z.string().min(1));
+const modelName = z.string().check(z.minLength(1));
+const aliasesSchema = z.record(modelName, modelName);
 const defaultsSchema = z.record(
-  z.string().min(1),
+  modelName,
   z.strictObject({
-    options: z.record(z.string(), z.unknown()).optional(),
-    keep_alive: z.union([z.string(), z.number()]).optional(),
-    think: z.union([z.boolean(), z.enum(["low", "medium", "high", "max"])]).optional(),
+    options: z.optional(z.record(z.string(), z.unknown())),
+    keep_alive: z.optional(z.union([z.string(), z.number()])),
+    think: z.optional(z.union([z.boolean(), z.enum(["low", "medium", "high", "max"])])),
   }),
 );
 
 const keepAliveCeiling = z.union(
   [
-    z.string().refine((value) => keepAliveCeilingNs(value) !== null, {
-      message: 'expected a Go duration that is not negative, such as "30m", "1h" or "90s"',
-    }),
-    z.number().int().nonnegative().max(9_223_372_036, "longer than Ollama can hold (about 292 years)"),
+    z.string().check(
+      z.refine((value: string) => keepAliveCeilingNs(value) !== null, {
+        message: 'expected a Go duration that is not negative, such as "30m", "1h" or "90s"',
+      }),
+    ),
+    z.int().check(z.nonnegative(), z.maximum(9_223_372_036, "longer than Ollama can hold (about 292 years)")),
   ],
   { error: (issue) => (issue.code === "invalid_union" ? 'expected a duration such as "30m" or a whole number of seconds' : undefined) },
 );
+const positiveInt = z.int().check(z.minimum(1));
 const limitsSchema = z.record(
-  z.string().min(1),
+  modelName,
   z.strictObject({
-    max_num_ctx: z.number().int().min(1).optional(),
-    max_num_predict: z.number().int().min(1).optional(),
-    max_keep_alive: keepAliveCeiling.optional(),
+    max_num_ctx: z.optional(positiveInt),
+    max_num_predict: z.optional(positiveInt),
+    max_keep_alive: z.optional(keepAliveCeiling),
   }),
 );
 

@@ -1,4 +1,5 @@
-import type * as z from "zod";
+import type * as z from "zod/mini";
+import "../core/zod-english.ts";
 
 /** Parsing of single settings; each failure names its variable so the operator knows what to fix. */
 
@@ -55,7 +56,7 @@ export function parseCount(variable: string, raw: string | undefined, fallback: 
   return value;
 }
 
-export function parseJson<T>(variable: string, raw: string | undefined, schema: z.ZodType<T>, fallback: T): T {
+export function parseJson<T>(variable: string, raw: string | undefined, schema: z.ZodMiniType<T>, fallback: T): T {
   if (raw === undefined || raw.trim() === "") return fallback;
   let value: unknown;
   try {

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { sha256, toHex } from "../core/secrets.ts";
 import { validate } from "../dialects/openai/validate.ts";
@@ -11,14 +11,14 @@ import type { KeyRecord, KeyView } from "../keys/types.ts";
 import type { AppContext } from "../pipeline/context.ts";
 import { responseStore } from "../storage/response-store.ts";
 
-const limit = z.number().int().min(1).max(1_000_000_000);
+const limit = z.int().check(z.minimum(1), z.maximum(1_000_000_000));
 const createKeySchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
-  models: z.array(z.string().min(1).max(200)).max(100).optional(),
-  rpm: limit.optional(),
-  tpm: limit.optional(),
-  max_concurrency: limit.optional(),
-  expires_at: z.iso.datetime({ offset: true }).nullish(),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
+  models: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(200))).check(z.maxLength(100))),
+  rpm: z.optional(limit),
+  tpm: z.optional(limit),
+  max_concurrency: z.optional(limit),
+  expires_at: z.nullish(z.iso.datetime({ offset: true })),
 });
 
 /** POST /admin/keys: a new key, shown this once; only its SHA-256 is stored. */

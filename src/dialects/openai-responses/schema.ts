@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ollamaExtras, REASONING_EFFORTS } from "../openai/chat/schema.ts";
 
 /**
@@ -8,13 +8,15 @@ import { ollamaExtras, REASONING_EFFORTS } from "../openai/chat/schema.ts";
  * computer use, MCP, shell, …) are accepted and ignored: a local model cannot run them.
  */
 
+const nonEmpty = z.string().check(z.minLength(1));
+
 const inputText = z.object({ type: z.literal("input_text"), text: z.string() });
 const inputImage = z.object({
   type: z.literal("input_image"),
   /** A base64 data URI or an http(s) URL; `file_id` (OpenAI's file storage) has no counterpart here. */
-  image_url: z.string().nullish(),
-  file_id: z.string().nullish(),
-  detail: z.string().nullish(),
+  image_url: z.nullish(z.string()),
+  file_id: z.nullish(z.string()),
+  detail: z.nullish(z.string()),
 });
 /** Files cannot be read by the model: accepted by the schema, refused by the mapping with its path. */
 const inputFile = z.object({ type: z.literal("input_file") });
@@ -30,50 +32,57 @@ const toolOutputPart = z.discriminatedUnion("type", [inputText, inputImage, inpu
 
 /** EasyInputMessage, ResponseInputItem.Message and ResponseOutputMessage: `type` may be left out. */
 const message = z.object({
-  type: z.literal("message").optional(),
+  type: z.optional(z.literal("message")),
   /** Kept when sent, so a stored response lists its input items under the ids the client gave them. */
-  id: z.string().nullish(),
+  id: z.nullish(z.string()),
   role: z.enum(["user", "assistant", "system", "developer"]),
   content: z.union([z.string(), z.array(contentPart)]),
 });
 
 const functionCall = z.object({
   type: z.literal("function_call"),
-  call_id: z.string().min(1),
-  name: z.string().min(1),
+  call_id: nonEmpty,
+  name: nonEmpty,
   /** A JSON-encoded object, parsed by the mapping (400 naming this path when it is not one). */
   arguments: z.string(),
-  id: z.string().nullish(),
-  status: z.string().nullish(),
+  id: z.nullish(z.string()),
+  status: z.nullish(z.string()),
   /** The namespace tool the function belongs to (openai-node `ResponseFunctionToolCall.namespace`). */
-  namespace: z.string().nullish(),
+  namespace: z.nullish(z.string()),
 });
 const functionCallOutput = z.object({
   type: z.literal("function_call_output"),
-  call_id: z.string().min(1),
+  call_id: nonEmpty,
   output: z.union([z.string(), z.array(toolOutputPart)]),
 });
 const customToolCall = z.object({
   type: z.literal("custom_tool_call"),
-  call_id: z.string().min(1),
-  name: z.string().min(1),
+  call_id: nonEmpty,
+  name: nonEmpty,
   input: z.string(),
-  id: z.string().nullish(),
-  namespace: z.string().nullish(),
+  id: z.nullish(z.string()),
+  namespace: z.nullish(z.string()),
 });
 const customToolCallOutput = z.object({
   type: z.literal("custom_tool_call_output"),
-  call_id: z.string().min(1),
+  call_id: nonEmpty,
   output: z.union([z.string(), z.array(toolOutputPart)]),
 });
 const reasoningItem = z.object({
   type: z.literal("reasoning"),
-  id: z.string().nullish(),
-  summary: z.array(z.object({ type: z.literal("summary_text"), text: z.string() })).default([]),
-  content: z.array(z.object({ type: z.literal("reasoning_text"), text: z.string() })).nullish(),
+  id: z.nullish(z.string()),
+  summary: z._default(z.array(z.object({ type: z.literal("summary_text"), text: z.string() })), []),
+  content: z.nullish(z.array(z.object({ type: z.literal("reasoning_text"), text: z.string() }))),
   /** Another model's sealed reasoning: accepted back (Codex sends it every turn), never decrypted or forwarded. */
-  encrypted_content: z.string().nullish(),
+  encrypted_content: z.nullish(z.string()),
 });
+
+/**
+ * An object whose `type` is any string but the `known` ones (which fail with `error`, so the union reports the known
+ * branch's deeper issue instead): hosted items, tools and tool choices, accepted and ignored.
+ */
+const otherType = (known: ReadonlySet<string>, error: string) =>
+  z.object({ type: z.string().check(z.refine((type: string) => !known.has(type), { error, abort: true })) });
 
 const KNOWN_ITEM_TYPES = new Set(["message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output", "reasoning"]);
 
@@ -81,52 +90,50 @@ const knownItem = z.discriminatedUnion("type", [message, functionCall, functionC
   error: 'Each input item needs a "type" (a message may leave it out and give a "role").',
 });
 /** Any other item type (web_search_call, item_reference, mcp_call, …): accepted and ignored. */
-const hostedItem = z.object({
-  type: z.string().refine((type) => !KNOWN_ITEM_TYPES.has(type), { error: "Invalid item.", abort: true }),
-});
+const hostedItem = otherType(KNOWN_ITEM_TYPES, "Invalid item.");
 const inputItem = z.union([knownItem, hostedItem]);
 
 const functionTool = z.object({
   type: z.literal("function"),
-  name: z.string().min(1),
-  description: z.string().nullish(),
-  parameters: z.record(z.string(), z.unknown()).nullish(),
-  strict: z.boolean().nullish(),
+  name: nonEmpty,
+  description: z.nullish(z.string()),
+  parameters: z.nullish(z.record(z.string(), z.unknown())),
+  strict: z.nullish(z.boolean()),
 });
 const customTool = z.object({
   type: z.literal("custom"),
-  name: z.string().min(1),
-  description: z.string().nullish(),
+  name: nonEmpty,
+  description: z.nullish(z.string()),
   /** `{type:"text"}` or a grammar (`lark`/`regex`): the model is only told to send one string. */
-  format: z.record(z.string(), z.unknown()).nullish(),
+  format: z.nullish(z.record(z.string(), z.unknown())),
 });
 /** openai-node `NamespaceTool`: a named group of function (and custom) tools. */
 const namespaceTool = z.object({
   type: z.literal("namespace"),
-  name: z.string().min(1),
-  description: z.string().nullish(),
+  name: nonEmpty,
+  description: z.nullish(z.string()),
   tools: z.array(z.discriminatedUnion("type", [functionTool, customTool], { error: 'A namespace holds tools of "type" "function" or "custom".' })),
 });
 const KNOWN_TOOL_TYPES = new Set(["function", "custom", "namespace"]);
 const knownTool = z.discriminatedUnion("type", [functionTool, customTool, namespaceTool]);
 /** Hosted tools (web_search, file_search, computer_use_preview, image_generation, code_interpreter, mcp, …). */
-const hostedTool = z.object({ type: z.string().refine((type) => !KNOWN_TOOL_TYPES.has(type), { error: "Invalid tool.", abort: true }) });
+const hostedTool = otherType(KNOWN_TOOL_TYPES, "Invalid tool.");
 const tool = z.union([knownTool, hostedTool]);
 
 const KNOWN_CHOICE_TYPES = new Set(["function", "custom", "allowed_tools"]);
 const toolChoice = z.union([
   z.enum(["none", "auto", "required"]),
   z.discriminatedUnion("type", [
-    z.object({ type: z.literal("function"), name: z.string().min(1) }),
-    z.object({ type: z.literal("custom"), name: z.string().min(1) }),
+    z.object({ type: z.literal("function"), name: nonEmpty }),
+    z.object({ type: z.literal("custom"), name: nonEmpty }),
     z.object({
       type: z.literal("allowed_tools"),
       mode: z.enum(["auto", "required"]),
-      tools: z.array(z.object({ type: z.string(), name: z.string().nullish() })),
+      tools: z.array(z.object({ type: z.string(), name: z.nullish(z.string()) })),
     }),
   ]),
   /** A hosted tool's choice ({type:"web_search_preview"}, {type:"mcp", …}): treated as "auto". */
-  z.object({ type: z.string().refine((type) => !KNOWN_CHOICE_TYPES.has(type), { error: "Invalid tool_choice.", abort: true }) }),
+  otherType(KNOWN_CHOICE_TYPES, "Invalid tool_choice."),
 ]);
 
 const textFormat = z.discriminatedUnion(
@@ -136,49 +143,49 @@ const textFormat = z.discriminatedUnion(
     z.object({ type: z.literal("json_object") }),
     z.object({
       type: z.literal("json_schema"),
-      name: z.string().nullish(),
-      description: z.string().nullish(),
+      name: z.nullish(z.string()),
+      description: z.nullish(z.string()),
       schema: z.record(z.string(), z.unknown()),
-      strict: z.boolean().nullish(),
+      strict: z.nullish(z.boolean()),
     }),
   ],
   { error: 'text.format.type must be "text", "json_object" or "json_schema".' },
 );
 
 export const responsesRequestSchema = z.object({
-  model: z.string().min(1, "model is required"),
-  input: z.union([z.string(), z.array(inputItem)]).nullish(),
-  instructions: z.string().nullish(),
-  tools: z.array(tool).nullish(),
-  tool_choice: toolChoice.nullish(),
-  parallel_tool_calls: z.boolean().nullish(),
-  max_output_tokens: z.number().int().nonnegative().nullish(),
-  temperature: z.number().nonnegative().nullish(),
-  top_p: z.number().nonnegative().nullish(),
-  reasoning: z
-    .object({
-      effort: z.enum(REASONING_EFFORTS).nullish(),
-      summary: z.string().nullish(),
-      generate_summary: z.string().nullish(),
-    })
-    .nullish(),
-  text: z
-    .object({
-      format: textFormat.nullish(),
-      verbosity: z.enum(["low", "medium", "high"]).nullish(),
-    })
-    .nullish(),
-  truncation: z.enum(["auto", "disabled"]).nullish(),
-  store: z.boolean().nullish(),
-  previous_response_id: z.string().nullish(),
-  metadata: z.record(z.string(), z.string()).nullish(),
-  user: z.string().nullish(),
-  include: z.array(z.string()).nullish(),
-  prompt_cache_key: z.string().nullish(),
-  service_tier: z.string().nullish(),
-  stream: z.boolean().nullish(),
+  model: z.string().check(z.minLength(1, "model is required")),
+  input: z.nullish(z.union([z.string(), z.array(inputItem)])),
+  instructions: z.nullish(z.string()),
+  tools: z.nullish(z.array(tool)),
+  tool_choice: z.nullish(toolChoice),
+  parallel_tool_calls: z.nullish(z.boolean()),
+  max_output_tokens: z.nullish(z.int().check(z.nonnegative())),
+  temperature: z.nullish(z.number().check(z.nonnegative())),
+  top_p: z.nullish(z.number().check(z.nonnegative())),
+  reasoning: z.nullish(
+    z.object({
+      effort: z.nullish(z.enum(REASONING_EFFORTS)),
+      summary: z.nullish(z.string()),
+      generate_summary: z.nullish(z.string()),
+    }),
+  ),
+  text: z.nullish(
+    z.object({
+      format: z.nullish(textFormat),
+      verbosity: z.nullish(z.enum(["low", "medium", "high"])),
+    }),
+  ),
+  truncation: z.nullish(z.enum(["auto", "disabled"])),
+  store: z.nullish(z.boolean()),
+  previous_response_id: z.nullish(z.string()),
+  metadata: z.nullish(z.record(z.string(), z.string())),
+  user: z.nullish(z.string()),
+  include: z.nullish(z.array(z.string())),
+  prompt_cache_key: z.nullish(z.string()),
+  service_tier: z.nullish(z.string()),
+  stream: z.nullish(z.boolean()),
   /** Codex CLI's own field (not in OpenAI's reference): accepted and not forwarded. */
-  client_metadata: z.record(z.string(), z.unknown()).nullish(),
+  client_metadata: z.nullish(z.record(z.string(), z.unknown())),
   ...ollamaExtras,
 });
 

@@ -1,5 +1,6 @@
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { invalidRequest } from "../../core/errors.ts";
+import "../../core/zod-english.ts";
 
 /** ["messages", 0, "content"] → "messages[0].content", the way OpenAI names a param. */
 export function paramPath(path: readonly PropertyKey[]): string | null {
@@ -12,7 +13,7 @@ export function paramPath(path: readonly PropertyKey[]): string | null {
 }
 
 /** Validate a parsed body; the first problem becomes a 400 whose `param` is the field path. */
-export function validate<T>(schema: z.ZodType<T>, body: unknown): T {
+export function validate<T>(schema: z.ZodMiniType<T>, body: unknown): T {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw invalidRequest("The request body must be a JSON object.");
   }

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 
 /**
  * The public /v1/chat/completions request, as OpenAI documents it plus Ollama's extras.
@@ -8,7 +8,7 @@ import * as z from "zod";
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 const imagePart = z.object({
   type: z.literal("image_url"),
-  image_url: z.union([z.string(), z.object({ url: z.string(), detail: z.string().optional() })]),
+  image_url: z.union([z.string(), z.object({ url: z.string(), detail: z.optional(z.string()) })]),
 });
 const refusalPart = z.object({ type: z.literal("refusal"), refusal: z.string() });
 
@@ -20,24 +20,24 @@ const assistantContent = z.union([z.string(), z.array(z.discriminatedUnion("type
 
 const toolCall = z.object({
   id: z.string(),
-  type: z.literal("function").optional(),
-  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+  type: z.optional(z.literal("function")),
+  function: z.object({ name: z.string().check(z.minLength(1)), arguments: z.string() }),
 });
 
-const systemMessage = z.object({ role: z.enum(["system", "developer"]), content: textContent, name: z.string().optional() });
-const userMessage = z.object({ role: z.literal("user"), content: userContent, name: z.string().optional() });
+const systemMessage = z.object({ role: z.enum(["system", "developer"]), content: textContent, name: z.optional(z.string()) });
+const userMessage = z.object({ role: z.literal("user"), content: userContent, name: z.optional(z.string()) });
 const assistantMessage = z.object({
   role: z.literal("assistant"),
-  content: assistantContent.nullish(),
-  name: z.string().optional(),
-  tool_calls: z.array(toolCall).nullish(),
-  reasoning: z.string().nullish(),
-  reasoning_content: z.string().nullish(),
-  refusal: z.string().nullish(),
+  content: z.nullish(assistantContent),
+  name: z.optional(z.string()),
+  tool_calls: z.nullish(z.array(toolCall)),
+  reasoning: z.nullish(z.string()),
+  reasoning_content: z.nullish(z.string()),
+  refusal: z.nullish(z.string()),
 });
-const toolMessage = z.object({ role: z.literal("tool"), content: textContent, tool_call_id: z.string().optional(), name: z.string().optional() });
+const toolMessage = z.object({ role: z.literal("tool"), content: textContent, tool_call_id: z.optional(z.string()), name: z.optional(z.string()) });
 /** Deprecated by OpenAI but still sent by old clients: a function result named by `name`. */
-const functionMessage = z.object({ role: z.literal("function"), content: z.string().nullable(), name: z.string() });
+const functionMessage = z.object({ role: z.literal("function"), content: z.nullable(z.string()), name: z.string() });
 
 export const chatMessage = z.discriminatedUnion("role", [systemMessage, userMessage, assistantMessage, toolMessage, functionMessage], {
   error: 'Each message needs a "role" of "system", "developer", "user", "assistant", "tool" or "function".',
@@ -46,10 +46,10 @@ export const chatMessage = z.discriminatedUnion("role", [systemMessage, userMess
 const functionTool = z.object({
   type: z.literal("function"),
   function: z.object({
-    name: z.string().min(1),
-    description: z.string().optional(),
-    parameters: z.record(z.string(), z.unknown()).optional(),
-    strict: z.boolean().nullish(),
+    name: z.string().check(z.minLength(1)),
+    description: z.optional(z.string()),
+    parameters: z.optional(z.record(z.string(), z.unknown())),
+    strict: z.nullish(z.boolean()),
   }),
 });
 
@@ -65,49 +65,49 @@ const responseFormat = z.discriminatedUnion(
     z.object({ type: z.literal("json_object") }),
     z.object({
       type: z.literal("json_schema"),
-      json_schema: z.object({ name: z.string().optional(), schema: z.record(z.string(), z.unknown()), strict: z.boolean().nullish() }),
+      json_schema: z.object({ name: z.optional(z.string()), schema: z.record(z.string(), z.unknown()), strict: z.nullish(z.boolean()) }),
     }),
   ],
   { error: 'response_format.type must be "text", "json_object" or "json_schema".' },
 );
 
-const stop = z.union([z.string(), z.array(z.string()).max(16)]);
-const nonNegativeInt = z.number().int().nonnegative();
+const stop = z.union([z.string(), z.array(z.string()).check(z.maxLength(16))]);
+const nonNegativeInt = z.int().check(z.nonnegative());
 
 /** OpenAI sampling fields shared by chat and legacy completions (→ Ollama `options`, see translate/options.ts). */
 export const samplingFields = {
-  temperature: z.number().nonnegative().nullish(),
-  top_p: z.number().nonnegative().nullish(),
-  seed: z.number().int().nullish(),
-  presence_penalty: z.number().nullish(),
-  frequency_penalty: z.number().nullish(),
-  stop: stop.nullish(),
+  temperature: z.nullish(z.number().check(z.nonnegative())),
+  top_p: z.nullish(z.number().check(z.nonnegative())),
+  seed: z.nullish(z.int()),
+  presence_penalty: z.nullish(z.number()),
+  frequency_penalty: z.nullish(z.number()),
+  stop: z.nullish(stop),
 };
 
 /** Ollama-only body fields (the SDKs' extra_body): the reason many people put a gateway in front of Ollama. */
 export const ollamaExtras = {
-  options: z.record(z.string(), z.unknown()).optional(),
-  keep_alive: z.union([z.string(), z.number()]).optional(),
-  think: z.union([z.boolean(), z.enum(["low", "medium", "high", "max"])]).optional(),
+  options: z.optional(z.record(z.string(), z.unknown())),
+  keep_alive: z.optional(z.union([z.string(), z.number()])),
+  think: z.optional(z.union([z.boolean(), z.enum(["low", "medium", "high", "max"])])),
 };
 
 export const chatRequestSchema = z.object({
-  model: z.string().min(1, "model is required"),
-  messages: z.array(chatMessage).min(1, "messages must contain at least one message"),
-  stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  model: z.string().check(z.minLength(1, "model is required")),
+  messages: z.array(chatMessage).check(z.minLength(1, "messages must contain at least one message")),
+  stream: z.nullish(z.boolean()),
+  stream_options: z.nullish(z.object({ include_usage: z.nullish(z.boolean()) })),
   ...samplingFields,
-  max_tokens: nonNegativeInt.nullish(),
-  max_completion_tokens: nonNegativeInt.nullish(),
-  n: z.number().int().positive().nullish(),
-  response_format: responseFormat.nullish(),
-  tools: z.array(functionTool).nullish(),
-  tool_choice: toolChoice.nullish(),
-  parallel_tool_calls: z.boolean().nullish(),
-  reasoning_effort: effort.nullish(),
-  reasoning: z.object({ effort: effort.nullish() }).nullish(),
-  logprobs: z.boolean().nullish(),
-  top_logprobs: z.number().int().min(0).max(20).nullish(),
+  max_tokens: z.nullish(nonNegativeInt),
+  max_completion_tokens: z.nullish(nonNegativeInt),
+  n: z.nullish(z.int().check(z.positive())),
+  response_format: z.nullish(responseFormat),
+  tools: z.nullish(z.array(functionTool)),
+  tool_choice: z.nullish(toolChoice),
+  parallel_tool_calls: z.nullish(z.boolean()),
+  reasoning_effort: z.nullish(effort),
+  reasoning: z.nullish(z.object({ effort: z.nullish(effort) })),
+  logprobs: z.nullish(z.boolean()),
+  top_logprobs: z.nullish(z.int().check(z.minimum(0), z.maximum(20))),
   ...ollamaExtras,
 });
 

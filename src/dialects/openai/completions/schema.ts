@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { invalidRequest } from "../../../core/errors.ts";
 import { ollamaExtras, samplingFields } from "../chat/schema.ts";
 import { validate } from "../validate.ts";
@@ -12,7 +12,7 @@ import { validate } from "../validate.ts";
  * `prompt`: a string, or an array holding exactly one string (what some SDKs send). Several prompts would need
  * several generations, and token arrays have no native equivalent: both are 400s rather than silent surprises.
  */
-function singlePrompt(value: string | unknown[], ctx: z.RefinementCtx): string {
+function singlePrompt(value: string | unknown[], ctx: z.core.ParsePayload): string {
   if (typeof value === "string") return value;
   if (value.length === 1 && typeof value[0] === "string") return value[0];
   let message: string;
@@ -20,31 +20,32 @@ function singlePrompt(value: string | unknown[], ctx: z.RefinementCtx): string {
   else if (value.every((item) => typeof item === "string")) {
     message = `an array of ${value.length} prompts is not supported: Ollama answers one prompt per request, so send one request per prompt.`;
   } else message = "token arrays are not supported: Ollama takes text only. Send the prompt as a string.";
-  ctx.addIssue({ code: "custom", message });
+  ctx.issues.push({ code: "custom", message, input: value }); // zod/mini's transform gets the bare payload: no addIssue
   return z.NEVER;
 }
 
-const prompt = z
-  .union([z.string(), z.array(z.unknown())], { error: (issue) => (issue.input == null ? "prompt is required" : undefined) })
-  .transform(singlePrompt);
+const prompt = z.pipe(
+  z.union([z.string(), z.array(z.unknown())], { error: (issue) => (issue.input == null ? "prompt is required" : undefined) }),
+  z.transform(singlePrompt),
+);
 
-const count = z.number().int().positive();
+const count = z.int().check(z.positive());
 
 export const completionRequestSchema = z.object({
-  model: z.string().min(1, "model is required"),
+  model: z.string().check(z.minLength(1, "model is required")),
   prompt,
-  suffix: z.string().nullish(),
-  max_tokens: z.number().int().nonnegative().nullish(),
+  suffix: z.nullish(z.string()),
+  max_tokens: z.nullish(z.int().check(z.nonnegative())),
   ...samplingFields,
-  echo: z.boolean().nullish(),
-  logprobs: z.number().int().min(0).max(20).nullish(),
-  n: count.nullish(),
-  best_of: count.nullish(),
-  stream: z.boolean().nullish(),
-  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  echo: z.nullish(z.boolean()),
+  logprobs: z.nullish(z.int().check(z.minimum(0), z.maximum(20))),
+  n: z.nullish(count),
+  best_of: z.nullish(count),
+  stream: z.nullish(z.boolean()),
+  stream_options: z.nullish(z.object({ include_usage: z.nullish(z.boolean()) })),
   ...ollamaExtras,
-  raw: z.boolean().optional(),
-  system: z.string().optional(),
+  raw: z.optional(z.boolean()),
+  system: z.optional(z.string()),
 });
 
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { invalidRequest } from "../../../core/errors.ts";
 import { ollamaExtras } from "../chat/schema.ts";
 import { validate } from "../validate.ts";
@@ -13,40 +13,45 @@ const isTokens = (item: unknown): boolean => typeof item === "number" || (Array.
 const isTokenArray = (value: unknown[]): boolean => value.length > 0 && value.every(isTokens);
 
 /** `input`: a non-empty string, or a non-empty array of non-empty strings; the issue names the bad element. */
-function textInput(value: string | unknown[], ctx: z.RefinementCtx): string | string[] {
+function textInput(value: string | unknown[], ctx: z.core.ParsePayload): string | string[] {
+  // zod/mini's transform gets the bare parse payload (no addIssue): the issue is pushed as zod would record it.
+  const fail = (message: string, path: PropertyKey[] = []) => ctx.issues.push({ code: "custom", message, input: value, path });
   if (typeof value === "string") {
-    if (value === "") ctx.addIssue({ code: "custom", message: "must not be an empty string." });
+    if (value === "") fail("must not be an empty string.");
     return value;
   }
-  if (value.length === 0) ctx.addIssue({ code: "custom", message: "must not be an empty array." });
-  else if (isTokenArray(value)) ctx.addIssue({ code: "custom", message: TEXT_ONLY });
+  if (value.length === 0) fail("must not be an empty array.");
+  else if (isTokenArray(value)) fail(TEXT_ONLY);
   else {
     const bad = value.findIndex((item) => typeof item !== "string" || item === "");
-    if (bad >= 0) {
-      const message = typeof value[bad] === "string" ? "must not be an empty string." : "expected a string.";
-      ctx.addIssue({ code: "custom", message, path: [bad] });
-    }
+    if (bad >= 0) fail(typeof value[bad] === "string" ? "must not be an empty string." : "expected a string.", [bad]);
   }
   return value as string[];
 }
 
-const input = z.union([z.string(), z.array(z.unknown())], { error: (issue) => (issue.input == null ? "input is required" : undefined) }).transform(textInput);
+const input = z.pipe(
+  z.union([z.string(), z.array(z.unknown())], { error: (issue) => (issue.input == null ? "input is required" : undefined) }),
+  z.transform(textInput),
+);
 
-const encodingFormat = z.string().transform((value, ctx) => {
-  const format = value.toLowerCase();
-  if (format === "float" || format === "base64") return format;
-  ctx.addIssue({ code: "custom", message: `${JSON.stringify(value)} is not supported. Supported values: 'float', 'base64'.` });
-  return z.NEVER;
-});
+const encodingFormat = z.pipe(
+  z.string(),
+  z.transform((value: string, ctx) => {
+    const format = value.toLowerCase();
+    if (format === "float" || format === "base64") return format;
+    ctx.issues.push({ code: "custom", message: `${JSON.stringify(value)} is not supported. Supported values: 'float', 'base64'.`, input: value });
+    return z.NEVER;
+  }),
+);
 
 export const embeddingRequestSchema = z.object({
-  model: z.string().min(1, "model is required"),
+  model: z.string().check(z.minLength(1, "model is required")),
   input,
-  dimensions: z.number().int().positive().nullish(),
-  encoding_format: encodingFormat.nullish(),
+  dimensions: z.nullish(z.int().check(z.positive())),
+  encoding_format: z.nullish(encodingFormat),
   options: ollamaExtras.options,
   keep_alive: ollamaExtras.keep_alive,
-  truncate: z.boolean().optional(),
+  truncate: z.optional(z.boolean()),
 });
 
 export type EmbeddingRequest = z.infer<typeof embeddingRequestSchema>;
