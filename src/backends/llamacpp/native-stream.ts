@@ -1,4 +1,4 @@
-import { jsonObjectOf } from "../../core/json.ts";
+import { isJsonObject as isObject, jsonObjectOf } from "../../core/json.ts";
 import type { NativeChatChunk, NativeToolCall } from "../../core/native.ts";
 import { carriesText } from "./aggregate.ts";
 import { SseEventDecoder } from "./smooth.ts";
@@ -20,12 +20,10 @@ interface CallParts {
   arguments: string;
 }
 
-const isObject = (value: unknown): value is Json => value !== null && typeof value === "object" && !Array.isArray(value);
-
 /** finish_reason → done_reason: a turn that called tools stopped normally, as Ollama says it. */
 const doneReason = (finish: string | null) => (finish === "length" ? "length" : "stop");
 
-export class NativeChatTranslator {
+class NativeChatTranslator {
   readonly #model: string;
   /** llama-server's `created` (seconds) as Ollama's `created_at`; now until a chunk says. */
   #createdAt = new Date().toISOString();
@@ -145,8 +143,8 @@ function errorMessage(error: unknown): string {
 }
 
 const utf8 = new TextEncoder();
-/** What a read that completed no line passes on: native decoders skip a blank line. */
-const BLANK = utf8.encode("\n");
+/** What a read that completed no line passes on (native decoders skip a blank line); new each time, as a reader may take a chunk's buffer over. */
+const blank = () => Uint8Array.of(0x0a);
 
 /**
  * The byte stream: llama-server's SSE in, native NDJSON out. A read that completes no line (a tool call's fragments,
@@ -163,7 +161,7 @@ export function nativeChatStream(model: string): TransformStream<Uint8Array, Uin
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       events.push(chunk, collect);
-      controller.enqueue(out === "" ? BLANK : utf8.encode(out));
+      controller.enqueue(out === "" ? blank() : utf8.encode(out));
       out = "";
       if (translator.finished) controller.terminate();
     },
