@@ -11,5 +11,6 @@ declare module "vitest" {
     secondEmulatorUrl: string;
     llamaEmulatorUrl: string;
     llamaEmbedderUrl: string;
+    llamaThinkerUrl: string;
   }
 }

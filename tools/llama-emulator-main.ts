@@ -1,5 +1,5 @@
 // CLI: npx node tools/llama-emulator-main.ts [--port N] [--host 127.0.0.1] [--alias NAME] [--api-key KEY]
-//   [--token-delay-ms N] [--embeddings] [--no-slots] [--metrics] [--parallel N] [--loading-ms N]
+//   [--token-delay-ms N] [--embeddings] [--no-slots] [--metrics] [--parallel N] [--loading-ms N] [--thinking]
 // Prints exactly one line, "llama-emulator listening on <url>", once it accepts connections.
 
 import type { LlamaEmulatorOptions } from "./llama-emulator.ts";
@@ -7,15 +7,16 @@ import { startLlamaEmulator } from "./llama-emulator.ts";
 
 const USAGE =
   "usage: llama-emulator-main.ts [--port N] [--host 127.0.0.1] [--alias NAME] [--api-key KEY] [--token-delay-ms N]" +
-  " [--embeddings] [--slots|--no-slots] [--metrics] [--parallel N] [--loading-ms N]";
+  " [--embeddings] [--slots|--no-slots] [--metrics] [--parallel N] [--loading-ms N] [--thinking]";
 
-// Flags without a value, with llama-server's spellings.
+// Flags without a value, with llama-server's spellings (--thinking is the emulator's: a thinking model).
 const SWITCHES: Record<string, (o: LlamaEmulatorOptions) => void> = {
   "--embeddings": (o) => void (o.embeddings = true),
   "--embedding": (o) => void (o.embeddings = true),
   "--slots": (o) => void (o.slots = true),
   "--no-slots": (o) => void (o.slots = false),
   "--metrics": (o) => void (o.metrics = true),
+  "--thinking": (o) => void (o.thinking = true),
 };
 const VALUED = ["--port", "--host", "--alias", "-a", "--api-key", "--token-delay-ms", "--parallel", "-np", "--loading-ms"];
 

@@ -106,6 +106,7 @@ export function startLlamaEmulator(options: LlamaEmulatorOptions = {}): Promise<
     slotsEndpoint: options.slots ?? true,
     metricsEndpoint: options.metrics ?? false,
     tokenDelayMs: options.tokenDelayMs ?? 0,
+    thinking: options.thinking ?? false,
     embeddings: options.embeddings ?? false,
     pool: createSlotPool(parallel),
     totals: emptyTotals(),

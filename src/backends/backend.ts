@@ -8,12 +8,17 @@ import type { CallOptions, OllamaClient, UpstreamCall } from "./ollama/client.ts
  * One home machine, whatever it runs: what the catalog, /health, /v1/models, embeddings and generation ask of it.
  * Each kind of backend implements it in its own folder (ollama/, llamacpp/); this factory is the one place that
  * looks at `kind`. Requests and answers use the internal form (Ollama's native shapes, core/native.ts), except a
- * generation on a backend that `speaks` OpenAI itself: it takes the client's OpenAI JSON and answers in OpenAI's
- * stream, which the pipeline smooths (pipeline/openai-answer.ts) instead of encoding native lines.
+ * generation of an OpenAI dialect on a backend that `speaks` OpenAI itself (see `speaks`).
  */
 export interface Backend {
   readonly config: BackendConfig;
-  /** Which generation request it takes and which stream it answers with: the internal form's, or OpenAI's. */
+  /**
+   * The API the machine speaks. `"native"`: every generation is the internal form, answered in native NDJSON lines.
+   * `"openai"`: a generation of an OpenAI dialect that is its own API (chat and legacy completions) is the client's
+   * OpenAI JSON, answered in OpenAI's stream, which the pipeline smooths (pipeline/openai-answer.ts); any other
+   * dialect's (`Generation.openai` absent) is the internal form, which the backend translates, answering in native
+   * lines like any backend.
+   */
   readonly speaks: "native" | "openai";
   /** Start a generation, always streamed upstream; resolves once the backend's headers are in (a 2xx). */
   startGeneration(generation: Generation, options: CallOptions): UpstreamCall;
@@ -35,13 +40,16 @@ export interface Backend {
   extension?(path: string, body: Record<string, unknown> | undefined, signal: AbortSignal): Promise<Response>;
 }
 
-/** One generation for one backend: the same request in both forms a backend may take (see `Backend.speaks`). */
+/** One generation for one backend, in the form it takes (see `Backend.speaks`). */
 export interface Generation {
   kind: "chat" | "completion";
-  /** The internal-form request, with the backend's name for the model and every setting applied. */
+  /** The internal-form request, with the backend's name for the model and every setting applied (unless `openai` is set). */
   native: unknown;
-  /** The client's OpenAI JSON with the answer's ceiling, for a backend that speaks OpenAI (`model` set by it). */
-  openai: Record<string, unknown>;
+  /**
+   * The client's OpenAI JSON with the answer's ceiling (`model` set by the backend), to pass through to a backend
+   * that speaks OpenAI; absent, the backend takes `native` and answers in native lines.
+   */
+  openai?: Record<string, unknown>;
   /** The backend's name for the model. */
   model: string;
 }

@@ -5,6 +5,22 @@ export const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/jpg", "ima
 const DATA_URI = /^data:([^;,]*)(?:;[^;,]*)*;base64,/i;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** How the base64 of each image type begins (its magic bytes); WebP is a RIFF file ("RIFF"…"WEBP"). */
+const BASE64_SIGNATURES: [prefix: string, type: string][] = [
+  ["iVBORw0KGgo", "image/png"],
+  ["/9j/", "image/jpeg"],
+  ["R0lGOD", "image/gif"],
+  ["UklGR", "image/webp"],
+];
+
+/**
+ * The type of an image given as bare base64 (the internal form keeps no type), for a backend that wants a data URI:
+ * from its first bytes, else JPEG, which decoders that sniff the bytes themselves (llama-server's) ignore anyway.
+ */
+export function imageTypeOf(base64: string): string {
+  return BASE64_SIGNATURES.find(([prefix]) => base64.startsWith(prefix))?.[1] ?? "image/jpeg";
+}
+
 /** One image of a request, wherever the dialect keeps it: its URL (or data URI) and the field path to report. */
 export interface ImageRef {
   url: string;

@@ -18,3 +18,20 @@ export function nestedDeeperThan(root: unknown, max: number): boolean {
   }
   return false;
 }
+
+/** A JSON object (not null, not an array). */
+export const isJsonObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/**
+ * Text a model wrote as a JSON object (a tool call's arguments), parsed leniently: the object, `{}` for empty text,
+ * or null when it is not a JSON object. For what a backend answers; a client's arguments get a 400 instead.
+ */
+export function jsonObjectOf(text: string): Record<string, unknown> | null {
+  if (text.trim() === "") return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return isJsonObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}

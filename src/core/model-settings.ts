@@ -1,3 +1,5 @@
+import { isJsonObject } from "./json.ts";
+
 /**
  * MODEL_LIMITS: per-model ceilings that the operator sets and no client can exceed, applied after MODEL_DEFAULTS
  * and the client's own values, on every route (pure; the routes look the entry up and call these).
@@ -135,8 +137,6 @@ export function limitKeepAlive<V>(value: V, limits: ModelLimits | undefined): V 
   return ns === null || ns < 0 || ns > maxNs ? ceiling : value;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
-
 /** What applyNativeLimits does besides num_ctx and keep_alive. */
 export interface NativeLimitMode {
   /**
@@ -181,7 +181,7 @@ export function applyNativeLimits<T extends object>(body: T, limits: ModelLimits
   const out = { ...body } as Record<string, unknown>;
   if (!limits) return out as T;
   const options = out.options;
-  if (options === undefined || options === null || isRecord(options)) {
+  if (options === undefined || options === null || isJsonObject(options)) {
     const limited = limitOptions(options, limits, mode);
     if (limited !== undefined) out.options = limited;
   }

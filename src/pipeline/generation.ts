@@ -1,9 +1,7 @@
 import type { Generation } from "../backends/backend.ts";
-import type { Route } from "../backends/catalog.ts";
 import type { UpstreamCall } from "../backends/ollama/client.ts";
 import type { Candidate } from "../backends/routing.ts";
 import type { Config, ModelDefaults } from "../config/index.ts";
-import { modelNotFound } from "../core/errors.ts";
 import type { ImageRef } from "../core/images.ts";
 import { answerCap, answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../core/model-settings.ts";
 import type { SseLineEncoder } from "../core/stream.ts";
@@ -48,8 +46,8 @@ export interface GenerationSpec<Body extends GenerationBody, Line> {
   encoder(meta: CompletionMeta, body: Body): SseLineEncoder<Line> & { usage(): Usage | null };
   aggregator(meta: CompletionMeta, body: Body): LineAggregator<Line> & { result(): unknown };
   /**
-   * Only backends that take the internal form can serve this dialect (one that speaks OpenAI would get the
-   * client's JSON as it is): the others are left out of the route.
+   * The dialect builds only the internal form (it is not OpenAI's chat or completions, which a backend that speaks
+   * OpenAI takes as the client sent them): every backend gets that form, one that speaks OpenAI translates it.
    */
   nativeOnly?: boolean;
 }
@@ -92,7 +90,10 @@ function withoutUnsupportedThinking<T>(native: T, capabilities: readonly string[
   return rest as T;
 }
 
-/** `raw` is the client's JSON as sent: what an OpenAI-speaking backend gets (with its own model name). */
+/**
+ * `raw` is the client's JSON as sent: what a backend that speaks OpenAI gets (with its own model name) for an OpenAI
+ * dialect; every other generation is the internal form.
+ */
 export async function runGeneration<Body extends GenerationBody, Line>(
   request: Request,
   app: AppContext,
@@ -101,9 +102,10 @@ export async function runGeneration<Body extends GenerationBody, Line>(
   spec: GenerationSpec<Body, Line>,
   raw: Record<string, unknown>,
 ): Promise<Response> {
-  const route = nativeRoute(await app.catalog.route(body.model, caller.allowsModel), app, spec.nativeOnly === true, body.model);
-  // Only backends that take the internal form use the images (one that speaks OpenAI gets the client's JSON).
-  const nativeServes = route.candidates.some((candidate) => app.backend(candidate.backend).speaks === "native");
+  const route = await app.catalog.route(body.model, caller.allowsModel);
+  const passthrough = (candidate: Candidate) => !spec.nativeOnly && app.backend(candidate.backend).speaks === "openai";
+  // Only the internal form uses the images (a passthrough sends the client's own image parts).
+  const nativeServes = route.candidates.some((candidate) => !passthrough(candidate));
   const refs = nativeServes ? (spec.images?.(body) ?? []) : [];
   let images: ReadonlyMap<string, string> | undefined;
   const collect = async () => {
@@ -118,21 +120,25 @@ export async function runGeneration<Body extends GenerationBody, Line>(
   const want = { estimatedTokens: estimate.prompt + ceiling, promptTokens: estimate.prompt };
   return routed(request, app, caller, route, want, downloads ? collect : null, (candidate, context) => {
     const backend = app.backend(candidate.backend);
-    // Each backend gets the request in the form it speaks, with its own name for the model and its settings.
-    const native = backend.speaks === "native";
-    const generation: Generation = {
-      kind: spec.kind,
-      model: candidate.model,
-      native: native
-        ? withoutUnsupportedThinking(
+    // Each backend gets the request in the form it takes, with its own name for the model and its settings.
+    const target = { kind: spec.kind, model: candidate.model };
+    const generation: Generation = passthrough(candidate)
+      ? {
+          ...target,
+          native: undefined,
+          openai: applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
+        }
+      : {
+          ...target,
+          native: withoutUnsupportedThinking(
             spec.toNative(body, nativeContext(app, body, candidate, ceiling, images)),
             app.catalog.capabilities(candidate.backend, candidate.model),
-          )
-        : undefined,
-      openai: native ? {} : applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
-    };
+          ),
+        };
     const call = backend.startGeneration(generation, { signal: request.signal, retries: context.retries });
-    return native
+    // Whatever backend took the internal form answers in native lines: the dialect encodes them, and settles with
+    // the final line's counts (a llama-server's usage, translated).
+    return generation.openai === undefined
       ? nativeAnswer(call, body, spec, context, app.config)
       : openaiAnswer(call, context, app.config, {
           kind: spec.kind,
@@ -141,14 +147,6 @@ export async function runGeneration<Body extends GenerationBody, Line>(
           includeUsage: body.stream_options?.include_usage === true,
         });
   });
-}
-
-/** The route without the backends that do not take the internal form, when the dialect needs it (404 if none is left). */
-function nativeRoute(route: Route, app: AppContext, nativeOnly: boolean, requested: string): Route {
-  if (!nativeOnly) return route;
-  const candidates = route.candidates.filter((candidate) => app.backend(candidate.backend).speaks === "native");
-  if (!candidates.length) throw modelNotFound(`The model '${requested}' is served by a llama.cpp backend, which this API does not reach yet.`);
-  return { name: candidates[0]!.model, candidates };
 }
 
 /** What the dialect's mapping needs for one backend: its name for the model, and the model's settings there. */

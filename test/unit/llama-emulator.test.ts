@@ -10,18 +10,20 @@ let slow: LlamaEmulator; // tokenDelayMs 20, so streams are still in progress wh
 let keyed: LlamaEmulator; // --api-key sekrit, --no-slots, no --metrics
 let embed: LlamaEmulator; // --embeddings
 let single: LlamaEmulator; // -np 1, slow: a second request waits for the slot
+let thinker: LlamaEmulator; // a thinking model
 
 beforeAll(async () => {
-  [emu, slow, keyed, embed, single] = await Promise.all([
+  [emu, slow, keyed, embed, single, thinker] = await Promise.all([
     startLlamaEmulator({ metrics: true }),
     startLlamaEmulator({ tokenDelayMs: 20 }),
     startLlamaEmulator({ apiKey: "sekrit", slots: false, alias: "my-model" }),
     startLlamaEmulator({ embeddings: true }),
     startLlamaEmulator({ parallel: 1, tokenDelayMs: 20, metrics: true }),
+    startLlamaEmulator({ thinking: true, alias: "qwen3-8b" }),
   ]);
 });
-afterAll(() => Promise.all([emu, slow, keyed, embed, single].map((e) => e.close())));
-beforeEach(() => [emu, slow, keyed, embed, single].forEach((e) => e.reset()));
+afterAll(() => Promise.all([emu, slow, keyed, embed, single, thinker].map((e) => e.close())));
+beforeEach(() => [emu, slow, keyed, embed, single, thinker].forEach((e) => e.reset()));
 
 const post = (path: string, body: unknown, init: RequestInit = {}, on = emu) =>
   fetch(on.url + path, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), ...init });
@@ -248,6 +250,35 @@ describe("/v1/chat/completions", () => {
       },
     });
     expect(single.usage.completion_tokens).toBe(7);
+  });
+
+  it("a thinking model reasons first (reasoning_content), unless turned off; raw <think> text with reasoning_format none", async () => {
+    const chunks = chunksOf(await sse(await chat({ stream: true, stream_options: { include_usage: true }, messages: user("hi") }, thinker)));
+    expect(chunks.slice(1, -2).map((c) => c.choices[0].delta)).toEqual([
+      ...["The", " user", " wrote:", " hi"].map((reasoning_content) => ({ reasoning_content })),
+      ...["Hello", " from", " llama.cpp!", " You", " said:", " hi"].map((content) => ({ content })),
+    ]);
+    expect(chunks.at(-1)!.usage.completion_tokens).toBe(10);
+    const single = await (await chat({ messages: user("hi") }, thinker)).json();
+    expect(single.choices[0].message).toEqual({ role: "assistant", content: "Hello from llama.cpp! You said: hi", reasoning_content: "The user wrote: hi" });
+    const called = await (await chat({ tools: [WEATHER_TOOL], messages: user("hi") }, thinker)).json();
+    expect(called.choices[0].message).toMatchObject({
+      content: null,
+      reasoning_content: "The user wrote: hi",
+      tool_calls: [{ function: { name: "get_weather" } }],
+    });
+    for (const off of [{ chat_template_kwargs: { enable_thinking: false } }, { reasoning_effort: "none" }]) {
+      expect((await (await chat({ ...off, messages: user("hi") }, thinker)).json()).choices[0].message).toEqual({
+        role: "assistant",
+        content: "Hello from llama.cpp! You said: hi",
+      });
+    }
+    const raw = await (await chat({ reasoning_format: "none", messages: user("hi") }, thinker)).json();
+    expect(raw.choices[0].message.content).toBe("<think>\nThe user wrote: hi\n</think>\n\nHello from llama.cpp! You said: hi");
+    // A model that does not think ignores all of it.
+    expect(
+      (await (await chat({ chat_template_kwargs: { enable_thinking: true }, messages: user("hi") })).json()).choices[0].message.reasoning_content,
+    ).toBeUndefined();
   });
 
   it("answers with text when the last message is not the user's or tool_choice is none", async () => {

@@ -1,23 +1,14 @@
 import { beforeEach, describe, expect, inject, it } from "vitest";
-import { ADMIN_AUTH, chunksOf, createKey, EMULATOR_URL, freshState, gatewayWith, readSse, testKey, user } from "./helpers.ts";
+import { ADMIN_AUTH, chunksOf, createKey, EMULATOR_URL, emulatorAt, freshState, gatewayWith, readSse, testKey, user } from "./helpers.ts";
 
 const SECOND_URL = inject("secondEmulatorUrl");
 const LLAMA_URL = inject("llamaEmulatorUrl");
 const EMBEDDER_URL = inject("llamaEmbedderUrl");
 
-/** Control of any emulator (both kinds share the same routes). */
-const control = (base: string) => ({
-  reset: () => fetch(`${base}/__emulator/reset`, { method: "POST" }),
-  fault: (rule: unknown) => fetch(`${base}/__emulator/fault`, { method: "POST", body: JSON.stringify(rule) }),
-  requests: async (path?: string): Promise<{ path: string; headers: Record<string, string>; body: any }[]> => {
-    const all = (await (await fetch(`${base}/__emulator/requests`)).json()) as { path: string; headers: Record<string, string>; body: any }[];
-    return path ? all.filter((r) => r.path === path) : all;
-  },
-});
-const desk = control(EMULATOR_URL);
-const laptop = control(SECOND_URL);
-const box = control(LLAMA_URL);
-const embedder = control(EMBEDDER_URL);
+const desk = emulatorAt(EMULATOR_URL);
+const laptop = emulatorAt(SECOND_URL);
+const box = emulatorAt(LLAMA_URL);
+const embedder = emulatorAt(EMBEDDER_URL);
 
 const BACKENDS = [
   { name: "desk", kind: "ollama", url: EMULATOR_URL },

@@ -111,22 +111,25 @@ interface Recorded {
   body: any;
 }
 
-/** The emulator's control routes. */
-export const emulator = {
+/** The control routes of the emulator at `base` (the Ollama and llama-server emulators share them). */
+export const emulatorAt = (base: string) => ({
   async reset(): Promise<void> {
-    await fetch(`${EMULATOR_URL}/__emulator/reset`, { method: "POST" });
+    await fetch(`${base}/__emulator/reset`, { method: "POST" });
   },
   async requests(path?: string): Promise<Recorded[]> {
-    const all = (await (await fetch(`${EMULATOR_URL}/__emulator/requests`)).json()) as Recorded[];
+    const all = (await (await fetch(`${base}/__emulator/requests`)).json()) as Recorded[];
     return path ? all.filter((r) => r.path === path) : all;
   },
   async fault(rule: unknown): Promise<void> {
-    await fetch(`${EMULATOR_URL}/__emulator/fault`, { method: "POST", body: JSON.stringify(rule) });
+    await fetch(`${base}/__emulator/fault`, { method: "POST", body: JSON.stringify(rule) });
   },
   async stats(): Promise<{ open: number; aborted: number; completed: number; total: number }> {
-    return (await (await fetch(`${EMULATOR_URL}/__emulator/stats`)).json()) as never;
+    return (await (await fetch(`${base}/__emulator/stats`)).json()) as never;
   },
-};
+});
+
+/** The (first) Ollama emulator's control routes. */
+export const emulator = emulatorAt(EMULATOR_URL);
 
 /** Read an SSE body read by read, keeping each network read and each event (`data:` payload or comment). */
 export async function readSse(response: Response): Promise<{ reads: string[]; events: string[]; data: string[] }> {
@@ -142,6 +145,23 @@ export async function readSse(response: Response): Promise<{ reads: string[]; ev
   const events = text.split("\n\n").filter((event) => event !== "");
   const data = events.filter((event) => event.startsWith("data: ")).map((event) => event.slice("data: ".length));
   return { reads, events, data };
+}
+
+/** Each SSE frame of a Responses stream: `event: <type>` and `data: <json>` (or a heartbeat comment). */
+export async function responsesFrames(res: Response): Promise<{ comments: number; events: { event: string; data: any }[] }> {
+  const text = await res.text();
+  const blocks = text.split("\n\n").filter((block) => block !== "");
+  const comments = blocks.filter((block) => block.startsWith(":")).length;
+  const events = blocks
+    .filter((block) => !block.startsWith(":"))
+    .map((block) => {
+      const [eventLine, dataLine, ...rest] = block.split("\n");
+      expect(rest, block).toEqual([]);
+      expect(eventLine).toMatch(/^event: [a-z_.]+$/);
+      expect(dataLine).toMatch(/^data: \{/);
+      return { event: eventLine!.slice("event: ".length), data: JSON.parse(dataLine!.slice("data: ".length)) };
+    });
+  return { comments, events };
 }
 
 /** Parsed JSON of every data event except [DONE]. */

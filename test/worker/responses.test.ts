@@ -3,26 +3,9 @@
  * framing and event order, failures and heartbeats mid-stream, what Codex CLI sends, model-name patterns.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { emulator, gatewayWith, postJson, postJsonWith } from "./helpers.ts";
+import { emulator, responsesFrames as frames, gatewayWith, postJson, postJsonWith } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
-
-/** Each SSE frame of a Responses stream: `event: <type>` and `data: <json>` (or a heartbeat comment). */
-async function frames(res: Response): Promise<{ comments: number; events: { event: string; data: any }[] }> {
-  const text = await res.text();
-  const blocks = text.split("\n\n").filter((block) => block !== "");
-  const comments = blocks.filter((block) => block.startsWith(":")).length;
-  const events = blocks
-    .filter((block) => !block.startsWith(":"))
-    .map((block) => {
-      const [eventLine, dataLine, ...rest] = block.split("\n");
-      expect(rest, block).toEqual([]);
-      expect(eventLine).toMatch(/^event: [a-z_.]+$/);
-      expect(dataLine).toMatch(/^data: \{/);
-      return { event: eventLine!.slice("event: ".length), data: JSON.parse(dataLine!.slice("data: ".length)) };
-    });
-  return { comments, events };
-}
 
 describe("POST /v1/responses", () => {
   it("non-stream: a Response object, the name as sent, and the native /api/chat request it became", async () => {

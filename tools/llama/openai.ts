@@ -41,6 +41,7 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 // The delta of one step, as server_chat_msg_diff_to_json_oaicompat writes it.
 function chatDelta(step: Step): Json {
   if ("content" in step) return { content: step.content };
+  if ("reasoning" in step) return { reasoning_content: step.reasoning };
   if ("call" in step) {
     return { tool_calls: [{ index: 0, id: step.call.id, type: "function", function: { name: step.call.name, arguments: "" } }] };
   }
@@ -49,16 +50,20 @@ function chatDelta(step: Step): Json {
 
 function chatMessage(steps: Step[]): Json {
   let content = "";
+  let reasoning = "";
   let call: { id: string; name: string; arguments: string } | null = null;
   for (const step of steps) {
     if ("content" in step) content += step.content;
+    else if ("reasoning" in step) reasoning += step.reasoning;
     else if ("call" in step) call = { ...step.call, arguments: "" };
-    else if (call) call.arguments += step.args;
+    else if (call && "args" in step) call.arguments += step.args;
   }
+  const thought = reasoning ? { reasoning_content: reasoning } : {};
   if (call) {
-    return { role: "assistant", content: null, tool_calls: [{ type: "function", function: { name: call.name, arguments: call.arguments }, id: call.id }] };
+    const calls = [{ type: "function", function: { name: call.name, arguments: call.arguments }, id: call.id }];
+    return { role: "assistant", content: null, ...thought, tool_calls: calls };
   }
-  return { role: "assistant", content: content || null };
+  return { role: "assistant", content: content || null, ...thought };
 }
 
 const textOf = (steps: Step[]): string => steps.map((s) => ("content" in s ? s.content : "")).join("");

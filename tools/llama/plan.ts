@@ -4,14 +4,16 @@ import { applyStop, exampleFromSchema, isObject, tokenize, wordCount } from "../
 import type { ErrorType, Json } from "./http.ts";
 
 export const GREETING = "Hello from llama.cpp! You said:";
+/** What a thinking model thinks before it answers (then the answer, or the tool call). */
+export const THOUGHT = "The user wrote:";
 /** llama_build_info(), sent as system_fingerprint and in /props. */
 export const BUILD_INFO = "b6100-6d2b79f5";
 // Fixed speeds, so that timings are as deterministic as the text.
 export const PROMPT_MS_PER_TOKEN = 2;
 export const PREDICTED_MS_PER_TOKEN = 20;
 
-/** One generated token: a piece of text, the head of a tool call, or a piece of its arguments. */
-export type Step = { content: string } | { call: { id: string; name: string } } | { args: string };
+/** One generated token: a piece of text or of reasoning, the head of a tool call, or a piece of its arguments. */
+export type Step = { content: string } | { reasoning: string } | { call: { id: string; name: string } } | { args: string };
 
 export interface Plan {
   endpoint: "chat" | "completion";
@@ -96,8 +98,25 @@ function common(body: Json, alias: string, seed: string) {
   };
 }
 
-/** Validates like llama-server's oaicompat_chat_params_parse (same texts), then plans the answer. */
-export function planChat(body: Json, alias: string, seed: string): Checked<Plan> {
+/**
+ * A thinking model reasons unless the request turns it off: `chat_template_kwargs.enable_thinking: false` (Qwen3's
+ * template) or `reasoning_effort: "none"`. The reasoning comes back apart (`reasoning_content`), as with
+ * llama-server's default `reasoning_format`, or, with `reasoning_format: "none"`, raw in the text between the
+ * model's <think> tags.
+ */
+function reasoningSteps(body: Json, thinking: boolean, userText: string): Step[] {
+  const kwargs = isObject(body.chat_template_kwargs) ? body.chat_template_kwargs : {};
+  if (!thinking || kwargs.enable_thinking === false || body.reasoning_effort === "none") return [];
+  const thought = `${THOUGHT} ${userText}`;
+  if (body.reasoning_format === "none") return tokenize(`<think>\n${thought}\n</think>\n\n`).map((content) => ({ content }));
+  return tokenize(thought).map((reasoning) => ({ reasoning }));
+}
+
+/**
+ * Validates like llama-server's oaicompat_chat_params_parse (same texts), then plans the answer. `thinking`: the
+ * model is a thinking one (see `reasoningSteps`).
+ */
+export function planChat(body: Json, alias: string, seed: string, thinking = false): Checked<Plan> {
   if (!("messages" in body)) return invalid("'messages' is required");
   const messages = body.messages;
   if (!Array.isArray(messages)) return invalid("Expected 'messages' to be an array");
@@ -115,12 +134,13 @@ export function planChat(body: Json, alias: string, seed: string): Checked<Plan>
   const userText = contentText([...msgs].reverse().find((m) => m.role === "user")?.content);
   const promptTokens = msgs.reduce((n, m) => n + wordCount(contentText(m.content)) + 1, 0);
   const base = common(body, alias, seed);
+  const thought = reasoningSteps(body, thinking, userText);
   if (tools.length > 0 && last?.role === "user" && body.tool_choice !== "none") {
-    const steps = toolSteps(chosenTool(tools, body.tool_choice), seed);
+    const steps = [...thought, ...toolSteps(chosenTool(tools, body.tool_choice), seed)];
     return { ok: true, value: { endpoint: "chat", ...base, promptTokens, ...finish(steps, limitOf(body), "tool_calls") } };
   }
   const { steps } = textSteps(userText ? `${GREETING} ${userText}` : GREETING, stopList(body.stop));
-  return { ok: true, value: { endpoint: "chat", ...base, promptTokens, ...finish(steps, limitOf(body), "stop") } };
+  return { ok: true, value: { endpoint: "chat", ...base, promptTokens, ...finish([...thought, ...steps], limitOf(body), "stop") } };
 }
 
 /** /v1/completions with one prompt (a string, or an array holding one string). */

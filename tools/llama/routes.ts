@@ -13,6 +13,8 @@ import { detokenizeReply, embeddingsReply, tokenizeReply } from "./tokens.ts";
 
 export interface LlamaState extends ServerFacts {
   tokenDelayMs: number;
+  /** The model thinks (a Qwen3-style template): reasoning before its answers unless a request turns it off. */
+  thinking: boolean;
   embeddings: boolean;
   pool: SlotPool;
   totals: MetricTotals;
@@ -74,7 +76,7 @@ function generation(plan: typeof planChat): Handler {
     const body = jsonBody(ctx);
     if (!body) return;
     // The body seeds the ids, so the same request always gets the same answer.
-    const planned = plan(body, ctx.state.alias, ctx.raw);
+    const planned = plan(body, ctx.state.alias, ctx.raw, ctx.state.thinking);
     if (!planned.ok) return sendLlamaError(ctx.res, planned.type, planned.message);
     const p = planned.value;
     await inSlot(ctx, p.stream, (slot) =>

@@ -9,6 +9,12 @@ export interface LlamaEmulatorOptions {
   apiKey?: string;
   /** Pause between two streamed events (and, per token, before a non-streamed answer). */
   tokenDelayMs?: number;
+  /**
+   * The model is a thinking one (what the GGUF's template does, not a flag of llama-server): chat answers start with
+   * reasoning, as `reasoning_content` deltas, unless the request turns it off (`chat_template_kwargs.enable_thinking:
+   * false`, `reasoning_effort: "none"`). Default false.
+   */
+  thinking?: boolean;
   /** --embeddings: /v1/embeddings works and the completion routes answer 501 (an embedding-only server). */
   embeddings?: boolean;
   /** --slots / --no-slots: GET /slots; enabled by default, as in current llama-server. */

@@ -1,7 +1,11 @@
-import type { NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../../core/native.ts";
+import type { NativeChatRequest, NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../../core/native.ts";
 import type { Backend, Generation } from "../backend.ts";
 import { HttpBackend, LISTING_TIMEOUT_MS } from "../http-backend.ts";
 import { type CallOptions, responseJson, type UpstreamCall } from "../ollama/client.ts";
+import { toLlamaChat } from "./native-request.ts";
+import { nativeChatStream } from "./native-stream.ts";
+
+const NDJSON = { "content-type": "application/x-ndjson" };
 
 /** llama-server's model list: OpenAI's shape. */
 interface LlamaModels {
@@ -18,11 +22,31 @@ interface OpenAIEmbeddingList {
 export class LlamaServer extends HttpBackend implements Backend {
   readonly speaks = "openai";
 
-  /** The client's JSON with the backend's model name, always streamed and always with usage (limits settle on it). */
+  /**
+   * The client's OpenAI JSON with the backend's model name, always streamed and always with usage (limits settle on
+   * it); or the internal form, translated to a chat completion and its stream back to native lines.
+   */
   startGeneration(generation: Generation, options: CallOptions): UpstreamCall {
+    if (generation.openai === undefined) return this.#nativeChat(generation, options);
     const payload: Record<string, unknown> = { ...generation.openai, model: generation.model, stream: true };
     payload.stream_options = { ...(payload.stream_options as object | undefined), include_usage: true };
     return this.client.call("POST", generation.kind === "chat" ? "/v1/chat/completions" : "/v1/completions", payload, options);
+  }
+
+  /**
+   * An internal-form chat (the dialects that build only that form) as a chat completion. The call is the upstream
+   * one (its abort and the client's are the same as for the passthrough); only its body is read through the
+   * translation, so a failure before the headers still moves the request to another backend.
+   */
+  #nativeChat(generation: Generation, options: CallOptions): UpstreamCall {
+    // No dialect builds a plain completion in the internal form only: /v1/completions passes the client's JSON.
+    if (generation.kind !== "chat") throw new Error("llama-server takes internal-form generations for chat only");
+    const request = generation.native as NativeChatRequest;
+    const call = this.client.call("POST", "/v1/chat/completions", toLlamaChat(request), options);
+    const response = call.response.then(
+      (answer) => new Response((answer.body ?? new Blob().stream()).pipeThrough(nativeChatStream(request.model)), { status: answer.status, headers: NDJSON }),
+    );
+    return { response, signal: call.signal, abort: call.abort };
   }
 
   /**
