@@ -36,6 +36,7 @@ export default defineConfig({
       miniflare: {
         bindings: {
           OLLAMA_URL: `http://127.0.0.1:${inject("emulatorPort")}`,
+          OLLAMA_CONTEXT_LENGTH: "32768",
           MODEL_ALIASES: JSON.stringify({ "gpt-4o-mini": "llama3.2", thinker: "qwen3:8b" }),
           MODEL_DEFAULTS: JSON.stringify({ "llama3.3:70b-instruct-q4_K_M": { options: { num_ctx: 16384 }, keep_alive: "30m" } }),
           HEARTBEAT_INTERVAL: "300ms",

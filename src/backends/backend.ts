@@ -26,6 +26,12 @@ export interface Backend {
   listModels(): Promise<NativeModel[]>;
   /** Resolves when it answers; rejects with an ApiError otherwise (status 503: still loading its model). */
   probe(timeoutMs: number): Promise<void>;
+  /**
+   * The context window a generation of `model` gets, in tokens: Ollama's `num_ctx` (the request's `numCtx`, else the
+   * server's default) held to what the model was trained for; llama-server's `n_ctx`. Null when it cannot be known.
+   * Cached per isolate: a warm request asks the backend nothing.
+   */
+  contextWindow(model: string, numCtx: number | undefined, defaultNumCtx: number): Promise<number | null>;
   /** One model's facts for /v1/models/{id}; `listed` is its entry in the catalog. */
   describeModel(name: string, listed: NativeModel | undefined): Promise<NativeModel | undefined>;
   /**

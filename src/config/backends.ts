@@ -27,6 +27,11 @@ export interface BackendConfig {
   apiKey: string | null;
   /** Extra headers for every upstream request (e.g. a Cloudflare Access service token). */
   headers: Record<string, string>;
+  /**
+   * Ollama: the `num_ctx` its server uses when a request sets none (its OLLAMA_CONTEXT_LENGTH, or the VRAM-based
+   * default); null = the gateway-wide OLLAMA_CONTEXT_LENGTH. Unused for llama-server, whose /props tells it.
+   */
+  contextLength: number | null;
 }
 
 const nonEmpty = z.string().check(z.minLength(1));
@@ -40,6 +45,7 @@ const backendSchema = z.strictObject({
   ),
   models: z.optional(z.array(nonEmpty).check(z.minLength(1))),
   max_concurrency: z.optional(z.int().check(z.minimum(1), z.maximum(10_000))),
+  context_length: z.optional(z.int().check(z.minimum(256), z.maximum(16_777_216))),
   api_key: z.optional(nonEmpty),
   headers: z.optional(z.record(z.string().check(z.regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "not a valid header name")), z.string())),
 });
@@ -113,7 +119,8 @@ export function parseBackends(
   env: Readonly<Record<string, unknown>>,
 ): BackendConfig[] {
   if (raw === undefined || raw.trim() === "") {
-    return [{ name: "ollama", kind: "ollama", url: ollamaUrl, binding: null, models: null, maxConcurrency: null, apiKey: null, headers: defaultHeaders }];
+    const only = { name: "ollama", url: ollamaUrl, binding: null, models: null, maxConcurrency: null, apiKey: null, contextLength: null };
+    return [{ ...only, kind: "ollama", headers: defaultHeaders }];
   }
   let json: unknown;
   try {
@@ -149,6 +156,7 @@ export function parseBackends(
       maxConcurrency: backend.max_concurrency ?? null,
       apiKey: backend.api_key ?? null,
       headers: { ...defaultHeaders, ...backend.headers },
+      contextLength: backend.context_length ?? null,
     };
   });
 }

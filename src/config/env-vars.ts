@@ -32,6 +32,7 @@ export interface EnvVars {
   BACKEND_COOLDOWN?: string;
   UPSTREAM_RETRY_BACKOFF?: string;
   RESPONSES_TTL?: string;
+  OLLAMA_CONTEXT_LENGTH?: string;
   RESPONSES_MAX_BYTES?: string;
   RESPONSES_MAX_KEY_BYTES?: string;
 }

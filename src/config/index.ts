@@ -54,6 +54,8 @@ export interface Config {
   leaseTtlMs: number;
   /** Stored Responses: how long each is kept, the most bytes one may hold, the most all of a key's may hold. */
   responses: { ttlMs: number; maxBytes: number; maxKeyBytes: number };
+  /** OLLAMA_CONTEXT_LENGTH: the `num_ctx` an Ollama server uses when a request sets none (its own setting's name). */
+  ollamaContextLength: number;
   /** ADMIN_TOKEN, or null when unset (the admin API then answers 404). Compared only through hashes. */
   adminToken: string | null;
 }
@@ -69,6 +71,8 @@ const defaultsSchema = z.record(
     options: z.optional(z.record(z.string(), z.unknown())),
     keep_alive: z.optional(z.union([z.string(), z.number()])),
     think: z.optional(z.union([z.boolean(), z.enum(["low", "medium", "high", "max"])])),
+    // What to do with a prompt longer than the model's window: refuse it (default), or drop the oldest turns.
+    truncate: z.optional(z.enum(["oldest", "none"])),
   }),
 );
 
@@ -154,6 +158,7 @@ export function parseConfig(env: EnvVars): Config {
     queueMaxWaitMs: parseDuration("QUEUE_MAX_WAIT", env.QUEUE_MAX_WAIT, 30_000),
     queueMaxLength: parseCount("QUEUE_MAX_LENGTH", env.QUEUE_MAX_LENGTH, 64),
     leaseTtlMs: parseDuration("LEASE_TTL", env.LEASE_TTL, DEFAULT_LEASE_TTL_MS),
+    ollamaContextLength: parseCount("OLLAMA_CONTEXT_LENGTH", env.OLLAMA_CONTEXT_LENGTH, 4096, 256),
     responses: {
       ttlMs: parseDuration("RESPONSES_TTL", env.RESPONSES_TTL, 30 * DAY_MS, 3650 * DAY_MS),
       maxBytes: parseSize("RESPONSES_MAX_BYTES", env.RESPONSES_MAX_BYTES, 8 * 1024 ** 2),

@@ -11,6 +11,8 @@ export interface ModelDefaults {
   options?: Record<string, unknown>;
   keep_alive?: string | number;
   think?: boolean | string;
+  /** A prompt longer than the window: "oldest" drops the oldest turns; otherwise it is refused. Never sent upstream. */
+  truncate?: "oldest" | "none";
 }
 
 /** The per-model settings tables of the configuration (MODEL_DEFAULTS, MODEL_LIMITS). */

@@ -74,6 +74,7 @@ export interface NativeChatChunk extends NativeMetrics {
 export interface NativeGenerateRequest extends NativeGenerationFields {
   prompt: string;
   suffix?: string;
+  images?: string[];
   system?: string;
   raw?: boolean;
 }

@@ -4,6 +4,7 @@ import type { Candidate } from "../backends/routing.ts";
 import type { Config, ModelDefaults } from "../config/index.ts";
 import type { ImageRef } from "../core/images.ts";
 import { answerCap, answerCeiling, applyOpenAILimits, limitsFor, type ModelLimits, modelDefaultsFor } from "../core/model-settings.ts";
+import type { NativeChatRequest, NativeGenerateRequest } from "../core/native.ts";
 import type { SseLineEncoder } from "../core/stream.ts";
 import type { Usage } from "../core/usage.ts";
 import { chargeable, NOTHING_GENERATED } from "../core/usage.ts";
@@ -12,6 +13,7 @@ import { completionId } from "../dialects/openai/common.ts";
 import { json, withHeaders } from "../http/respond.ts";
 import type { Admission, Caller } from "./auth.ts";
 import type { AppContext } from "./context.ts";
+import { type Fitted, fitToWindow, openaiTooLong, type TooLong } from "./context-fit.ts";
 import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
 import { collectImages, imageLimits } from "./image-budget.ts";
 import { openaiAnswer } from "./openai-answer.ts";
@@ -50,6 +52,10 @@ export interface GenerationSpec<Body extends GenerationBody, Line> {
    * OpenAI takes as the client sent them): every backend gets that form, one that speaks OpenAI translates it.
    */
   nativeOnly?: boolean;
+  /** The request asks for its oldest turns to be dropped when it does not fit (Responses' `truncation: "auto"`). */
+  truncates?(body: Body): boolean;
+  /** The dialect's refusal of a prompt longer than the window (default: OpenAI's, naming `messages`). */
+  tooLong?: TooLong;
 }
 
 export interface NativeContext {
@@ -118,7 +124,7 @@ export async function runGeneration<Body extends GenerationBody, Line>(
   const defaults = modelDefaultsFor(app.config, body.model, route.name);
   const ceiling = answerCeilingFor(estimate.answer ?? answerCap(defaults?.options), limitsFor(app.config, body.model, route.name), app.config);
   const want = { estimatedTokens: estimate.prompt + ceiling, promptTokens: estimate.prompt };
-  return routed(request, app, caller, route, want, downloads ? collect : null, (candidate, context) => {
+  return routed(request, app, caller, route, want, downloads ? collect : null, async (candidate, context) => {
     const backend = app.backend(candidate.backend);
     // Each backend gets the request in the form it takes, with its own name for the model and its settings.
     const target = { kind: spec.kind, model: candidate.model };
@@ -128,16 +134,30 @@ export async function runGeneration<Body extends GenerationBody, Line>(
           native: undefined,
           openai: applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
         }
-      : {
-          ...target,
-          native: withoutUnsupportedThinking(
-            spec.toNative(body, nativeContext(app, body, candidate, ceiling, images)),
-            app.catalog.capabilities(candidate.backend, candidate.model),
-          ),
-        };
+      : { ...target, native: undefined };
+    let fitted: Fitted<NativeChatRequest | NativeGenerateRequest> | null = null;
+    if (!generation.openai) {
+      const native = withoutUnsupportedThinking(
+        spec.toNative(body, nativeContext(app, body, candidate, ceiling, images)),
+        app.catalog.capabilities(candidate.backend, candidate.model),
+      );
+      // The prompt must fit this backend's window: refused, or its oldest turns dropped, before any generation call.
+      fitted = await fitToWindow(native as NativeChatRequest | NativeGenerateRequest, backend, candidate.model, {
+        defaultNumCtx: app.config.ollamaContextLength,
+        truncate: spec.truncates?.(body) === true || modelDefaultsFor(app.config, body.model, candidate.model)?.truncate === "oldest",
+        tooLong: spec.tooLong ?? openaiTooLong("messages"),
+      });
+      generation.native = fitted.request;
+    }
     const call = backend.startGeneration(generation, { signal: request.signal, retries: context.retries });
     // Whatever backend took the internal form answers in native lines: the dialect encodes them, and settles with
     // the final line's counts (a llama-server's usage, translated).
+    if (fitted) {
+      const { observe, dropped } = fitted;
+      const learning = { ...context, admission: observing(context.admission, (usage) => observe(usage?.prompt_tokens ?? null, app.requestId)) };
+      const response = await nativeAnswer(call, body, spec, learning, app.config);
+      return dropped ? withHeaders(response, { "x-context-truncated": String(dropped) }) : response;
+    }
     return generation.openai === undefined
       ? nativeAnswer(call, body, spec, context, app.config)
       : openaiAnswer(call, context, app.config, {
@@ -147,6 +167,17 @@ export async function runGeneration<Body extends GenerationBody, Line>(
           includeUsage: body.stream_options?.include_usage === true,
         });
   });
+}
+
+/** The admission, also telling `observe` what the answer used when it is settled. */
+function observing(admission: Admission, observe: (usage: Usage | null) => void): Admission {
+  return {
+    ...admission,
+    settle(usage) {
+      observe(usage);
+      admission.settle(usage);
+    },
+  };
 }
 
 /** What the dialect's mapping needs for one backend: its name for the model, and the model's settings there. */

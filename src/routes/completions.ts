@@ -8,6 +8,7 @@ import { CompletionsSseEncoder } from "../dialects/openai/completions/stream.ts"
 import { readJsonBody } from "../http/body.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
+import { openaiTooLong } from "../pipeline/context-fit.ts";
 import { type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
 
 const echoOf = (body: CompletionRequest): string => (body.echo ? body.prompt : "");
@@ -16,6 +17,7 @@ const wantsLogprobs = (body: CompletionRequest): boolean => body.logprobs !== un
 const completionsSpec: GenerationSpec<CompletionRequest, NativeGenerateChunk> = {
   kind: "completion",
   idPrefix: "cmpl",
+  tooLong: openaiTooLong("prompt"),
   estimateTokens: (body) => ({
     prompt: estimateTextTokens(body.prompt + (body.suffix ?? "") + (body.system ?? "")),
     answer: body.max_tokens ?? answerCap(body.options),

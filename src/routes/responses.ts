@@ -15,6 +15,7 @@ import { ResponsesSseEncoder } from "../dialects/openai-responses/stream.ts";
 import { readJsonBody } from "../http/body.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
+import { openaiTooLong } from "../pipeline/context-fit.ts";
 import { type GenerationSpec, runGeneration, withAnswerCeiling } from "../pipeline/generation.ts";
 import { responseStore } from "../storage/response-store.ts";
 import { storedResponse } from "./stored-responses.ts";
@@ -51,6 +52,8 @@ function responsesSpec(onFinal: ResponsesMeta["onFinal"]): GenerationSpec<Respon
     kind: "chat",
     idPrefix: "chatcmpl", // not shown: a Response has its own `resp_` id
     nativeOnly: true,
+    truncates: (body) => body.truncation === "auto",
+    tooLong: openaiTooLong("input"),
     estimateTokens: (body) => ({ prompt: estimateResponsesPrompt(body), answer: responsesAnswerCap(body) }),
     images: responsesImageRefs,
     toNative: (body, { model, defaults, limits, ceiling, images }) =>

@@ -18,7 +18,17 @@ function configError(raw: string, env: Record<string, unknown> = {}): string {
 describe("BACKENDS", () => {
   it("without BACKENDS, OLLAMA_URL is one Ollama backend with the Access headers", () => {
     expect(parseBackends(undefined, "https://ollama.example.com", ACCESS, {})).toEqual([
-      { name: "ollama", kind: "ollama", url: "https://ollama.example.com", binding: null, models: null, maxConcurrency: null, apiKey: null, headers: ACCESS },
+      {
+        name: "ollama",
+        kind: "ollama",
+        url: "https://ollama.example.com",
+        binding: null,
+        models: null,
+        maxConcurrency: null,
+        apiKey: null,
+        contextLength: null,
+        headers: ACCESS,
+      },
     ]);
   });
 
@@ -42,6 +52,7 @@ describe("BACKENDS", () => {
         models: null,
         maxConcurrency: null,
         apiKey: null,
+        contextLength: null,
         headers: { "CF-Access-Client-Id": "desk-id", "CF-Access-Client-Secret": "desk-secret" },
       },
       {
@@ -52,6 +63,7 @@ describe("BACKENDS", () => {
         models: ["qwen2.5"],
         maxConcurrency: 2,
         apiKey: "llama-key",
+        contextLength: null,
         headers: ACCESS,
       },
     ]);
@@ -83,7 +95,17 @@ describe("BACKENDS entries reached through a Workers binding", () => {
       { name: "laptop", kind: "ollama", url: "https://laptop.example.com" },
     ]);
     expect(parseBackends(raw, "ignored", ACCESS, env)).toStrictEqual([
-      { name: "desk", kind: "ollama", url: "http://desk.internal", binding: "OLLAMA", models: null, maxConcurrency: null, apiKey: null, headers: ACCESS },
+      {
+        name: "desk",
+        kind: "ollama",
+        url: "http://desk.internal",
+        binding: "OLLAMA",
+        models: null,
+        maxConcurrency: null,
+        apiKey: null,
+        contextLength: null,
+        headers: ACCESS,
+      },
       {
         name: "Big_Box.2",
         kind: "llamacpp",
@@ -92,9 +114,20 @@ describe("BACKENDS entries reached through a Workers binding", () => {
         models: ["qwen2.5"],
         maxConcurrency: null,
         apiKey: "llama-key",
+        contextLength: null,
         headers: { ...ACCESS, "x-extra": "1" },
       },
-      { name: "laptop", kind: "ollama", url: "https://laptop.example.com", binding: null, models: null, maxConcurrency: null, apiKey: null, headers: ACCESS },
+      {
+        name: "laptop",
+        kind: "ollama",
+        url: "https://laptop.example.com",
+        binding: null,
+        models: null,
+        maxConcurrency: null,
+        apiKey: null,
+        contextLength: null,
+        headers: ACCESS,
+      },
     ]);
   });
 
@@ -146,6 +179,7 @@ const backend = (name: string, models: string[] | null = null): BackendConfig =>
   maxConcurrency: null,
   apiKey: null,
   headers: {},
+  contextLength: null,
 });
 
 describe("routing", () => {

@@ -75,7 +75,17 @@ describe("parseConfig", () => {
       ollamaUrl: "http://127.0.0.1:11434",
       accessHeaders: {},
       backends: [
-        { name: "ollama", kind: "ollama", url: "http://127.0.0.1:11434", binding: null, models: null, maxConcurrency: null, apiKey: null, headers: {} },
+        {
+          name: "ollama",
+          kind: "ollama",
+          url: "http://127.0.0.1:11434",
+          binding: null,
+          models: null,
+          maxConcurrency: null,
+          apiKey: null,
+          contextLength: null,
+          headers: {},
+        },
       ],
       backendsConfigured: false,
       backendCooldownMs: 30_000,
@@ -103,6 +113,7 @@ describe("parseConfig", () => {
       queueMaxWaitMs: 30_000,
       queueMaxLength: 64,
       leaseTtlMs: 90_000,
+      ollamaContextLength: 4096,
       responses: { ttlMs: 30 * 86_400_000, maxBytes: 8 * 1024 ** 2, maxKeyBytes: 256 * 1024 ** 2 },
     });
   });
@@ -137,6 +148,7 @@ describe("parseConfig", () => {
       QUEUE_MAX_LENGTH: "8",
       LEASE_TTL: "1h",
       RESPONSES_TTL: "7d",
+      OLLAMA_CONTEXT_LENGTH: "32768",
       RESPONSES_MAX_BYTES: "1MiB",
       RESPONSES_MAX_KEY_BYTES: "64MiB",
       UPSTREAM_RETRIES: "0",
@@ -155,6 +167,7 @@ describe("parseConfig", () => {
           models: null,
           maxConcurrency: null,
           apiKey: null,
+          contextLength: null,
           headers: { "CF-Access-Client-Id": "abc.access", "CF-Access-Client-Secret": "s3cret" },
         },
       ],
@@ -184,6 +197,7 @@ describe("parseConfig", () => {
       queueMaxWaitMs: 5000,
       queueMaxLength: 8,
       leaseTtlMs: 3_600_000,
+      ollamaContextLength: 32768,
       responses: { ttlMs: 7 * 86_400_000, maxBytes: 1024 ** 2, maxKeyBytes: 64 * 1024 ** 2 },
     });
   });

@@ -8,11 +8,13 @@ import { DEFAULT_MODELS, startOllamaEmulator } from "../../tools/ollama-emulator
  * For the several-backends tests: a second Ollama with a different set of models and llama-server emulators.
  */
 export default async function setup(project: TestProject) {
-  const emulator = await startOllamaEmulator({ host: "127.0.0.1", port: 0 });
+  // Servers with a 24–48 GiB GPU, whose Ollama defaults to a 32k num_ctx (the gateway is told so: OLLAMA_CONTEXT_LENGTH).
+  const emulator = await startOllamaEmulator({ host: "127.0.0.1", port: 0, contextLength: 32768 });
   const secondModels = DEFAULT_MODELS.filter((model) => ["qwen3:8b", "nomic-embed-text:latest"].includes(model.name));
   const second = await startOllamaEmulator({
     host: "127.0.0.1",
     port: 0,
+    contextLength: 32768,
     models: [...secondModels, { ...DEFAULT_MODELS[0]!, name: "phi4:14b", family: "phi3" }],
   });
   const llama = await startLlamaEmulator({ host: "127.0.0.1", port: 0, apiKey: "llama-secret", metrics: true });

@@ -93,6 +93,7 @@ function settingsEnv(vars: EnvVars): Env {
     ADMIN_TOKEN: bindings.ADMIN_TOKEN,
     OLLAMA_VPC: bindings.OLLAMA_VPC, // the Ollama emulator as a Workers VPC service (vitest.worker.config.ts)
     OLLAMA_URL: EMULATOR_URL,
+    OLLAMA_CONTEXT_LENGTH: bindings.OLLAMA_CONTEXT_LENGTH,
     HEARTBEAT_INTERVAL: "300ms",
     MODELS_CACHE_TTL: "0ms",
     ...vars,

@@ -72,7 +72,8 @@ describe("upstream hygiene", () => {
     const res = await postJsonWith(vars, "/v1/chat/completions", { model: "llama3.2", messages: [user("x")] });
     expect(res.status).toBe(200);
     const requests = await emulator.requests();
-    expect(requests.length).toBe(2);
+    // The model list, the model's facts (its context window, looked up once per isolate) and the chat.
+    expect(requests.map((recorded) => recorded.path)).toEqual(["/api/tags", "/api/show", "/api/chat"]);
     for (const recorded of requests) {
       expect(recorded.headers["cf-access-client-id"]).toBe("id.access");
       expect(recorded.headers["cf-access-client-secret"]).toBe("cfast_secret");

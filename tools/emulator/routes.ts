@@ -19,6 +19,8 @@ export interface EmulatorState {
   version: string;
   tokenDelayMs: number;
   legacyNotFound: boolean;
+  /** The num_ctx of a request that sets none. */
+  contextLength: number;
   /** Models used since start/reset (for /api/ps), least recently used first. */
   loaded: Map<string, EmulatedModel>;
   /** Uploaded blobs, by digest in file form (`sha256-<hex>`). */
@@ -52,7 +54,7 @@ function fromBody<T>(ctx: RouteContext, goType: string, check: (body: Record<str
 
 function generation(goType: string, check: typeof checkChat): Handler {
   return (ctx) => {
-    const lookup = { models: ctx.state.models, legacyNotFound: ctx.state.legacyNotFound };
+    const lookup = { models: ctx.state.models, legacyNotFound: ctx.state.legacyNotFound, contextLength: ctx.state.contextLength };
     const request: GenRequest | null = fromBody(ctx, goType, (body) => check(body, lookup));
     if (!request) return;
     if (request.load === "unload") ctx.state.loaded.delete(request.entry.name);

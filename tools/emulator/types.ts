@@ -20,6 +20,8 @@ export interface EmulatorOptions {
   /** Use the pre-0.12 wording `model "NAME" not found, try pulling it first` on chat/generate. */
   legacyNotFound?: boolean;
   version?: string;
+  /** The server's num_ctx when a request sets none (Ollama's OLLAMA_CONTEXT_LENGTH); default 4096. */
+  contextLength?: number;
 }
 
 export interface RecordedRequest {

@@ -10,6 +10,22 @@ import type { EmulatedModel } from "./types.ts";
 export interface ModelLookup {
   models: EmulatedModel[];
   legacyNotFound: boolean;
+  /** The server's num_ctx when a request sets none. */
+  contextLength: number;
+}
+
+/** The default server num_ctx (Ollama's OLLAMA_CONTEXT_LENGTH unset, a GPU under 24 GiB). */
+export const SERVER_NUM_CTX = 4096;
+
+/**
+ * What Ollama does with a prompt longer than its window: it keeps only the last `num_ctx` tokens and says nothing,
+ * so `prompt_eval_count` is the window. The window is the request's `options.num_ctx` (else the server's default),
+ * never more than the model was trained for. Prompt "tokens" here are the emulator's own (a word each).
+ */
+function windowed(promptCount: number, body: Json, entry: EmulatedModel, serverNumCtx: number): number {
+  const options = isObject(body.options) ? body.options : {};
+  const asked = typeof options.num_ctx === "number" && options.num_ctx > 0 ? options.num_ctx : serverNumCtx;
+  return Math.min(promptCount, asked, entry.contextLength || Number.MAX_SAFE_INTEGER);
 }
 
 /** Everything the generator needs, already validated. */
@@ -131,7 +147,12 @@ export function checkChat(body: Json, lookup: ModelLookup): Checked<GenRequest> 
   const resolved = resolveModel(model.value, think.value, "chat", lookup, tools);
   if (!resolved.ok) return resolved;
   const msgs = messages.value;
-  const promptCount = msgs.reduce((n, m) => n + wordCount(m.content) + 1, 0);
+  const promptCount = windowed(
+    msgs.reduce((n, m) => n + wordCount(m.content) + 1, 0),
+    body,
+    resolved.value.entry,
+    lookup.contextLength,
+  );
   return {
     ok: true,
     value: {
@@ -184,7 +205,7 @@ export function checkGenerate(body: Json, lookup: ModelLookup): Checked<GenReque
       think: resolved.value.think,
       load: loadReason(prompt === "", body.keep_alive),
       answer: generateAnswer(prompt, body.format, body.images, fields.suffix ?? ""),
-      promptCount: wordCount(prompt) + wordCount(fields.system) + 1,
+      promptCount: windowed(wordCount(prompt) + wordCount(fields.system) + 1, body, resolved.value.entry, lookup.contextLength),
       ...sampling(body),
       logprobs: body.logprobs === true,
       topLogprobs: top.value,

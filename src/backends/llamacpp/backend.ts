@@ -2,6 +2,7 @@ import type { NativeChatRequest, NativeEmbedRequest, NativeEmbedResponse, Native
 import type { Backend, Generation } from "../backend.ts";
 import { HttpBackend, LISTING_TIMEOUT_MS } from "../http-backend.ts";
 import { type CallOptions, responseJson, type UpstreamCall } from "../ollama/client.ts";
+import { cachedWindow } from "../windows.ts";
 import { toLlamaChat } from "./native-request.ts";
 import { nativeChatStream } from "./native-stream.ts";
 
@@ -10,6 +11,12 @@ const NDJSON = { "content-type": "application/x-ndjson" };
 /** llama-server's model list: OpenAI's shape. */
 interface LlamaModels {
   data?: { id?: string; created?: number }[];
+}
+
+/** The part of llama-server's /props that gives the context window. */
+interface LlamaProps {
+  default_generation_settings?: { n_ctx?: number };
+  n_ctx?: number;
 }
 
 /** llama-server's embeddings answer: OpenAI's shape. */
@@ -73,6 +80,15 @@ export class LlamaServer extends HttpBackend implements Backend {
   /** /health answers 503 while the model loads. */
   async probe(timeoutMs: number): Promise<void> {
     await this.client.json("GET", "/health", undefined, timeoutMs, 0);
+  }
+
+  /** Each slot's `n_ctx` (what llama-server was started with, `-c`, divided among its `--parallel` slots). */
+  async contextWindow(model: string): Promise<number | null> {
+    return cachedWindow(this.config, model, async () => {
+      const props = await this.client.json<LlamaProps>("GET", "/props", undefined, LISTING_TIMEOUT_MS, 0);
+      const nCtx = props.default_generation_settings?.n_ctx ?? props.n_ctx;
+      return typeof nCtx === "number" && nCtx > 0 ? nCtx : null;
+    });
   }
 
   /** llama-server says nothing more about a model than its listing does. */
