@@ -3,6 +3,7 @@ import type { BackendConfig } from "../config/backends.ts";
 import { dropOldestTurns, estimatePromptTokens, withoutOldestTurns } from "../core/context.ts";
 import { type ApiError, invalidRequest } from "../core/errors.ts";
 import type { NativeChatRequest, NativeGenerateRequest } from "../core/native.ts";
+import type { Admission } from "./auth.ts";
 
 /**
  * Context windows on the request path: the prompt must fit the window its backend will give it, or the backend
@@ -108,6 +109,17 @@ export async function fitToWindow<T extends NativeChatRequest | NativeGenerateRe
     dropped,
     observe: (promptTokens, requestId) => {
       if (window !== null && promptTokens !== null && promptTokens > 0) learn(learned, model, raw, promptTokens, window, requestId);
+    },
+  };
+}
+
+/** The admission, also telling the fitted request's estimate what the backend counted when it is settled. */
+export function observing(admission: Admission, fitted: Pick<Fitted<unknown>, "observe">, requestId: string): Admission {
+  return {
+    ...admission,
+    settle(usage) {
+      fitted.observe(usage?.prompt_tokens ?? null, requestId);
+      admission.settle(usage);
     },
   };
 }

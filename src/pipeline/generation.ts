@@ -13,7 +13,7 @@ import { completionId } from "../dialects/openai/common.ts";
 import { json, withHeaders } from "../http/respond.ts";
 import type { Admission, Caller } from "./auth.ts";
 import type { AppContext } from "./context.ts";
-import { type Fitted, fitToWindow, openaiTooLong, type TooLong } from "./context-fit.ts";
+import { type Fitted, fitToWindow, observing, openaiTooLong, type TooLong } from "./context-fit.ts";
 import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
 import { collectImages, imageLimits } from "./image-budget.ts";
 import { openaiAnswer } from "./openai-answer.ts";
@@ -153,10 +153,9 @@ export async function runGeneration<Body extends GenerationBody, Line>(
     // Whatever backend took the internal form answers in native lines: the dialect encodes them, and settles with
     // the final line's counts (a llama-server's usage, translated).
     if (fitted) {
-      const { observe, dropped } = fitted;
-      const learning = { ...context, admission: observing(context.admission, (usage) => observe(usage?.prompt_tokens ?? null, app.requestId)) };
+      const learning = { ...context, admission: observing(context.admission, fitted, app.requestId) };
       const response = await nativeAnswer(call, body, spec, learning, app.config);
-      return dropped ? withHeaders(response, { "x-context-truncated": String(dropped) }) : response;
+      return fitted.dropped ? withHeaders(response, { "x-context-truncated": String(fitted.dropped) }) : response;
     }
     return generation.openai === undefined
       ? nativeAnswer(call, body, spec, context, app.config)
@@ -167,17 +166,6 @@ export async function runGeneration<Body extends GenerationBody, Line>(
           includeUsage: body.stream_options?.include_usage === true,
         });
   });
-}
-
-/** The admission, also telling `observe` what the answer used when it is settled. */
-function observing(admission: Admission, observe: (usage: Usage | null) => void): Admission {
-  return {
-    ...admission,
-    settle(usage) {
-      observe(usage);
-      admission.settle(usage);
-    },
-  };
 }
 
 /** What the dialect's mapping needs for one backend: its name for the model, and the model's settings there. */

@@ -3,12 +3,14 @@ import { OLLAMA_JSON, relayAnswer, upstreamAnswer } from "../backends/ollama/pas
 import type { BackendConfig } from "../config/backends.ts";
 import { backendBroke, invalidRequest, modelNotFound, toApiError, withExtraHeaders } from "../core/errors.ts";
 import { answerCap, applyNativeLimits, limitsFor } from "../core/model-settings.ts";
+import type { NativeChatRequest, NativeGenerateRequest } from "../core/native.ts";
 import { estimateTextTokens, NOTHING_GENERATED } from "../core/usage.ts";
 import { goTopLevel, NATIVE_FIELDS } from "../dialects/ollama/go-fields.ts";
 import { checkEmbeddingInputCaps } from "../dialects/openai/embeddings/schema.ts";
 import { readJson, readJsonBody } from "../http/body.ts";
 import { type Admission, admit } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
+import { type Fitted, fitToWindow, observing } from "../pipeline/context-fit.ts";
 import { answerCeilingFor, withAnswerCeiling } from "../pipeline/generation.ts";
 import type { Handler, KeyHandler } from "../pipeline/stages.ts";
 import { clientLeft } from "../pipeline/upstream-answer.ts";
@@ -147,15 +149,26 @@ export function withModel(kind: ModelRoute): KeyHandler {
     const target = route.candidates.find((candidate) => candidate.backend.kind === "ollama");
     if (!target) throw modelNotFound(`The model '${requested}' is not on an Ollama backend; use the /v1 API for it.`);
     const { name: _legacy, ...rest } = fields;
-    const forwarded = limitedNativeBody(kind, { ...rest, model: target.model }, app, requested);
+    let forwarded = limitedNativeBody(kind, { ...rest, model: target.model }, app, requested);
+    let fitted: Fitted<NativeChatRequest | NativeGenerateRequest> | null = null;
+    if ((kind === "chat" || kind === "generate") && promptIsText(forwarded)) {
+      // The same window check as /v1, in Ollama's error shape: Ollama itself would cut the prompt silently.
+      fitted = await fitToWindow(forwarded as unknown as NativeChatRequest | NativeGenerateRequest, app.backend(target.backend), target.model, {
+        defaultNumCtx: app.config.ollamaContextLength,
+        truncate: false,
+        tooLong: nativeTooLong,
+      });
+      forwarded = fitted.request as unknown as Record<string, unknown>;
+    }
     const prompt = estimatePrompt(kind, forwarded);
     const ceiling = kind === "chat" || kind === "generate" ? (answerCap(forwarded.options as Record<string, unknown> | undefined) ?? 0) : 0;
-    const admission = await admit(request, app, caller!, {
+    const admitted = await admit(request, app, caller!, {
       model: requested,
       estimatedTokens: prompt + ceiling,
       promptTokens: prompt,
       backend: target.backend,
     });
+    const admission = fitted ? observing(admitted, fitted, app.requestId) : admitted;
     const idle = kind === "show" ? null : app.config.upstreamIdleTimeoutMs;
     const answer = await relay(request, app, pathOf(request), { body: JSON.stringify(forwarded) }, admission, idle, app.clientFor(target.backend));
     return kind === "show" ? withoutMachinePaths(answer, target.model) : answer;
@@ -194,6 +207,24 @@ function limitedNativeBody(kind: ModelRoute, body: Record<string, unknown>, app:
   if (kind === "embed") return limited;
   const options = isObject(limited.options) ? limited.options : undefined;
   return withAnswerCeiling({ ...limited, options }, answerCeilingFor(answerCap(options), limits, app.config));
+}
+
+/** Ollama's wording for a prompt longer than the window (its own, from `truncate: false`, names no numbers). */
+const nativeTooLong = (tokens: number, window: number) =>
+  invalidRequest(`the input length exceeds the context length: about ${tokens} prompt tokens (the gateway's estimate) for a window of ${window}`);
+
+/**
+ * Whether the prompt is what Ollama would accept (string contents, a string prompt): only then is it measured.
+ * Anything else Ollama refuses itself, with its own message.
+ */
+function promptIsText(body: Record<string, unknown>): boolean {
+  if (Array.isArray(body.messages))
+    return body.messages.every((message) => isObject(message) && (message.content === undefined || typeof message.content === "string"));
+  return (
+    body.messages === undefined &&
+    (body.prompt === undefined || typeof body.prompt === "string") &&
+    (body.system === undefined || typeof body.system === "string")
+  );
 }
 
 /** Prompt tokens (rough), for token limits reserved up front. */

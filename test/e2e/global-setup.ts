@@ -13,6 +13,9 @@ export default async function setup(project: TestProject) {
       vars: {
         OLLAMA_URL: emulator.url,
         MODEL_ALIASES: JSON.stringify({ "gpt-4o-mini": "llama3.2", "gpt-5*": "qwen3:8b" }),
+        // Coding agents' prompts (Codex CLI's is about 9,500 tokens) need more than Ollama's default 4096: the window
+        // a user gives the model they point an agent at (qwen3:8b was trained for 40,960).
+        MODEL_DEFAULTS: JSON.stringify({ "qwen3:8b": { options: { num_ctx: 40960 } } }),
         HEARTBEAT_INTERVAL: "1s",
         MODELS_CACHE_TTL: "0ms",
         ADMIN_TOKEN: E2E_ADMIN_TOKEN,

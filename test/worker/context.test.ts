@@ -136,3 +136,26 @@ describe("the estimate learns from the backend's counts", () => {
     expect(((await res.json()) as any).usage.prompt_tokens).toBeLessThan(512);
   });
 });
+
+describe("the native API", () => {
+  it("/api/chat and /api/generate refuse a prompt longer than the window in Ollama's shape, with no call to Ollama", async () => {
+    const chat = await postJsonWith({}, "/api/chat", { model: "llama3.2", messages: [user(words(400))], options: { num_ctx: 256 } });
+    expect(chat.status).toBe(400);
+    expect(((await chat.json()) as any).error).toMatch(
+      /^the input length exceeds the context length: about \d+ prompt tokens \(the gateway's estimate\) for a window of 256$/,
+    );
+    const generate = await postJsonWith(SMALL, "/api/generate", { model: "llama3.2", prompt: words(400), options: { num_ctx: 256 } });
+    expect(generate.status).toBe(400);
+    expect(await emulator.requests("/api/chat")).toEqual([]);
+    expect(await emulator.requests("/api/generate")).toEqual([]);
+  });
+
+  it("a prompt that fits is forwarded with its answer cap held to what the window leaves", async () => {
+    const res = await postJsonWith({}, "/api/chat", { model: "llama3.2", messages: [user("hi")], options: { num_ctx: 256, num_predict: 5000 }, stream: false });
+    expect(res.status).toBe(200);
+    const [chat] = await emulator.requests("/api/chat");
+    expect(chat!.body.options.num_ctx).toBe(256);
+    expect(chat!.body.options.num_predict).toBeLessThan(256);
+    expect(chat!.body.options.num_predict).toBeGreaterThan(200);
+  });
+});

@@ -357,7 +357,8 @@ describe("tokens go uncharged no more: what was generated is charged, and estima
 
   it("(d) a native answer over the NDJSON size limit: its text at four characters a token", async () => {
     const created = await newKey("native-huge");
-    const messages = [user("x".repeat(9 * 1024 * 1024))];
+    // The emulator says back 9 MiB of "x" (a prompt that long would not fit the window).
+    const messages = [user(`repeat:x:${9 * 1024 * 1024}`)];
     const res = await postJson("/api/chat", { model: "llama3.2", stream: false, messages }, bearer(created.key));
     expect(res.status).toBe(200);
     const text = await res.text(); // passed on unchanged: one line of about 9 MiB

@@ -98,7 +98,16 @@ export function chatAnswer(messages: Json[], format: unknown, tools: unknown[]):
     return { toolCalls: tools.slice(0, count).map((t, i) => toolCall(t, i, userText)) };
   }
   if (!user) return { text: "Hello!" };
-  return { text: `Hello! You said: ${userText}${imageNote(user.images)}` };
+  return { text: `Hello! You said: ${expanded(userText)}${imageNote(user.images)}` };
+}
+
+/**
+ * `repeat:<c>:<n>` is said back as the character c n times: a huge answer from a short prompt (a long prompt would
+ * not fit the window), for tests of answers over the gateway's line limits.
+ */
+function expanded(text: string): string {
+  const match = /^repeat:(.):(\d{1,9})$/s.exec(text);
+  return match ? match[1]!.repeat(Number(match[2])) : text;
 }
 
 export function generateAnswer(prompt: string, format: unknown, images: unknown, suffix: string): Answer {
