@@ -152,3 +152,10 @@ function learn(learned: Map<string, Calibration>, model: string, raw: number, co
   }
   learned.set(model, calibration);
 }
+
+/** Prompts this backend probably cut despite the check, per model, as this isolate saw them (for /health). */
+export function contextCuts(backend: BackendConfig): Record<string, number> {
+  const cuts: Record<string, number> = {};
+  for (const [model, calibration] of calibrations.get(backend) ?? []) if (calibration.cuts > 0) cuts[model] = calibration.cuts;
+  return cuts;
+}

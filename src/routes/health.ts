@@ -4,6 +4,7 @@ import { secretsEqual } from "../core/secrets.ts";
 import { bearerToken } from "../http/bearer.ts";
 import { json } from "../http/respond.ts";
 import type { AppContext } from "../pipeline/context.ts";
+import { contextCuts } from "../pipeline/context-fit.ts";
 
 const HEALTH_TIMEOUT_MS = 3000;
 /** How long one probe's answer is reused: anyone may call /health, but the home machine sees at most this rate. */
@@ -80,12 +81,18 @@ async function isAdmin(request: Request, app: AppContext): Promise<boolean> {
 
 /**
  * GET /health: `ok` when every backend answers, `degraded` when some do, `down` (503) when none does. Anyone gets
- * only that status; the admin token also shows each backend (name, kind, status, latency). Probes are cached (see
+ * only that status; the admin token also shows each backend (name, kind, status, latency, and `context_cuts`: the
+ * prompts per model it probably cut despite the context-window check, when there were any). Probes are cached (see
  * HEALTH_CACHE_MS); a probe also brings a backend that recovered back into routing at once.
  */
 export async function health(request: Request, app: AppContext): Promise<Response> {
   const [backends, admin] = await Promise.all([Promise.all(app.config.backends.map((backend) => cachedProbe(app, backend))), isAdmin(request, app)]);
   const up = backends.filter((backend) => backend.status === "ok").length;
   const status = up === backends.length ? "ok" : up > 0 ? "degraded" : "down";
-  return json(admin ? { status, backends } : { status }, status === "down" ? 503 : 200, { "cache-control": "no-store" });
+  if (!admin) return json({ status }, status === "down" ? 503 : 200, { "cache-control": "no-store" });
+  const detail = backends.map((backend, i) => {
+    const cuts = contextCuts(app.config.backends[i]!);
+    return Object.keys(cuts).length ? { ...backend, context_cuts: cuts } : backend;
+  });
+  return json({ status, backends: detail }, status === "down" ? 503 : 200, { "cache-control": "no-store" });
 }

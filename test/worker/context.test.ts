@@ -4,7 +4,7 @@
  * refuse such a prompt, or drop its oldest turns when asked to, and hold the answer cap to what the window leaves.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { emulator, postJsonWith, user } from "./helpers.ts";
+import { ADMIN_AUTH, emulator, gatewayWith, postJsonWith, user } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
 
@@ -124,6 +124,9 @@ describe("the estimate learns from the backend's counts", () => {
     const again = await postJsonWith(SMALL, "/v1/chat/completions", sneaky);
     expect(again.status).toBe(400);
     expect(await emulator.requests("/api/chat")).toHaveLength(1);
+    // Counted for the operator, per backend and model, in /health's detail.
+    const health = await gatewayWith(SMALL, "/health", { headers: { authorization: ADMIN_AUTH } });
+    expect(((await health.json()) as any).backends[0].context_cuts).toEqual({ "llama3.2:latest": 1 });
   });
 
   it("after a few answers an estimate that ran high is lowered, so a prompt that fits is not refused", async () => {
