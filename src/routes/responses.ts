@@ -1,7 +1,7 @@
 import { notFound } from "../core/errors.ts";
 import type { NativeChatChunk } from "../core/native.ts";
+import { validate } from "../core/validate.ts";
 import type { CompletionMeta } from "../dialects/openai/common.ts";
-import { validate } from "../dialects/openai/validate.ts";
 import { ResponsesAggregator, type ResponsesMeta, responseId } from "../dialects/openai-responses/answer.ts";
 import {
   estimateResponsesPrompt,
