@@ -241,6 +241,28 @@ describe("/api/chat", () => {
     await expectError(chat({ model: "nomic-embed-text", messages: user("x") }), 400, '"nomic-embed-text" does not support chat');
   });
 
+  it("cuts a prompt longer than the context window silently, as Ollama does: oldest messages first, never system or last", async () => {
+    const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
+    const messages = [
+      { role: "system", content: "be brief" },
+      { role: "user", content: `first ${words(2999)}` },
+      { role: "assistant", content: words(1000) },
+      { role: "user", content: "the question" },
+    ];
+    // 3 + 3001 + 1001 + 3 = 4008 tokens fit Ollama's default window of 4096: nothing is cut.
+    const whole = await (await chat({ stream: false, messages })).json();
+    expect(whole.prompt_eval_count).toBe(4008);
+    // A window of 2048 drops the first user turn, keeps the system prompt and the rest.
+    const cut = await (await chat({ stream: false, messages, options: { num_ctx: 2048 } })).json();
+    expect(cut.prompt_eval_count).toBe(3 + 1001 + 3);
+    // The tools count too (their JSON's words), and what still does not fit is cut by the runner to the window.
+    const tools = [{ type: "function", function: { name: "f", description: words(100), parameters: { type: "object" } } }];
+    const alone = await (await chat({ stream: false, messages: user(words(300)), tools: [], options: { num_ctx: 200 } })).json();
+    expect(alone.prompt_eval_count).toBe(200);
+    const withTools = await (await chat({ stream: false, messages: user("x"), tools, options: { num_ctx: 8192 } })).json();
+    expect(withTools.prompt_eval_count).toBe(2 + 100);
+  });
+
   it("answers a load request for empty messages", async () => {
     const body = await (await chat({ messages: [] })).json();
     expect(body).toEqual({ model: "llama3.2", created_at: body.created_at, message: { role: "assistant", content: "" }, done: true, done_reason: "load" });

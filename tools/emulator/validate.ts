@@ -2,6 +2,7 @@
 
 import type { Answer, Json } from "./answers.ts";
 import { chatAnswer, generateAnswer, isObject, wordCount } from "./answers.ts";
+import { contextWindow, fitContext } from "./context.ts";
 import type { Checked } from "./godecode.ts";
 import { base64ErrorOffset, fail, fieldTypeError, goKind, stringField } from "./godecode.ts";
 import { findModel, fullName, hasCapability } from "./models.ts";
@@ -131,7 +132,7 @@ export function checkChat(body: Json, lookup: ModelLookup): Checked<GenRequest> 
   const resolved = resolveModel(model.value, think.value, "chat", lookup, tools);
   if (!resolved.ok) return resolved;
   const msgs = messages.value;
-  const promptCount = msgs.reduce((n, m) => n + wordCount(m.content) + 1, 0);
+  const { kept, promptCount } = fitContext(msgs, tools, contextWindow(body.options));
   return {
     ok: true,
     value: {
@@ -141,7 +142,7 @@ export function checkChat(body: Json, lookup: ModelLookup): Checked<GenRequest> 
       stream: body.stream !== false,
       think: resolved.value.think,
       load: loadReason(msgs.length === 0, body.keep_alive),
-      answer: chatAnswer(msgs, body.format, tools),
+      answer: chatAnswer(kept, body.format, tools),
       promptCount,
       ...sampling(body),
       logprobs: body.logprobs === true,
