@@ -184,7 +184,7 @@ describe("/api/chat", () => {
   };
   const time = { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { tz: { type: "string" } } } } };
 
-  it("calls the first tool, or the first two for 'both'", async () => {
+  it("calls the first tool, the one named in the prompt's last line, or the first two for 'both'", async () => {
     const lines = await ndjson(await chat({ tools: [weather, time], messages: user("weather?") }));
     expect(lines).toHaveLength(2);
     const call = lines[0]!.message.tool_calls[0];
@@ -197,6 +197,9 @@ describe("/api/chat", () => {
     const both = await ndjson(await chat({ tools: [weather, time], messages: user("do both") }));
     expect(both.slice(0, 2).map((l) => l.message.tool_calls[0].function.name)).toEqual(["get_weather", "get_time"]);
     expect(both[1]!.message.tool_calls[0].function.index).toBe(1);
+    // A tool named in the last line of the user's text is called instead of the first.
+    const named = await (await chat({ stream: false, tools: [weather, time], messages: user("context about get_weather\nask get_time now") })).json();
+    expect(named.message.tool_calls.map((c: Json) => c.function.name)).toEqual(["get_time"]);
     const answer = [...user("weather?"), { role: "assistant", content: "" }, { role: "tool", content: "22C" }];
     expect((await (await chat({ stream: false, tools: [weather], messages: answer })).json()).message.content).toBe("The tool said: 22C");
     await expectError(chat({ model: "llava:7b", tools: [weather], messages: user("x") }), 400, "registry.ollama.ai/library/llava:7b does not support tools");
