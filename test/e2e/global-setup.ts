@@ -12,7 +12,11 @@ export default async function setup(project: TestProject) {
     dev = await startWranglerDev({
       vars: {
         OLLAMA_URL: emulator.url,
-        MODEL_ALIASES: JSON.stringify({ "gpt-4o-mini": "llama3.2", "gpt-5*": "qwen3:8b" }),
+        // Codex's and Claude Code's own model names reach a thinking model of the emulator.
+        MODEL_ALIASES: JSON.stringify({ "gpt-4o-mini": "llama3.2", "gpt-5*": "qwen3:8b", "claude-*": "qwen3:8b" }),
+        // Claude Code's prompt (about 21,500 tokens; 12,600 as the emulator counts) must fit: Ollama's default
+        // window of 4096 would cut it silently.
+        MODEL_DEFAULTS: JSON.stringify({ "claude-*": { options: { num_ctx: 32768 } } }),
         HEARTBEAT_INTERVAL: "1s",
         MODELS_CACHE_TTL: "0ms",
         ADMIN_TOKEN: E2E_ADMIN_TOKEN,
