@@ -6,13 +6,13 @@
 import type { NativeChatChunk } from "../src/core/native.ts";
 import { NdjsonDecoder } from "../src/core/ndjson.ts";
 import { NdjsonSseTranslator, type SseLineEncoder } from "../src/core/stream.ts";
+import { validate } from "../src/core/validate.ts";
 import { ChatAggregator } from "../src/dialects/openai/chat/aggregate.ts";
 import { toNativeChat } from "../src/dialects/openai/chat/request.ts";
 import { chatRequestSchema } from "../src/dialects/openai/chat/schema.ts";
 import { ChatSseEncoder } from "../src/dialects/openai/chat/stream.ts";
 import type { CompletionMeta } from "../src/dialects/openai/common.ts";
 import { CompletionsSseEncoder } from "../src/dialects/openai/completions/stream.ts";
-import { validate } from "../src/dialects/openai/validate.ts";
 import { ndjsonToSse } from "../tools/ndjson-to-sse.ts";
 import { chatRequestBody, chatStream, generateStream, splitRandomly } from "./fixtures.ts";
 

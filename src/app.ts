@@ -7,6 +7,7 @@ import { upstreamTarget } from "./backends/target.ts";
 import type { BackendConfig } from "./config/backends.ts";
 import { getConfig } from "./config/index.ts";
 import { type ApiError, errorResponse, publicError, routeNotFound } from "./core/errors.ts";
+import { anthropicErrorResponse } from "./dialects/anthropic/errors.ts";
 import type { Env } from "./env.ts";
 import { corsHeaders, preflightResponse } from "./http/cors.ts";
 import { requestIdFor } from "./http/request-id.ts";
@@ -14,6 +15,7 @@ import { withHeaders } from "./http/respond.ts";
 import type { AppContext } from "./pipeline/context.ts";
 import { type Handler, methodNotAllowed, type RoutedRequest, withAdmin, withKey } from "./pipeline/stages.ts";
 import { createKey, gateStatus, listKeys, revokeKey } from "./routes/admin.ts";
+import { ANTHROPIC_KEY, countTokens, messages } from "./routes/anthropic.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { completions } from "./routes/completions.ts";
 import { embeddings } from "./routes/embeddings.ts";
@@ -26,7 +28,7 @@ import { deleteResponse, listInputItems, retrieveResponse } from "./routes/store
 
 /**
  * Every route, in one table of nested routers: the OpenAI-shaped public API (/v1, /admin, /health and llama-server's
- * extras) and Ollama's native API (/api). Each route names its first stage — `withKey` or `withAdmin` — so nothing
+ * extras), Anthropic's Messages API (/v1/messages) and Ollama's native API (/api). Each route names its first stage — `withKey` or `withAdmin` — so nothing
  * runs before authentication; each nested router has the error boundary of its dialect.
  */
 const unknownRoute: Handler = async (request) => {
@@ -98,7 +100,24 @@ for (const [path, method, access] of LLAMA_ROUTES) {
 }
 openai.all("*", unknownRoute);
 
-const router = Router<RoutedRequest, [AppContext]>().all("/api/*", boundary(native, nativeErrorResponse)).all("*", boundary(openai, errorResponse));
+/**
+ * Anthropic's Messages API, at the paths its clients use (Claude Code's base URL has no /v1 and adds `?beta=true`),
+ * with the key in `x-api-key` or `Authorization: Bearer`, and errors in Anthropic's shape.
+ */
+const ANTHROPIC_405 = "This path takes POST.";
+const anthropic = Router<RoutedRequest, [AppContext]>()
+  .post("/v1/messages", withKey(messages, ANTHROPIC_KEY))
+  .post("/v1/messages/count_tokens", withKey(countTokens, ANTHROPIC_KEY))
+  .all("/v1/messages", methodNotAllowed(["POST"], "key", ANTHROPIC_405, ANTHROPIC_KEY))
+  .all("/v1/messages/count_tokens", methodNotAllowed(["POST"], "key", ANTHROPIC_405, ANTHROPIC_KEY))
+  .all("*", unknownRoute);
+const anthropicApi = boundary(anthropic, anthropicErrorResponse);
+
+const router = Router<RoutedRequest, [AppContext]>()
+  .all("/api/*", boundary(native, nativeErrorResponse))
+  .all("/v1/messages", anthropicApi)
+  .all("/v1/messages/*", anthropicApi)
+  .all("*", boundary(openai, errorResponse));
 
 /** The Worker's fetch: CORS preflight, routing, and the headers every response gets. */
 export async function handle(request: Request, env: Env, ctx?: ExecutionContext): Promise<Response> {

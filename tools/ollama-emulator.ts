@@ -10,7 +10,7 @@ import type { EmulatorState, RouteContext } from "./emulator/routes.ts";
 import { routeRequest } from "./emulator/routes.ts";
 import { closeServer, createResponseTracker, listen } from "./emulator/server.ts";
 import type { Emulator, EmulatorOptions, EmulatorStats, Fault, RecordedRequest } from "./emulator/types.ts";
-import { SERVER_NUM_CTX } from "./emulator/validate.ts";
+import { DEFAULT_NUM_CTX } from "./emulator/context.ts";
 
 export type { Emulator, EmulatorOptions, FaultRule } from "./emulator/types.ts";
 export { DEFAULT_MODELS };
@@ -90,7 +90,7 @@ export function startOllamaEmulator(options: EmulatorOptions = {}): Promise<Emul
     version: options.version ?? "0.33.0",
     tokenDelayMs: options.tokenDelayMs ?? 0,
     legacyNotFound: options.legacyNotFound ?? false,
-    contextLength: options.contextLength ?? SERVER_NUM_CTX,
+    contextLength: options.contextLength ?? DEFAULT_NUM_CTX,
     loaded: new Map(),
     blobs: new Set(),
     createdAt: null,

@@ -13,6 +13,12 @@ export class ApiError extends Error {
   readonly param: string | null;
   readonly headers: Record<string, string>;
   /**
+   * The backend side turned the request away for now — a backend busy or loading its model, or the queue at its
+   * gate full — rather than the key's own limits: a dialect with a word for that (Anthropic's 529
+   * `overloaded_error`) says so; the OpenAI shape keeps the status.
+   */
+  readonly overloaded: boolean;
+  /**
    * For the operator only: what the client must not see (an upstream page's title, a snippet of a body, a
    * setting's error). `publicError` logs it; it is never serialized. A private field behind a getter, so not even
    * JSON.stringify of the error itself can carry it.
@@ -27,6 +33,7 @@ export class ApiError extends Error {
     param: string | null = null,
     headers: Record<string, string> = {},
     detail: string | null = null,
+    overloaded = false,
   ) {
     super(message);
     this.status = status;
@@ -35,6 +42,7 @@ export class ApiError extends Error {
     this.param = param;
     this.headers = headers;
     this.#detail = detail;
+    this.overloaded = overloaded;
   }
 
   get detail(): string | null {
@@ -61,6 +69,7 @@ export const unauthorized = (message: string) => new ApiError(401, message, "inv
 export const requestTooLarge = (limit: number) =>
   new ApiError(413, `Request body is larger than the limit of ${limit} bytes.`, "invalid_request_error", "request_too_large");
 
+/** 503: the backend is busy or loading a model (overloaded, for now); 502: it cannot be reached or answered wrongly. */
 export const backendUnavailable = (status: 502 | 503, message: string, retryAfterSeconds?: number) =>
   new ApiError(
     status,
@@ -69,6 +78,8 @@ export const backendUnavailable = (status: 502 | 503, message: string, retryAfte
     "backend_unavailable",
     null,
     retryAfterSeconds === undefined ? {} : { "retry-after": String(retryAfterSeconds) },
+    null,
+    status === 503,
   );
 
 export const backendTimeout = (message: string) => new ApiError(504, message, "server_error", "backend_timeout");
@@ -86,13 +97,14 @@ export const backendBroke = () => new ApiError(502, "The connection to the backe
 
 /** The same error with an operator-only detail (logged by `publicError`, never sent). */
 export function withDetail(error: ApiError, detail: string | null): ApiError {
-  return new ApiError(error.status, error.message, error.type, error.code, error.param, error.headers, detail);
+  return new ApiError(error.status, error.message, error.type, error.code, error.param, error.headers, detail, error.overloaded);
 }
 
 /** The same error with more response headers (the x-ratelimit-* set once a request was admitted). */
 export function withExtraHeaders(error: unknown, headers: Record<string, string>): unknown {
   if (!(error instanceof ApiError)) return error;
-  return new ApiError(error.status, error.message, error.type, error.code, error.param, { ...headers, ...error.headers }, error.detail);
+  const merged = { ...headers, ...error.headers };
+  return new ApiError(error.status, error.message, error.type, error.code, error.param, merged, error.detail, error.overloaded);
 }
 
 /** The caller learns which setting is wrong (the names are public, in the README), never its value or problem. */
@@ -140,6 +152,7 @@ export function publicError(error: unknown, requestId: string): ApiError {
     apiError.param,
     apiError.headers,
     apiError.detail,
+    apiError.overloaded,
   );
 }
 

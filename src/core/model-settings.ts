@@ -139,6 +139,29 @@ export function limitKeepAlive<V>(value: V, limits: ModelLimits | undefined): V 
   return ns === null || ns < 0 || ns > maxNs ? ceiling : value;
 }
 
+/** What the configuration sets on a generation request besides the dialect's own fields. */
+interface ConfiguredSettings {
+  options?: Record<string, unknown>;
+  keep_alive?: string | number;
+}
+
+/**
+ * The configuration's part of a generation request, for every dialect: `options` are MODEL_DEFAULTS' with the
+ * request's own values over them and MODEL_LIMITS over everything; `keep_alive` is the request's, else the
+ * default, held to MODEL_LIMITS. Unset stays unset, so the Modelfile's own values apply.
+ */
+export function applyModelSettings(
+  native: ConfiguredSettings,
+  own: Readonly<Record<string, unknown>> | undefined,
+  keepAlive: string | number | undefined,
+  context: { defaults?: ModelDefaults; limits?: ModelLimits },
+): void {
+  const options = limitOptions({ ...context.defaults?.options, ...own }, context.limits);
+  if (options) native.options = options;
+  const limited = limitKeepAlive(keepAlive ?? context.defaults?.keep_alive, context.limits);
+  if (limited !== undefined) native.keep_alive = limited;
+}
+
 /** What applyNativeLimits does besides num_ctx and keep_alive. */
 export interface NativeLimitMode {
   /**

@@ -22,6 +22,23 @@ export interface NativeTool {
 
 export type ThinkValue = boolean | "low" | "medium" | "high" | "max";
 
+/** Effort words (OpenAI's reasoning effort, Anthropic's output effort) → `think`, as Ollama's own layer maps them. */
+const EFFORT_TO_THINK: Readonly<Record<string, ThinkValue>> = {
+  none: false,
+  minimal: "low",
+  low: "low",
+  medium: "medium",
+  high: "high",
+  xhigh: "max",
+  max: "max",
+  ultra: "max",
+};
+
+/** The `think` value for an effort word, or undefined for a word Ollama does not know. */
+export function thinkForEffort(effort: string): ThinkValue | undefined {
+  return Object.hasOwn(EFFORT_TO_THINK, effort) ? EFFORT_TO_THINK[effort] : undefined;
+}
+
 /** What both native generation requests (/api/chat, /api/generate) carry besides their input. */
 interface NativeGenerationFields {
   model: string;

@@ -3,6 +3,11 @@ import { MalformedLineError, NdjsonDecoder } from "./ndjson.ts";
 /** What turns native lines into SSE text: the chat encoder, and later the completions one. */
 export interface SseLineEncoder<T> {
   readonly finished: boolean;
+  /**
+   * What is sent while the backend is silent, to keep the client and Cloudflare from giving up: the dialect's own
+   * keep-alive event (Anthropic's `ping`) where it has one; without it, an SSE comment every client skips.
+   */
+  readonly heartbeat?: string;
   line(value: T): string;
   /** The SSE text for a raw line it recognises without parsing it, or null to have the line parsed. */
   rawLine?(line: string): string | null;

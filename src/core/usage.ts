@@ -1,4 +1,4 @@
-import type { NativeToolCall } from "./native.ts";
+import type { NativeMetrics, NativeToolCall } from "./native.ts";
 
 /** Token counts: what a request used, and the estimates used before (or instead of) the backend's own counts. */
 
@@ -35,4 +35,19 @@ export const NOTHING_GENERATED: Usage = Object.freeze({ prompt_tokens: 0, comple
 /** What to settle with: the counts or estimate there is; with none, nothing generated if the backend was reached. */
 export function chargeable(usage: Usage | null, reached: boolean): Usage | null {
   return usage ?? (reached ? NOTHING_GENERATED : null);
+}
+
+/**
+ * What an answer used so far: the backend's counts once its final line arrived; until then the answer lines seen,
+ * about a token each, with the prompt unknown (0: settlement charges its estimate).
+ */
+export function usageSoFar(final: NativeMetrics | null, generated: number): Usage {
+  return final ? usageOf(final) : { prompt_tokens: 0, completion_tokens: generated, total_tokens: generated };
+}
+
+/** Usage from a final line's counts (/api/chat and /api/generate lines carry the same metrics). */
+export function usageOf(chunk: NativeMetrics): Usage {
+  const prompt = chunk.prompt_eval_count ?? 0;
+  const completion = chunk.eval_count ?? 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }

@@ -64,13 +64,22 @@ const REFUSED_MAX = 10_000;
 
 const refusedKey = (reason: "unknown" | "expired") => unauthorized(reason === "expired" ? "This API key has expired." : "Incorrect API key provided.");
 
+/** Where a route reads the key from, and what its 401 says to a caller that sent none. */
+export interface KeySource {
+  read(request: Request): string | null;
+  missing: string;
+}
+
+/** Every OpenAI-shaped and native route: `Authorization: Bearer <key>`. */
+export const BEARER_KEY: KeySource = { read: bearerToken, missing: "Missing API key: send it as 'Authorization: Bearer <key>'." };
+
 /**
  * The first step of every key route: the key is checked (its format, then its object) before the body is read or
  * any backend is asked anything. A missing, malformed, unknown, revoked or expired key is a 401 here.
  */
-export async function authenticate(request: Request, app: AppContext): Promise<Caller> {
-  const token = bearerToken(request);
-  if (!token) throw unauthorized("Missing API key: send it as 'Authorization: Bearer <key>'.");
+export async function authenticate(request: Request, app: AppContext, source: KeySource = BEARER_KEY): Promise<Caller> {
+  const token = source.read(request);
+  if (!token) throw unauthorized(source.missing);
   // The checksum turns away mistyped and invented keys without touching storage.
   if (!isWellFormedKey(token)) throw refusedKey("unknown");
   const hash = toHex(await sha256(token));
@@ -146,7 +155,8 @@ function refusal(result: Exclude<AdmitResult, { ok: true }>): ApiError {
   if (result.reason !== "limited") return refusedKey(result.reason);
   const retryAfter = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
   const headers = { ...(result.limits ? rateLimitHeaders(result.limits) : {}), "retry-after": retryAfter };
-  return new ApiError(429, result.message, "rate_limit_exceeded", "rate_limit_exceeded", null, headers);
+  // A full queue at the backend's gate is the machine being busy, not this key's limits (see ApiError.overloaded).
+  return new ApiError(429, result.message, "rate_limit_exceeded", "rate_limit_exceeded", null, headers, null, result.limit === "queue");
 }
 
 export function rateLimitHeaders(limits: LimitSnapshot): Record<string, string> {

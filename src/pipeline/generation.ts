@@ -38,6 +38,13 @@ export interface GenerationSpec<Body extends GenerationBody, Line> {
   /** The prompt's token estimate and the answer cap the client asked for (null: none). */
   estimateTokens(body: Body): { prompt: number; answer: number | null };
   /**
+   * The client's cap is a ceiling it always sends, not a demand (Anthropic's required `max_tokens`, which coding
+   * agents set to 32k–128k): the answer is held under it, but never gets more than a request without a cap would
+   * (MODEL_DEFAULTS' `num_predict`, else MODEL_LIMITS' `max_num_predict`, else DEFAULT_MAX_TOKENS). Without this,
+   * the cap replaces those, held only to MODEL_LIMITS.
+   */
+  capIsCeiling?: boolean;
+  /**
    * The request's images. They are checked and downloaded once, after the key, the scope and (when there is a
    * download) the limits, and before a backend slot is taken (a slot must never wait on a download), whatever
    * number of backends is then tried.
@@ -122,7 +129,10 @@ export async function runGeneration<Body extends GenerationBody, Line>(
   if (refs.length && !downloads) await collect();
   const estimate = spec.estimateTokens(body);
   const defaults = modelDefaultsFor(app.config, body.model, route.name);
-  const ceiling = answerCeilingFor(estimate.answer ?? answerCap(defaults?.options), limitsFor(app.config, body.model, route.name), app.config);
+  const limits = limitsFor(app.config, body.model, route.name);
+  const ceiling = spec.capIsCeiling
+    ? Math.min(answerCeilingFor(answerCap(defaults?.options), limits, app.config), estimate.answer ?? Number.POSITIVE_INFINITY)
+    : answerCeilingFor(estimate.answer ?? answerCap(defaults?.options), limits, app.config);
   const want = { estimatedTokens: estimate.prompt + ceiling, promptTokens: estimate.prompt };
   return routed(request, app, caller, route, want, downloads ? collect : null, async (candidate, context) => {
     const backend = app.backend(candidate.backend);

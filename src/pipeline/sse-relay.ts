@@ -9,7 +9,8 @@ export const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-const HEARTBEAT = new TextEncoder().encode(": keep-alive\n\n");
+/** The heartbeat unless the dialect has its own: an SSE comment, which every client skips. */
+const COMMENT_HEARTBEAT = ": keep-alive\n\n";
 const utf8 = new TextEncoder();
 
 export interface RelayOptions {
@@ -22,6 +23,8 @@ export interface RelayOptions {
   transform?: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>;
   /** The final error event for a failure outside the transform (stall, reset, timeout). */
   errorEvent: (error: ApiError) => string;
+  /** The SSE text sent every `heartbeatMs` while nothing else is (default: a comment). */
+  heartbeat?: string;
   heartbeatMs: number;
   idleTimeoutMs: number;
   /**
@@ -34,7 +37,7 @@ export interface RelayOptions {
 
 /**
  * The SSE body sent to the client. It may start before the upstream headers arrive (a model still loading):
- * comment heartbeats keep the client and Cloudflare from giving up, and any failure — before or during the
+ * heartbeats keep the client and Cloudflare from giving up, and any failure — before or during the
  * answer — ends the stream with an error event. A client that goes away cancels this stream, which aborts the
  * upstream request.
  */
@@ -53,8 +56,9 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     },
   );
 
+  const beat = utf8.encode(options.heartbeat ?? COMMENT_HEARTBEAT);
   const heartbeat = new IdleTimer(options.heartbeatMs, () => {
-    controllerRef?.enqueue(HEARTBEAT);
+    controllerRef?.enqueue(beat);
     return true;
   });
   const idle = new IdleTimer(options.idleTimeoutMs, () => {

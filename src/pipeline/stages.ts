@@ -1,6 +1,6 @@
 import { ApiError, withExtraHeaders } from "../core/errors.ts";
 import { requireAdmin } from "./admin-auth.ts";
-import { authenticate, type Caller } from "./auth.ts";
+import { authenticate, BEARER_KEY, type Caller, type KeySource } from "./auth.ts";
 import type { AppContext } from "./context.ts";
 
 /** A request as the router hands it over: with the path's parameters. */
@@ -12,12 +12,13 @@ export type KeyHandler = (request: RoutedRequest, app: AppContext, caller: Calle
 /**
  * The first stage of every key route: the key is checked before the handler reads the body or asks any backend
  * anything, so a request without a valid key costs the home machine nothing. Every answer after it carries the
- * key's rate-limit headers, refusals before admission included.
+ * key's rate-limit headers, refusals before admission included. `source` says where the key is read from (the
+ * Anthropic routes also take `x-api-key`).
  */
 export const withKey =
-  (handler: KeyHandler): Handler =>
+  (handler: KeyHandler, source: KeySource = BEARER_KEY): Handler =>
   async (request, app) => {
-    const caller = await authenticate(request, app);
+    const caller = await authenticate(request, app, source);
     try {
       return await handler(request, app, caller);
     } catch (error) {
@@ -37,9 +38,9 @@ export const withAdmin =
  * A known path called with another method: authenticated like the path itself (so an anonymous caller learns
  * nothing about what exists), then 405 with `message` and an `allow` header; the dialect's boundary renders it.
  */
-export const methodNotAllowed = (allowed: readonly string[], access: "key" | "admin", message: string): Handler => {
+export const methodNotAllowed = (allowed: readonly string[], access: "key" | "admin", message: string, source: KeySource = BEARER_KEY): Handler => {
   const refuse: Handler = async () => {
     throw new ApiError(405, message, "invalid_request_error", "method_not_allowed", null, { allow: allowed.join(", ") });
   };
-  return access === "key" ? withKey(refuse) : withAdmin(refuse);
+  return access === "key" ? withKey(refuse, source) : withAdmin(refuse);
 };

@@ -34,7 +34,8 @@ async function settleWithin(response: Promise<Response>, ms: number): Promise<Ea
  */
 export async function streamAnswer<T>(call: UpstreamCall, encoder: SseLineEncoder<T>, config: Config, onEnd: (reached: boolean) => void): Promise<Response> {
   // Translated straight from the upstream reader: no TransformStream hop, which costs more per chunk than the translation.
-  return relay(call, { translator: new NdjsonSseTranslator(encoder) }, (error) => encoder.error(error.message, error.code ?? "backend_error"), config, onEnd);
+  const errorEvent = (error: ApiError) => encoder.error(error.message, error.code ?? "backend_error");
+  return relay(call, { translator: new NdjsonSseTranslator(encoder) }, errorEvent, config, onEnd, encoder.heartbeat);
 }
 
 /** The same, for any upstream format: `transform` turns its bytes into the client's SSE bytes. */
@@ -54,6 +55,7 @@ async function relay(
   errorEvent: (error: ApiError) => string,
   config: Config,
   onEnd: (reached: boolean) => void,
+  heartbeat?: string,
 ): Promise<Response> {
   const early = await settleWithin(call.response, config.heartbeatIntervalMs);
   if (early.ok === false) throw early.error;
@@ -61,6 +63,7 @@ async function relay(
     call,
     ...how,
     errorEvent,
+    heartbeat,
     heartbeatMs: config.heartbeatIntervalMs,
     idleTimeoutMs: config.upstreamIdleTimeoutMs,
     onEnd,

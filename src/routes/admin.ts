@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { ApiError, invalidRequest } from "../core/errors.ts";
 import { sha256, toHex } from "../core/secrets.ts";
-import { validate } from "../dialects/openai/validate.ts";
+import { validate } from "../core/validate.ts";
 import { readJsonBody } from "../http/body.ts";
 import { json } from "../http/respond.ts";
 import { generateKey, keyPrefix, newKeyId } from "../keys/key-format.ts";

@@ -1,11 +1,11 @@
 import { answerCap } from "../core/model-settings.ts";
 import type { NativeChatChunk } from "../core/native.ts";
 import { estimateTextTokens, IMAGE_TOKENS } from "../core/usage.ts";
+import { validate } from "../core/validate.ts";
 import { ChatAggregator } from "../dialects/openai/chat/aggregate.ts";
 import { chatImageRefs, toNativeChat } from "../dialects/openai/chat/request.ts";
 import { type ChatRequest, chatRequestSchema } from "../dialects/openai/chat/schema.ts";
 import { ChatSseEncoder } from "../dialects/openai/chat/stream.ts";
-import { validate } from "../dialects/openai/validate.ts";
 import { readJsonBody } from "../http/body.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";

@@ -1,6 +1,6 @@
 import type { NativeChatChunk } from "../core/native.ts";
+import { validate } from "../core/validate.ts";
 import type { CompletionMeta } from "../dialects/openai/common.ts";
-import { validate } from "../dialects/openai/validate.ts";
 import { type ResponseObject, ResponsesAggregator, type ResponsesMeta, responseId } from "../dialects/openai-responses/answer.ts";
 import {
   estimateResponsesPrompt,

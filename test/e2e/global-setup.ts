@@ -12,9 +12,11 @@ export default async function setup(project: TestProject) {
     dev = await startWranglerDev({
       vars: {
         OLLAMA_URL: emulator.url,
-        MODEL_ALIASES: JSON.stringify({ "gpt-4o-mini": "llama3.2", "gpt-5*": "qwen3:8b" }),
-        // Coding agents' prompts (Codex CLI's is about 9,500 tokens) need more than Ollama's default 4096: the window
-        // a user gives the model they point an agent at (qwen3:8b was trained for 40,960).
+        // Codex's and Claude Code's own model names reach a thinking model of the emulator.
+        MODEL_ALIASES: JSON.stringify({ "gpt-4o-mini": "llama3.2", "gpt-5*": "qwen3:8b", "claude-*": "qwen3:8b" }),
+        // Coding agents' prompts (Codex CLI's about 9,500 tokens, Claude Code's about 21,500) need more than Ollama's
+        // default window of 4096, which would cut them silently and which the gateway would refuse: the window a
+        // user gives the model they point an agent at (qwen3:8b was trained for 40,960).
         MODEL_DEFAULTS: JSON.stringify({ "qwen3:8b": { options: { num_ctx: 40960 } } }),
         HEARTBEAT_INTERVAL: "1s",
         MODELS_CACHE_TTL: "0ms",

@@ -1,3 +1,4 @@
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { inject } from "vitest";
 import { E2E_ADMIN_TOKEN } from "./global-setup.ts";
@@ -13,6 +14,13 @@ export const ADMIN_TOKEN = E2E_ADMIN_TOKEN;
 /** An unmodified OpenAI client: only the base URL and key differ from talking to OpenAI. */
 export function openaiClient(): OpenAI {
   return new OpenAI({ baseURL: `${GATEWAY_URL}/v1`, apiKey: API_KEY, maxRetries: 0 });
+}
+
+/** An unmodified Anthropic client: the base URL (without /v1, as Anthropic's SDKs take it) and the key differ. */
+export function anthropicClient(options: { authToken?: boolean } = {}): Anthropic {
+  return options.authToken
+    ? new Anthropic({ baseURL: GATEWAY_URL, apiKey: null, authToken: API_KEY, maxRetries: 0 })
+    : new Anthropic({ baseURL: GATEWAY_URL, apiKey: API_KEY, maxRetries: 0 });
 }
 
 export const emulator = {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ModelDefaults } from "../../src/config/index.ts";
 import { toBase64 } from "../../src/core/images.ts";
+import { validate } from "../../src/core/validate.ts";
 import { chatImageRefs, toNativeChat } from "../../src/dialects/openai/chat/request.ts";
 import { chatRequestSchema } from "../../src/dialects/openai/chat/schema.ts";
-import { validate } from "../../src/dialects/openai/validate.ts";
 import { failure } from "./helpers.ts";
 
 const m = "test-model";

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { EnvVars as Env } from "../../src/config/env-vars.ts";
 import { ConfigError, getConfig, parseConfig, parseDuration, parseSize } from "../../src/config/index.ts";
 import { ApiError, type ErrorBody } from "../../src/core/errors.ts";
+import { paramPath, validate } from "../../src/core/validate.ts";
 import { chatRequestSchema } from "../../src/dialects/openai/chat/schema.ts";
-import { paramPath, validate } from "../../src/dialects/openai/validate.ts";
 
 function configError(env: Env): { variable: string; message: string } {
   try {

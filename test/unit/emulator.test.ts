@@ -184,7 +184,7 @@ describe("/api/chat", () => {
   };
   const time = { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { tz: { type: "string" } } } } };
 
-  it("calls the first tool, or the first two for 'both'", async () => {
+  it("calls the first tool, the one named in the prompt's last line, or the first two for 'both'", async () => {
     const lines = await ndjson(await chat({ tools: [weather, time], messages: user("weather?") }));
     expect(lines).toHaveLength(2);
     const call = lines[0]!.message.tool_calls[0];
@@ -197,6 +197,9 @@ describe("/api/chat", () => {
     const both = await ndjson(await chat({ tools: [weather, time], messages: user("do both") }));
     expect(both.slice(0, 2).map((l) => l.message.tool_calls[0].function.name)).toEqual(["get_weather", "get_time"]);
     expect(both[1]!.message.tool_calls[0].function.index).toBe(1);
+    // A tool named in the last line of the user's text is called instead of the first.
+    const named = await (await chat({ stream: false, tools: [weather, time], messages: user("context about get_weather\nask get_time now") })).json();
+    expect(named.message.tool_calls.map((c: Json) => c.function.name)).toEqual(["get_time"]);
     const answer = [...user("weather?"), { role: "assistant", content: "" }, { role: "tool", content: "22C" }];
     expect((await (await chat({ stream: false, tools: [weather], messages: answer })).json()).message.content).toBe("The tool said: 22C");
     await expectError(chat({ model: "llava:7b", tools: [weather], messages: user("x") }), 400, "registry.ollama.ai/library/llava:7b does not support tools");
@@ -239,6 +242,28 @@ describe("/api/chat", () => {
     await expectError(post("/api/chat", "{x"), 400, "invalid character 'x' looking for beginning of object key string");
     await expectError(post("/api/chat", "nope"), 400, "invalid character 'o' in literal null (expecting 'u')");
     await expectError(chat({ model: "nomic-embed-text", messages: user("x") }), 400, '"nomic-embed-text" does not support chat');
+  });
+
+  it("cuts a prompt longer than the context window silently, as Ollama does: oldest messages first, never system or last", async () => {
+    const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
+    const messages = [
+      { role: "system", content: "be brief" },
+      { role: "user", content: `first ${words(2999)}` },
+      { role: "assistant", content: words(1000) },
+      { role: "user", content: "the question" },
+    ];
+    // 3 + 3001 + 1001 + 3 = 4008 tokens fit Ollama's default window of 4096: nothing is cut.
+    const whole = await (await chat({ stream: false, messages })).json();
+    expect(whole.prompt_eval_count).toBe(4008);
+    // A window of 2048 drops the first user turn, keeps the system prompt and the rest.
+    const cut = await (await chat({ stream: false, messages, options: { num_ctx: 2048 } })).json();
+    expect(cut.prompt_eval_count).toBe(3 + 1001 + 3);
+    // The tools count too (their JSON's words), and what still does not fit is cut by the runner to the window.
+    const tools = [{ type: "function", function: { name: "f", description: words(100), parameters: { type: "object" } } }];
+    const alone = await (await chat({ stream: false, messages: user(words(300)), tools: [], options: { num_ctx: 200 } })).json();
+    expect(alone.prompt_eval_count).toBe(200);
+    const withTools = await (await chat({ stream: false, messages: user("x"), tools, options: { num_ctx: 8192 } })).json();
+    expect(withTools.prompt_eval_count).toBe(2 + 100);
   });
 
   it("answers a load request for empty messages", async () => {

@@ -11,13 +11,13 @@ import {
   parseGoDuration,
   patternLookup,
 } from "../../src/core/model-settings.ts";
+import { validate } from "../../src/core/validate.ts";
 import { toNativeChat } from "../../src/dialects/openai/chat/request.ts";
 import { chatRequestSchema } from "../../src/dialects/openai/chat/schema.ts";
 import { toNativeCompletion } from "../../src/dialects/openai/completions/request.ts";
 import { validateCompletionRequest } from "../../src/dialects/openai/completions/schema.ts";
 import { toNativeEmbed } from "../../src/dialects/openai/embeddings/mapping.ts";
 import { validateEmbeddingRequest } from "../../src/dialects/openai/embeddings/schema.ts";
-import { validate } from "../../src/dialects/openai/validate.ts";
 
 const L: ModelLimits = { max_num_ctx: 32768, max_keep_alive: "30m", max_num_predict: 8192 };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ModelDefaults, ModelLimits } from "../../src/core/model-settings.ts";
-import { validate } from "../../src/dialects/openai/validate.ts";
+import { validate } from "../../src/core/validate.ts";
 import {
   estimateResponsesPrompt,
   responsesAnswerCap,

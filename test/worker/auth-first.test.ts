@@ -31,6 +31,17 @@ const KEY_ROUTES: [method: string, path: string, body?: string][] = [
   ["GET", "/v1/responses/resp_0"],
   ["GET", "/v1/responses/resp_0/input_items"],
   ["DELETE", "/v1/responses/resp_0"],
+  ["POST", "/v1/messages?beta=true", JSON.stringify({ model: "no-such-model-8", max_tokens: 10, messages: [user("x")] })],
+  [
+    "POST",
+    "/v1/messages",
+    JSON.stringify({
+      model: "no-such-model-9",
+      max_tokens: 10,
+      messages: [user([{ type: "image", source: { type: "url", url: "https://example.com/a.png" } }])],
+    }),
+  ],
+  ["POST", "/v1/messages/count_tokens", JSON.stringify({ model: "no-such-model-10", messages: [user("x")] })],
   ["GET", "/v1/models"],
   ["GET", "/v1/models/no-such-model-4"],
   ["GET", "/api/tags"],
@@ -78,7 +89,24 @@ describe("a request without a valid key", () => {
         if (method === "HEAD") continue;
         const text = await res.text();
         if (path.startsWith("/api/")) expect(JSON.parse(text).error, `${method} ${path}`).toMatch(/API key/);
+        else if (path.startsWith("/v1/messages")) expect(JSON.parse(text).error.type, `${method} ${path}`).toBe("authentication_error");
         else expect(JSON.parse(text).error.code, `${method} ${path}`).toBe("invalid_api_key");
+      }
+    }
+    expect(await emulator.requests()).toEqual([]);
+  });
+
+  it("on the Anthropic routes, in x-api-key too: 401 whatever its body, and nothing reaches any backend", async () => {
+    const revoked = await revokedKey();
+    for (const [method, path, body] of KEY_ROUTES.filter(([, path]) => path.startsWith("/v1/messages"))) {
+      for (const key of [generateKey(), "sk-not-a-key", revoked, ADMIN_AUTH.slice("Bearer ".length)]) {
+        const res = await gatewayWith({ BACKENDS: LLAMA_BACKENDS }, path, {
+          method,
+          headers: { authorization: "", "x-api-key": key, "content-type": "application/json" },
+          body,
+        });
+        expect(res.status, `${path} with x-api-key ${key.slice(0, 8)}`).toBe(401);
+        expect(((await res.json()) as any).error.type).toBe("authentication_error");
       }
     }
     expect(await emulator.requests()).toEqual([]);
@@ -86,7 +114,7 @@ describe("a request without a valid key", () => {
 
   it("is refused before its body is read: a body over MAX_BODY_BYTES is a 401, not a 413", async () => {
     const huge = JSON.stringify({ model: "llama3.2", messages: [user("x".repeat(4096))] });
-    for (const path of ["/v1/chat/completions", "/api/chat", "/tokenize"]) {
+    for (const path of ["/v1/chat/completions", "/api/chat", "/tokenize", "/v1/messages", "/v1/messages/count_tokens"]) {
       const res = await send("POST", path, huge, `Bearer ${generateKey()}`, { MAX_BODY_BYTES: "1KiB" });
       expect(res.status, path).toBe(401);
     }

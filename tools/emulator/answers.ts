@@ -85,6 +85,15 @@ function imageNote(images: unknown): string {
   return n > 0 ? ` (I see ${n} image(s))` : "";
 }
 
+/** The tool whose name is a word of the text's last line, if one is. */
+function namedTool(tools: unknown[], text: string): unknown {
+  const words = new Set((text.split("\n").at(-1) ?? "").split(/[^A-Za-z0-9_-]+/));
+  return tools.find((tool) => {
+    const name = isObject(tool) && isObject(tool.function) ? tool.function.name : undefined;
+    return typeof name === "string" && words.has(name);
+  });
+}
+
 export function chatAnswer(messages: Json[], format: unknown, tools: unknown[]): Answer {
   const last = messages[messages.length - 1];
   if (last?.role === "tool") return { text: `The tool said: ${String(last.content ?? "")}` };
@@ -93,7 +102,11 @@ export function chatAnswer(messages: Json[], format: unknown, tools: unknown[]):
   const formatted = formattedAnswer(format, userText);
   if (formatted !== null) return { text: formatted };
   if (tools.length > 0 && last?.role === "user") {
-    // "both" asks for two parallel calls, so gateways can test multi-call streams.
+    // A tool named in the last line of the user's text is the one called (coding agents offer a dozen tools and
+    // put their prompt last); else the first. "both" asks for two parallel calls, so gateways can test multi-call
+    // streams.
+    const named = namedTool(tools, userText);
+    if (named) return { toolCalls: [toolCall(named, 0, userText)] };
     const count = /\bboth\b/i.test(userText) && tools.length >= 2 ? 2 : 1;
     return { toolCalls: tools.slice(0, count).map((t, i) => toolCall(t, i, userText)) };
   }

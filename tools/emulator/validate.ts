@@ -2,6 +2,7 @@
 
 import type { Answer, Json } from "./answers.ts";
 import { chatAnswer, generateAnswer, isObject, wordCount } from "./answers.ts";
+import { contextWindow, fitContext } from "./context.ts";
 import type { Checked } from "./godecode.ts";
 import { base64ErrorOffset, fail, fieldTypeError, goKind, stringField } from "./godecode.ts";
 import { findModel, fullName, hasCapability } from "./models.ts";
@@ -14,19 +15,6 @@ export interface ModelLookup {
   contextLength: number;
 }
 
-/** The default server num_ctx (Ollama's OLLAMA_CONTEXT_LENGTH unset, a GPU under 24 GiB). */
-export const SERVER_NUM_CTX = 4096;
-
-/**
- * What Ollama does with a prompt longer than its window: it keeps only the last `num_ctx` tokens and says nothing,
- * so `prompt_eval_count` is the window. The window is the request's `options.num_ctx` (else the server's default),
- * never more than the model was trained for. Prompt "tokens" here are the emulator's own (a word each).
- */
-function windowed(promptCount: number, body: Json, entry: EmulatedModel, serverNumCtx: number): number {
-  const options = isObject(body.options) ? body.options : {};
-  const asked = typeof options.num_ctx === "number" && options.num_ctx > 0 ? options.num_ctx : serverNumCtx;
-  return Math.min(promptCount, asked, entry.contextLength || Number.MAX_SAFE_INTEGER);
-}
 
 /** Everything the generator needs, already validated. */
 export interface GenRequest {
@@ -147,12 +135,8 @@ export function checkChat(body: Json, lookup: ModelLookup): Checked<GenRequest> 
   const resolved = resolveModel(model.value, think.value, "chat", lookup, tools);
   if (!resolved.ok) return resolved;
   const msgs = messages.value;
-  const promptCount = windowed(
-    msgs.reduce((n, m) => n + wordCount(m.content) + 1, 0),
-    body,
-    resolved.value.entry,
-    lookup.contextLength,
-  );
+  const window = contextWindow(body.options, lookup.contextLength, resolved.value.entry);
+  const { kept, promptCount } = fitContext(msgs, tools, window);
   return {
     ok: true,
     value: {
@@ -162,7 +146,7 @@ export function checkChat(body: Json, lookup: ModelLookup): Checked<GenRequest> 
       stream: body.stream !== false,
       think: resolved.value.think,
       load: loadReason(msgs.length === 0, body.keep_alive),
-      answer: chatAnswer(msgs, body.format, tools),
+      answer: chatAnswer(kept, body.format, tools),
       promptCount,
       ...sampling(body),
       logprobs: body.logprobs === true,
@@ -205,7 +189,8 @@ export function checkGenerate(body: Json, lookup: ModelLookup): Checked<GenReque
       think: resolved.value.think,
       load: loadReason(prompt === "", body.keep_alive),
       answer: generateAnswer(prompt, body.format, body.images, fields.suffix ?? ""),
-      promptCount: windowed(wordCount(prompt) + wordCount(fields.system) + 1, body, resolved.value.entry, lookup.contextLength),
+      // The runner keeps the last num_ctx tokens of a prompt too long for the window.
+      promptCount: Math.min(wordCount(prompt) + wordCount(fields.system) + 1, contextWindow(body.options, lookup.contextLength, resolved.value.entry)),
       ...sampling(body),
       logprobs: body.logprobs === true,
       topLogprobs: top.value,

@@ -1,8 +1,7 @@
 import { closedEarly, failedDuringGeneration } from "../../core/errors.ts";
 import type { NativeChatChunk, NativeMetrics, NativeToolCall } from "../../core/native.ts";
-import type { Usage } from "../../core/usage.ts";
-import { tokensForChars, toolCallTokens } from "../../core/usage.ts";
-import { newToolCallId, usageOf, usageSoFar } from "../openai/common.ts";
+import { tokensForChars, toolCallTokens, type Usage, usageOf, usageSoFar } from "../../core/usage.ts";
+import { newToolCallId } from "../openai/common.ts";
 
 /**
  * The answer side of the Responses API shared by the stream encoder and the aggregator: the Response object, the

@@ -1,8 +1,7 @@
 import { closedEarly, failedDuringGeneration } from "../../core/errors.ts";
 import type { NativeChatChunk } from "../../core/native.ts";
 import type { SseLineEncoder } from "../../core/stream.ts";
-import type { Usage } from "../../core/usage.ts";
-import { usageSoFar } from "../openai/common.ts";
+import { type Usage, usageSoFar } from "../../core/usage.ts";
 import { buildResponse, inProgressToolCall, OutputAssembler, type OutputEvent, type ResponseObject, type ResponsesMeta } from "./answer.ts";
 
 /**

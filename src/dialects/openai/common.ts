@@ -1,5 +1,4 @@
-import type { NativeLogprob, NativeMetrics, NativeToolCall } from "../../core/native.ts";
-import type { Usage } from "../../core/usage.ts";
+import type { NativeLogprob, NativeToolCall } from "../../core/native.ts";
 
 /** Pieces shared by the streaming encoder and the non-stream aggregator. */
 
@@ -28,21 +27,6 @@ export interface CompletionMeta {
   /** The name the client sent (an alias stays an alias). */
   model: string;
   systemFingerprint: string;
-}
-
-/**
- * What an answer used so far: the backend's counts once its final line arrived; until then the answer lines seen,
- * about a token each, with the prompt unknown (0: settlement charges its estimate).
- */
-export function usageSoFar(final: NativeMetrics | null, generated: number): Usage {
-  return final ? usageOf(final) : { prompt_tokens: 0, completion_tokens: generated, total_tokens: generated };
-}
-
-/** Usage from a final line's counts (/api/chat and /api/generate lines carry the same metrics). */
-export function usageOf(chunk: NativeMetrics): Usage {
-  const prompt = chunk.prompt_eval_count ?? 0;
-  const completion = chunk.eval_count ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { invalidRequest } from "../../core/errors.ts";
 import { MAX_JSON_DEPTH, nestedDeeperThan } from "../../core/json.ts";
-import { limitKeepAlive, limitOptions, type ModelDefaults, type ModelLimits } from "../../core/model-settings.ts";
-import type { ThinkValue } from "../../core/native.ts";
+import { applyModelSettings, type ModelDefaults, type ModelLimits } from "../../core/model-settings.ts";
+import { type ThinkValue, thinkForEffort } from "../../core/native.ts";
 
 /** OpenAI sampling fields that map 1:1 onto Ollama `options` keys. */
 const SAMPLING_FIELDS = {
@@ -23,35 +23,20 @@ export interface SamplingFields {
 }
 
 /**
- * Ollama `options`: model defaults from configuration, then the client's raw `options`, then the OpenAI fields.
- * Unset OpenAI fields stay unset so the Modelfile's own defaults apply (Ollama's layer forces temperature 1.0).
+ * The client's Ollama `options`: its raw `options`, then the OpenAI fields over them (MODEL_DEFAULTS go under
+ * these, see applyGenerationSettings). Unset OpenAI fields stay unset so the Modelfile's own defaults apply
+ * (Ollama's layer forces temperature 1.0).
  */
-export function buildOptions(
-  body: SamplingFields,
-  maxTokens: number | null | undefined,
-  defaults: ModelDefaults | undefined,
-): Record<string, unknown> | undefined {
-  const options: Record<string, unknown> = { ...defaults?.options, ...body.options };
+function clientOptions(body: SamplingFields, maxTokens: number | null | undefined): Record<string, unknown> {
+  const options: Record<string, unknown> = { ...body.options };
   for (const [field, key] of Object.entries(SAMPLING_FIELDS)) {
     const value = body[field as keyof typeof SAMPLING_FIELDS];
     if (value !== undefined && value !== null) options[key] = value;
   }
   if (maxTokens !== undefined && maxTokens !== null) options.num_predict = maxTokens;
   if (body.stop !== undefined && body.stop !== null) options.stop = typeof body.stop === "string" ? [body.stop] : body.stop;
-  return Object.keys(options).length ? options : undefined;
+  return options;
 }
-
-/** OpenAI effort words → Ollama `think` (Ollama's own map: minimal→low, xhigh/ultra→max, none→false). */
-const EFFORT_TO_THINK: Record<string, ThinkValue> = {
-  none: false,
-  minimal: "low",
-  low: "low",
-  medium: "medium",
-  high: "high",
-  xhigh: "max",
-  max: "max",
-  ultra: "max",
-};
 
 export interface ThinkFields {
   reasoning_effort?: string | null;
@@ -63,7 +48,7 @@ export interface ThinkFields {
 export function buildThink(body: ThinkFields, defaults: ModelDefaults | undefined): ThinkValue | undefined {
   const effort = body.reasoning?.effort ?? body.reasoning_effort;
   if (effort !== undefined && effort !== null) {
-    const think = EFFORT_TO_THINK[effort];
+    const think = thinkForEffort(effort);
     if (think === undefined) throw invalidRequest(`Unsupported reasoning effort ${JSON.stringify(effort)}.`, "reasoning_effort");
     return think;
   }
@@ -88,10 +73,7 @@ export function applyGenerationSettings(
   maxTokens: number | null | undefined,
   context: { defaults?: ModelDefaults; limits?: ModelLimits },
 ): void {
-  const options = limitOptions(buildOptions(body, maxTokens, context.defaults), context.limits);
-  if (options) native.options = options;
-  const keepAlive = limitKeepAlive(body.keep_alive ?? context.defaults?.keep_alive, context.limits);
-  if (keepAlive !== undefined) native.keep_alive = keepAlive;
+  applyModelSettings(native, clientOptions(body, maxTokens), body.keep_alive, context);
   const think = buildThink(body, context.defaults);
   if (think !== undefined) native.think = think;
 }

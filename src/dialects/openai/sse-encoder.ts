@@ -1,7 +1,7 @@
 import { ApiError, closedEarly, failedDuringGeneration } from "../../core/errors.ts";
 import type { NativeMetrics } from "../../core/native.ts";
-import type { Usage } from "../../core/usage.ts";
-import { type CompletionMeta, usageOf } from "./common.ts";
+import { type Usage, usageOf } from "../../core/usage.ts";
+import type { CompletionMeta } from "./common.ts";
 
 /**
  * What every OpenAI SSE encoder shares: a chunk envelope precomputed once per stream (per token only the escaped

@@ -1,6 +1,6 @@
 import { closedEarly, failedDuringGeneration } from "../../../core/errors.ts";
 import type { NativeChatChunk } from "../../../core/native.ts";
-import { toolCallTokens, type Usage } from "../../../core/usage.ts";
+import { toolCallTokens, type Usage, usageOf, usageSoFar } from "../../../core/usage.ts";
 import {
   type CompletionMeta,
   type FinishReason,
@@ -9,8 +9,6 @@ import {
   type OpenAIToolCall,
   toOpenAILogprobs,
   toOpenAIToolCall,
-  usageOf,
-  usageSoFar,
 } from "../common.ts";
 
 export interface ChatCompletion {

@@ -1,7 +1,7 @@
 import { closedEarly, failedDuringGeneration } from "../../../core/errors.ts";
 import type { NativeGenerateChunk } from "../../../core/native.ts";
-import type { Usage } from "../../../core/usage.ts";
-import { type CompletionMeta, usageOf, usageSoFar } from "../common.ts";
+import { type Usage, usageOf, usageSoFar } from "../../../core/usage.ts";
+import type { CompletionMeta } from "../common.ts";
 import { appendLegacyLogprobs, codePoints, completionFinishReason, emptyLegacyLogprobs, type LegacyLogprobs, type TextCompletion } from "./common.ts";
 
 /**

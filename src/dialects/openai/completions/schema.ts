@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { invalidRequest } from "../../../core/errors.ts";
+import { validate } from "../../../core/validate.ts";
 import { ollamaExtras, samplingFields } from "../chat/schema.ts";
-import { validate } from "../validate.ts";
 
 /**
  * The public legacy /v1/completions request, as OpenAI documents it plus Ollama's extras.

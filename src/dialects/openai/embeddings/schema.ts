@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { invalidRequest } from "../../../core/errors.ts";
+import { validate } from "../../../core/validate.ts";
 import { ollamaExtras } from "../chat/schema.ts";
-import { validate } from "../validate.ts";
 
 /** The public /v1/embeddings request, plus Ollama's extras. Unknown fields (`user`, …) are stripped. */
 

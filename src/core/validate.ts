@@ -1,6 +1,6 @@
-import type * as z from "zod/mini";
-import { invalidRequest } from "../../core/errors.ts";
-import "../../core/zod-english.ts";
+import * as z from "zod/mini";
+import { invalidRequest } from "./errors.ts";
+import "./zod-english.ts";
 
 /** ["messages", 0, "content"] → "messages[0].content", the way OpenAI names a param. */
 export function paramPath(path: readonly PropertyKey[]): string | null {
@@ -12,12 +12,15 @@ export function paramPath(path: readonly PropertyKey[]): string | null {
   return out === "" ? null : out;
 }
 
-/** Validate a parsed body; the first problem becomes a 400 whose `param` is the field path. */
-export function validate<T>(schema: z.ZodMiniType<T>, body: unknown): T {
+/**
+ * Validate a parsed body against a dialect's schema (zod/mini); the first problem becomes a 400 whose `param` is the
+ * field path, in English (core/zod-english.ts).
+ */
+export function validate<S extends z.core.$ZodType>(schema: S, body: unknown): z.output<S> {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw invalidRequest("The request body must be a JSON object.");
   }
-  const result = schema.safeParse(body);
+  const result = z.safeParse(schema, body);
   if (result.success) return result.data;
   const { path, message } = mostSpecific(result.error.issues[0]!);
   const param = paramPath(path);
