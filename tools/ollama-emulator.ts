@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
+import { DEFAULT_NUM_CTX } from "./emulator/context.ts";
 import type { FaultSwitch } from "./emulator/faults.ts";
 import { BUSY_MESSAGE, cloudflareErrorPage, createFaultSwitch, isLineFault, parseFaultRule } from "./emulator/faults.ts";
 import { flatHeaders, hostAllowed, originAllowed, pause, readBody, readBytes, rfc3339Nano, sendEmpty, sendError, sendJson, sendText } from "./emulator/http.ts";
@@ -10,7 +11,6 @@ import type { EmulatorState, RouteContext } from "./emulator/routes.ts";
 import { routeRequest } from "./emulator/routes.ts";
 import { closeServer, createResponseTracker, listen } from "./emulator/server.ts";
 import type { Emulator, EmulatorOptions, EmulatorStats, Fault, RecordedRequest } from "./emulator/types.ts";
-import { DEFAULT_NUM_CTX } from "./emulator/context.ts";
 
 export type { Emulator, EmulatorOptions, FaultRule } from "./emulator/types.ts";
 export { DEFAULT_MODELS };

@@ -5,6 +5,7 @@ import { IMAGE_TOKENS } from "../core/usage.ts";
 import { validate } from "../core/validate.ts";
 import { AnthropicAggregator } from "../dialects/anthropic/aggregate.ts";
 import { type AnthropicMeta, messageId } from "../dialects/anthropic/answer.ts";
+import { promptTooLong } from "../dialects/anthropic/errors.ts";
 import { anthropicImageRefs, estimateAnthropicPrompt, promptImages, promptText } from "../dialects/anthropic/prompt.ts";
 import { toNativeAnthropic } from "../dialects/anthropic/request.ts";
 import { type CountTokensRequest, countTokensSchema, type MessagesRequest, messagesRequestSchema } from "../dialects/anthropic/schema.ts";
@@ -49,6 +50,7 @@ const messagesSpec: GenerationSpec<MessagesRequest, NativeChatChunk> = {
   nativeOnly: true,
   // Every client sends max_tokens (it is required), Claude Code 32000 or 128000: a ceiling, not a demand.
   capIsCeiling: true,
+  tooLong: promptTooLong,
   estimateTokens: (body) => ({ prompt: estimateOf(body), answer: body.max_tokens }),
   images: anthropicImageRefs,
   toNative: (body, { model, defaults, limits, ceiling, images }) =>

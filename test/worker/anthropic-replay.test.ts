@@ -22,7 +22,10 @@ interface Frame {
 }
 
 const CLAUDE = { MODEL_ALIASES: JSON.stringify({ "claude-*": "qwen3:8b" }) };
-const WINDOW = { ...CLAUDE, MODEL_DEFAULTS: JSON.stringify({ "claude-*": { options: { num_ctx: 32768 } } }) };
+/** qwen3:8b's whole trained window: Claude Code's prompt (about 30,000 tokens by the gateway's estimate) fits it. */
+const WINDOW = { ...CLAUDE, MODEL_DEFAULTS: JSON.stringify({ "claude-*": { options: { num_ctx: 40960 } } }) };
+/** Ollama's default window on a small GPU. */
+const SMALL = { ...CLAUDE, MODEL_DEFAULTS: JSON.stringify({ "claude-*": { options: { num_ctx: 4096 } } }) };
 const TOOLS = [
   "Agent",
   "Bash",
@@ -83,17 +86,21 @@ describe("replayed Claude Code requests", () => {
     const native = await chat();
     expect(native.model).toBe("qwen3:8b");
     expect(native.think).toBe(true);
-    expect(native.options).toStrictEqual({ num_ctx: 32768, num_predict: 8192 });
+    expect(native.options).toStrictEqual({ num_ctx: 40960, num_predict: 8192 });
     expect(native.messages.map((message: { role: string }) => message.role)).toStrictEqual(["system", "user"]);
     expect(native.messages[0].content).toMatch(/^x-anthropic-billing-header: .*\nYou are a Claude agent/);
     expect(native.messages[1].content).toMatch(/^<system-reminder>[\s\S]*\nuse Read to look at the notes$/);
     expect(native.tools.map((entry: { function: { name: string } }) => entry.function.name)).toStrictEqual(TOOLS);
   });
 
-  it("the same turn without a window set: Ollama's default 4096 cuts the prompt silently (which is why the README sets num_ctx)", async () => {
-    const all = await replay(firstTurn, CLAUDE, {});
-    expect(all.at(-2)!.data.usage.input_tokens).toBe(4096);
-    expect((await chat()).options).toStrictEqual({ num_predict: 8192 });
+  it("the same turn in Ollama's default 4096-token window: refused in Anthropic's words, instead of cut silently by Ollama", async () => {
+    const res = await gatewayWith(SMALL, firstTurn.url, { method: "POST", headers: firstTurn.headers, body: JSON.stringify(firstTurn.body) });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as any;
+    expect(body.type).toBe("error");
+    expect(body.error.type).toBe("invalid_request_error");
+    expect(body.error.message).toMatch(/^prompt is too long: \d+ tokens > 4096 maximum$/);
+    expect(await emulator.requests("/api/chat")).toEqual([]);
   });
 
   it("a continued turn (Bearer, the default model: adaptive thinking, effort medium, system messages amid the turns)", async () => {
@@ -110,7 +117,7 @@ describe("replayed Claude Code requests", () => {
     });
     const native = await chat();
     expect(native.think).toBe("medium");
-    expect(native.options).toStrictEqual({ num_ctx: 32768, num_predict: 8192 });
+    expect(native.options).toStrictEqual({ num_ctx: 40960, num_predict: 8192 });
     expect(native.messages.map((message: { role: string }) => message.role)).toStrictEqual([
       "system",
       "user",

@@ -15,7 +15,6 @@ export interface ModelLookup {
   contextLength: number;
 }
 
-
 /** Everything the generator needs, already validated. */
 export interface GenRequest {
   endpoint: "chat" | "generate";

@@ -1,4 +1,4 @@
-import type { ApiError } from "../../core/errors.ts";
+import { type ApiError, invalidRequest } from "../../core/errors.ts";
 
 /**
  * Anthropic's error shape, `{"type":"error","error":{"type":…,"message":…}}`, with its types: what its SDK turns
@@ -46,3 +46,7 @@ export function anthropicErrorResponse(error: ApiError): Response {
     headers: { "content-type": "application/json", ...error.headers },
   });
 }
+
+/** A prompt longer than the model's context window, in Anthropic's words (both numbers, as its API gives them). */
+export const promptTooLong = (tokens: number, window: number): ApiError =>
+  invalidRequest(`prompt is too long: ${tokens} tokens > ${window} maximum`, "messages", "context_length_exceeded");
