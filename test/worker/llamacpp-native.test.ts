@@ -1,5 +1,5 @@
 /**
- * Dialects built on the internal form (POST /v1/responses here) served by llama-server backends inside workerd:
+ * Dialects built on the internal form (POST /v1/responses, POST /v1/messages) served by llama-server backends inside workerd:
  * the chat request llama-server gets, the exact events a client sees (reasoning, a function call), usage settled
  * from llama-server's counts, failures mid-stream, and failover between an Ollama and a llama-server.
  */
@@ -242,5 +242,38 @@ describe("failover across kinds, for a dialect on the internal form", () => {
     expect(await thinker.requests("/v1/chat/completions")).toHaveLength(1);
     const [native] = await desk.requests("/api/chat");
     expect(native!.body).toMatchObject({ model: "qwen3:8b", messages: [{ role: "user", content: "hi" }], stream: true });
+  });
+});
+
+describe("POST /v1/messages (Anthropic) on llama-server", () => {
+  const messages = (body: unknown, stream = false) =>
+    gatewayWith(vars([BOX]), "/v1/messages", {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ ...(body as object), stream }),
+    });
+
+  it("non-stream and stream: Anthropic's Message and events from a model only llama-server has, with its own counts", async () => {
+    const res = await messages({ model: "qwen2.5-7b-instruct", max_tokens: 50, system: "Be brief.", messages: [{ role: "user", content: "hi there" }] });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as any;
+    expect(body).toMatchObject({ type: "message", role: "assistant", model: "qwen2.5-7b-instruct", stop_reason: "end_turn" });
+    expect(body.content).toStrictEqual([{ type: "text", text: "Hello from llama.cpp! You said: hi there" }]);
+    expect(body.usage).toMatchObject({ input_tokens: 6, output_tokens: 7 });
+    const [chat] = await box.requests("/v1/chat/completions");
+    expect(chat!.body.messages).toStrictEqual([
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "hi there" },
+    ]);
+
+    const streamed = await messages({ model: "qwen2.5-7b-instruct", max_tokens: 50, messages: [{ role: "user", content: "hi there" }] }, true);
+    expect(streamed.status).toBe(200);
+    const events = (await streamed.text())
+      .split("\n\n")
+      .filter((block) => block.startsWith("event: "))
+      .map((block) => block.split("\n")[0]!.slice(7));
+    expect(events[0]).toBe("message_start");
+    expect(events.slice(-2)).toStrictEqual(["message_delta", "message_stop"]);
+    expect(events).toContain("content_block_delta");
   });
 });
