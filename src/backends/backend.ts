@@ -1,5 +1,5 @@
 import type { BackendConfig } from "../config/backends.ts";
-import type { NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../core/native.ts";
+import type { NativeChatRequest, NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../core/native.ts";
 import { LlamaServer } from "./llamacpp/backend.ts";
 import { OllamaBackend } from "./ollama/backend.ts";
 import type { CallOptions, OllamaClient, UpstreamCall } from "./ollama/client.ts";
@@ -32,6 +32,11 @@ export interface Backend {
    * Cached per isolate: a warm request asks the backend nothing.
    */
   contextWindow(model: string, numCtx: number | undefined, defaultNumCtx: number): Promise<number | null>;
+  /**
+   * The exact prompt tokens of a chat, where the machine can count them with the model's own tokenizer and
+   * template (llama-server); null when it cannot say. Absent: the backend cannot count.
+   */
+  countPromptTokens?(request: NativeChatRequest, signal?: AbortSignal): Promise<number | null>;
   /** One model's facts for /v1/models/{id}; `listed` is its entry in the catalog. */
   describeModel(name: string, listed: NativeModel | undefined): Promise<NativeModel | undefined>;
   /**

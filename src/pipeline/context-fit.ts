@@ -74,18 +74,25 @@ export interface Fitted<T> {
 
 /**
  * Check (and trim, when `truncate`) one backend's native request against that backend's window for `model`, and
- * hold its answer cap to what is left. Throws `tooLong`'s error when it cannot fit.
+ * hold its answer cap to what is left. Throws `tooLong`'s error when it cannot fit. The size is the estimate,
+ * calibrated, or the backend's exact count where it has one.
  */
 export async function fitToWindow<T extends NativeChatRequest | NativeGenerateRequest>(
   request: T,
   backend: Backend,
   model: string,
-  options: { defaultNumCtx: number; truncate: boolean; tooLong: TooLong },
+  options: { defaultNumCtx: number; truncate: boolean; tooLong: TooLong; signal?: AbortSignal },
 ): Promise<Fitted<T>> {
   const numCtx = request.options?.num_ctx;
   const window = await backend.contextWindow(model, typeof numCtx === "number" && numCtx > 0 ? numCtx : undefined, options.defaultNumCtx).catch(() => null);
   const learned = calibrationsOf(backend.config);
-  const scale = factor(learned.get(model));
+  let scale = factor(learned.get(model));
+  if (window !== null && backend.countPromptTokens && "messages" in request && estimatePromptTokens(request) * scale > window / 2) {
+    // A machine that can count exactly is asked when it matters (a prompt past half the window): its count then
+    // decides, and scales the estimate of any trimmed version.
+    const exact = await backend.countPromptTokens(request, options.signal).catch(() => null);
+    if (exact !== null) scale = exact / estimatePromptTokens(request);
+  }
   const sized = (native: NativeChatRequest | NativeGenerateRequest) => Math.ceil(estimatePromptTokens(native) * scale);
   let fitted = request;
   let dropped = 0;

@@ -156,6 +156,7 @@ export async function runGeneration<Body extends GenerationBody, Line>(
         defaultNumCtx: app.config.ollamaContextLength,
         truncate: spec.truncates?.(body) === true || modelDefaultsFor(app.config, body.model, candidate.model)?.truncate === "oldest",
         tooLong: spec.tooLong ?? openaiTooLong("messages"),
+        signal: request.signal,
       });
       generation.native = fitted.request;
     }

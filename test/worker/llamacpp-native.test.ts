@@ -277,3 +277,29 @@ describe("POST /v1/messages (Anthropic) on llama-server", () => {
     expect(events).toContain("content_block_delta");
   });
 });
+
+describe("context windows on llama-server", () => {
+  it("its /props n_ctx is the window, and a long prompt is counted exactly by its own template and tokenizer", async () => {
+    // 8192 tokens a slot (32768 over 4 slots). 7,000 one-letter words: about 4,700 tokens by the estimate (past half
+    // the window, so the server is asked), but 14,000 by this server's byte-level tokenizer: refused, with that count.
+    const res = await responses({ model: "qwen2.5-7b-instruct", input: Array.from({ length: 7000 }, () => "a").join(" ") });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as any;
+    expect(error).toMatchObject({ code: "context_length_exceeded", param: "input" });
+    const counted = Number(/about (\d+) prompt tokens/.exec(error.message)![1]);
+    expect(error.message).toContain("maximum context length is 8192 tokens");
+    const [template] = await box.requests("/apply-template");
+    expect(template!.body.messages).toStrictEqual([{ role: "user", content: Array.from({ length: 7000 }, () => "a").join(" ") }]);
+    const [tokenized] = await box.requests("/tokenize");
+    // The count is the tokenizer's: one token a byte of the rendered prompt, plus BOS.
+    expect(counted).toBe(new TextEncoder().encode(tokenized!.body.content).byteLength + 1);
+    expect(await box.requests("/v1/chat/completions")).toEqual([]);
+  });
+
+  it("a short prompt is not sent to be counted: the estimate is far from the window", async () => {
+    const res = await responses({ model: "qwen2.5-7b-instruct", input: "hi there" });
+    expect(res.status).toBe(200);
+    expect(await box.requests("/apply-template")).toEqual([]);
+    expect(await box.requests("/tokenize")).toEqual([]);
+  });
+});

@@ -9,7 +9,7 @@ import type { GenContext } from "./openai.ts";
 import { applyLineFault, sendPlan } from "./openai.ts";
 import { PREDICTED_MS_PER_TOKEN, PROMPT_MS_PER_TOKEN, planChat, planCompletion } from "./plan.ts";
 import type { MetricTotals, Slot, SlotPool } from "./slots.ts";
-import { detokenizeReply, embeddingsReply, tokenizeReply } from "./tokens.ts";
+import { applyTemplateReply, detokenizeReply, embeddingsReply, tokenizeReply } from "./tokens.ts";
 
 export interface LlamaState extends ServerFacts {
   tokenDelayMs: number;
@@ -137,6 +137,7 @@ const ROUTES: Record<string, Record<string, Handler>> = {
   "/slots": { GET: slots },
   "/metrics": { GET: metrics },
   "/tokenize": { POST: bodyReply(tokenizeReply) },
+  "/apply-template": { POST: bodyReply(applyTemplateReply) },
   "/detokenize": { POST: bodyReply(detokenizeReply) },
   "/v1/chat/completions": { POST: generation(planChat) },
   "/chat/completions": { POST: generation(planChat) },

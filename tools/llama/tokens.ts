@@ -94,3 +94,17 @@ export function embeddingsReply(body: Json, alias: string): Reply & { promptToke
   const model = typeof body.model === "string" && body.model ? body.model : alias;
   return { status: 200, promptTokens, body: { model, object: "list", usage: { prompt_tokens: promptTokens, total_tokens: promptTokens }, data } };
 }
+
+/**
+ * POST /apply-template: the chat as the model's template renders it (ChatML here, as Qwen's), tools included,
+ * ending with the assistant's turn opened: what /tokenize then counts exactly.
+ */
+export function applyTemplateReply(body: Json): Reply {
+  if (!Array.isArray(body.messages)) return errorBody("invalid_request_error", "'messages' is required");
+  const turns = (body.messages as Json[]).map((message) => {
+    const content = typeof message.content === "string" ? message.content : JSON.stringify(message.content ?? "");
+    return `<|im_start|>${String(message.role)}\n${content}<|im_end|>\n`;
+  });
+  const tools = Array.isArray(body.tools) && body.tools.length ? `<|im_start|>system\n# Tools\n${JSON.stringify(body.tools)}<|im_end|>\n` : "";
+  return ok({ prompt: `${tools}${turns.join("")}<|im_start|>assistant\n` });
+}

@@ -1,4 +1,5 @@
 import type { NativeChatRequest, NativeEmbedRequest, NativeEmbedResponse, NativeModel } from "../../core/native.ts";
+import { IMAGE_TOKENS } from "../../core/usage.ts";
 import type { Backend, Generation } from "../backend.ts";
 import { HttpBackend, LISTING_TIMEOUT_MS } from "../http-backend.ts";
 import { type CallOptions, responseJson, type UpstreamCall } from "../ollama/client.ts";
@@ -89,6 +90,28 @@ export class LlamaServer extends HttpBackend implements Backend {
       const nCtx = props.default_generation_settings?.n_ctx ?? props.n_ctx;
       return typeof nCtx === "number" && nCtx > 0 ? nCtx : null;
     });
+  }
+
+  /**
+   * The chat rendered by the model's own template (`/apply-template`), then counted by its own tokenizer
+   * (`/tokenize`): two quick calls, no generation. Images are not sent (their bytes would only be counted as text):
+   * each is counted as IMAGE_TOKENS, as in every estimate.
+   */
+  async countPromptTokens(request: NativeChatRequest, signal?: AbortSignal): Promise<number | null> {
+    const images = request.messages.reduce((count, message) => count + (message.images?.length ?? 0), 0);
+    const textOnly = { ...request, messages: request.messages.map(({ images: _images, ...message }) => message) };
+    const { messages, tools } = toLlamaChat(textOnly);
+    const options = { signal, retries: 0 };
+    const rendered = await responseJson<{ prompt?: unknown }>(
+      await this.client.call("POST", "/apply-template", { messages, ...(tools ? { tools } : {}) }, options).response,
+      "/apply-template",
+    );
+    if (typeof rendered.prompt !== "string") return null;
+    const counted = await responseJson<{ tokens?: unknown }>(
+      await this.client.call("POST", "/tokenize", { content: rendered.prompt, add_special: true }, options).response,
+      "/tokenize",
+    );
+    return Array.isArray(counted.tokens) ? counted.tokens.length + images * IMAGE_TOKENS : null;
   }
 
   /** llama-server says nothing more about a model than its listing does. */
