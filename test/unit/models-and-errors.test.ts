@@ -162,6 +162,16 @@ describe("mapUpstreamError", () => {
     }
   });
 
+  it("llama-server's exceed_context_size_error → 400 context_length_exceeded with its message (both counts)", () => {
+    const message = "request (14429 tokens) exceeds the available context size (8192 tokens), try increasing it";
+    const body = JSON.stringify({ error: { code: 400, message, type: "exceed_context_size_error", n_prompt_tokens: 14429, n_ctx: 8192 } });
+    expect(map(400, "application/json; charset=utf-8", body)).toStrictEqual({
+      status: 400,
+      headers: {},
+      body: { error: { message, type: "invalid_request_error", param: null, code: "context_length_exceeded" } },
+    });
+  });
+
   it("503 → 503 backend_unavailable with retry-after, with or without a JSON body", () => {
     const busy = map(503, "application/json", '{"error":"server busy, please try again.  maximum pending requests exceeded"}');
     expect(busy).toStrictEqual({

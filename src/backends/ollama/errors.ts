@@ -27,6 +27,18 @@ export function backendErrorMessage(body: string): string | null {
   }
 }
 
+/**
+ * llama-server's refusal of a prompt longer than its window (`exceed_context_size_error`, with both counts in its
+ * message): the same code as the gateway's own check, which does not run on requests passed through to it.
+ */
+function overLongPrompt(body: string): boolean {
+  try {
+    return (JSON.parse(body) as { error?: { type?: unknown } }).error?.type === "exceed_context_size_error";
+  } catch {
+    return false;
+  }
+}
+
 function htmlTitle(body: string): string | null {
   const match = /<title>([^<]{1,200})<\/title>/i.exec(body);
   return match ? match[1]!.trim() || null : null;
@@ -67,7 +79,7 @@ export function mapUpstreamError(status: number, contentType: string, body: stri
     if (status === 503) return backendUnavailable(503, `The backend is busy or loading a model: ${native}`, RETRY_AFTER_SECONDS);
     // The client's request was at fault: keep the status. Anything else Ollama refused (a 401 from a cloud model,
     // a 499) is the backend's problem, not the caller's credentials.
-    if (CLIENT_FAULT.has(status)) return new ApiError(status, native, "invalid_request_error");
+    if (CLIENT_FAULT.has(status)) return new ApiError(status, native, "invalid_request_error", overLongPrompt(body) ? "context_length_exceeded" : null);
     return new ApiError(502, `The backend failed: ${native}`, "server_error", "backend_error");
   }
   if (status === 403 && body.trim() === "") {
