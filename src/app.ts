@@ -23,6 +23,7 @@ import { listModels, retrieveModel } from "./routes/models.ts";
 import { adminBody, listFiltered, nativeBlob, readOnly, withModel } from "./routes/native.ts";
 import { responses } from "./routes/responses.ts";
 import { deleteResponse, listInputItems, retrieveResponse } from "./routes/stored-responses.ts";
+import { usageReport } from "./routes/usage.ts";
 
 /**
  * Every route, in one table of nested routers: the OpenAI-shaped public API (/v1, /admin, /health and llama-server's
@@ -84,7 +85,8 @@ const openai = Router<RoutedRequest, [AppContext]>()
   .post("/admin/keys", withAdmin(createKey))
   .get("/admin/keys", withAdmin(listKeys))
   .delete("/admin/keys/:id", withAdmin(revokeKey))
-  .get("/admin/gate", withAdmin(gateStatus));
+  .get("/admin/gate", withAdmin(gateStatus))
+  .get("/admin/usage", withAdmin(usageReport));
 const LLAMA_ROUTES: [path: string, method: "GET" | "POST", access: "key" | "admin"][] = [
   ["/props", "GET", "key"],
   ["/tokenize", "POST", "key"],

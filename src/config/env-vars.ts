@@ -34,4 +34,5 @@ export interface EnvVars {
   RESPONSES_TTL?: string;
   RESPONSES_MAX_BYTES?: string;
   RESPONSES_MAX_KEY_BYTES?: string;
+  USAGE_RETENTION?: string;
 }

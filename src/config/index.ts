@@ -54,6 +54,8 @@ export interface Config {
   leaseTtlMs: number;
   /** Stored Responses: how long each is kept, the most bytes one may hold, the most all of a key's may hold. */
   responses: { ttlMs: number; maxBytes: number; maxKeyBytes: number };
+  /** How long each key's hourly usage records are kept (USAGE_RETENTION). */
+  usageRetentionMs: number;
   /** ADMIN_TOKEN, or null when unset (the admin API then answers 404). Compared only through hashes. */
   adminToken: string | null;
 }
@@ -159,6 +161,11 @@ export function parseConfig(env: EnvVars): Config {
       maxBytes: parseSize("RESPONSES_MAX_BYTES", env.RESPONSES_MAX_BYTES, 8 * 1024 ** 2),
       maxKeyBytes: parseSize("RESPONSES_MAX_KEY_BYTES", env.RESPONSES_MAX_KEY_BYTES, 256 * 1024 ** 2),
     },
+    usageRetentionMs: ((ms) => {
+      // Usage is kept in hourly buckets: less than one would keep nothing.
+      if (ms < 3_600_000) throw new ConfigError("USAGE_RETENTION", "must be at least 1h (usage is kept by the hour)");
+      return ms;
+    })(parseDuration("USAGE_RETENTION", env.USAGE_RETENTION, 90 * DAY_MS, 3650 * DAY_MS)),
   };
 }
 
