@@ -151,6 +151,8 @@ describe("the admin API", () => {
     ["POST", "/admin/keys", { name: "intruder" }],
     ["GET", "/admin/keys"],
     ["GET", "/admin/gate"],
+    ["GET", "/admin/usage"],
+    ["GET", "/admin/models"],
     ["DELETE", "/admin/keys/KEY_ID"],
     ["POST", "/api/pull", { model: "llama3.2" }],
     ["POST", "/api/push", { model: "llama3.2" }],
@@ -219,6 +221,23 @@ describe("the admin API", () => {
     }
     expect(await emulator.requests()).toEqual([]);
     expect((await gateway("/v1/models", { headers: bearer(victim.key) })).status).toBe(200);
+  });
+
+  it("the console page (GET /admin) is served to anyone, holds no secret, and does not exist without ADMIN_TOKEN", async () => {
+    const victim = await createKey({ name: "victim" });
+    const page = await exports.default.fetch(new Request("https://gateway.test/admin"));
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+    const html = await page.text();
+    for (const secret of [ADMIN_TOKEN, victim.key, victim.id]) expect(html).not.toContain(secret);
+    for (const unset of ["", "   "]) {
+      const absent = await gatewayWith({ ADMIN_TOKEN: unset }, "/admin", { headers: { authorization: ADMIN_AUTH } });
+      expect(absent.status).toBe(404);
+      expect(((await absent.json()) as any).error.type).toBe("invalid_request_error");
+    }
+    expect(await emulator.requests()).toEqual([]);
   });
 
   it("the admin token is not an API key", async () => {
