@@ -374,11 +374,26 @@ describe("CORS", () => {
       send("/v1/models", { headers: withOrigin({ authorization: `Bearer ${key}`, cookie: "a=b" }) }),
       send("/v1/models", { headers: withOrigin({ authorization: "Bearer wrong" }) }),
       send("/api/tags", { headers: withOrigin({ authorization: `Bearer ${key}` }) }),
-      send("/admin/keys", { headers: withOrigin({ authorization: ADMIN_AUTH }) }),
       send("/nowhere", { headers: withOrigin({}) }),
       send("/health", { headers: withOrigin({}) }),
     ]);
   }
+
+  // The admin API and the console serve the console's own page, on this origin; CORS_ORIGINS is for the keys' clients.
+  it("never opens the admin API or the console to another origin, whatever CORS_ORIGINS says", async () => {
+    const admin = { authorization: ADMIN_AUTH, origin: ORIGIN };
+    for (const vars of [{}, { CORS_ORIGINS: ORIGIN }]) {
+      for (const path of ["/admin", "/admin/keys", "/admin/usage", "/admin/gate"]) {
+        const res = await gatewayWith(vars, path, { headers: admin });
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get("access-control-allow-origin"), path).toBeNull();
+        await res.arrayBuffer();
+        const preflight = await gatewayWith(vars, path, { method: "OPTIONS", headers: { origin: ORIGIN, "access-control-request-method": "POST" } });
+        expect(preflight.headers.get("access-control-allow-origin"), path).toBeNull();
+        expect(preflight.headers.get("access-control-allow-methods"), path).toBeNull();
+      }
+    }
+  });
 
   it("never allows credentials, and with CORS_ORIGINS=* never echoes the caller's origin", async () => {
     for (const origin of [ORIGIN, "null", "https://evil.example"]) {
