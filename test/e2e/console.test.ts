@@ -4,7 +4,7 @@
  * for another origin is refused and fails the test. CONSOLE_SCREENSHOTS=1 writes the main states to docs/console/.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -14,17 +14,22 @@ const ORIGIN = new URL(GATEWAY_URL).origin;
 const SHOTS = fileURLToPath(new URL("../../docs/console/", import.meta.url));
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
-/** Debian's chromium (or CHROMIUM_PATH): never a downloaded browser build. */
+/** Debian's chromium (or CHROMIUM_PATH): never a downloaded browser build. Missing, the tests fail saying so. */
 function chromiumPath(): string {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  try {
-    return execFileSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], { encoding: "utf8" }).trim();
-  } catch {
-    throw new Error(
-      "The console's browser tests need Chromium and found none. Install Debian's package: `sudo apt-get install -y chromium` " +
-        "(.ci/run installs it when missing), or set CHROMIUM_PATH to a Chromium binary. The tests never download a browser.",
-    );
+  let found = process.env.CHROMIUM_PATH ?? "";
+  if (!found) {
+    try {
+      found = execFileSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], { encoding: "utf8" }).trim();
+    } catch {
+      // not installed: said below
+    }
   }
+  if (found && existsSync(found)) return found;
+  throw new Error(
+    `The console's browser tests need Chromium and found none${process.env.CHROMIUM_PATH ? ` at CHROMIUM_PATH=${process.env.CHROMIUM_PATH}` : ""}. ` +
+      "Install Debian's package: `sudo apt-get install -y chromium` (.ci/run installs it when missing), or set CHROMIUM_PATH " +
+      "to a Chromium binary. The tests never download a browser.",
+  );
 }
 
 let browser: Browser;
