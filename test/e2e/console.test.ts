@@ -138,6 +138,17 @@ describe("the operator console", () => {
     await shot(page, "wrong-token");
   });
 
+  it("a token that stops working (rotated) signs the tab out and says why", async () => {
+    const page = await open();
+    await page.evaluate(() => sessionStorage.setItem("ollama-edge.admin-token", "a-token-since-rotated-0123456789abcdef"));
+    await page.reload();
+    await expect
+      .poll(() => page.locator("#signin-error").textContent())
+      .toBe("The gateway refused the admin token: it is not valid, or it was changed. Sign in again.");
+    expect(await page.locator("#dash").isHidden()).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
   it("signs in; the numbers shown are the API's; the token stays in the tab's session storage only", async () => {
     const page = await open();
     await signIn(page);
