@@ -14,10 +14,11 @@ import { requestIdFor } from "./http/request-id.ts";
 import { withHeaders } from "./http/respond.ts";
 import type { AppContext } from "./pipeline/context.ts";
 import { type Handler, methodNotAllowed, type RoutedRequest, withAdmin, withKey } from "./pipeline/stages.ts";
-import { createKey, gateStatus, listKeys, revokeKey } from "./routes/admin.ts";
+import { createKey, gateStatus, listBackendModels, listKeys, revokeKey } from "./routes/admin.ts";
 import { ANTHROPIC_KEY, countTokens, messages } from "./routes/anthropic.ts";
 import { chatCompletions } from "./routes/chat.ts";
 import { completions } from "./routes/completions.ts";
+import { adminConsole } from "./routes/console.ts";
 import { embeddings } from "./routes/embeddings.ts";
 import { health } from "./routes/health.ts";
 import { llamaAdminRoute, llamaKeyRoute } from "./routes/llamacpp.ts";
@@ -25,6 +26,7 @@ import { listModels, retrieveModel } from "./routes/models.ts";
 import { adminBody, listFiltered, nativeBlob, readOnly, withModel } from "./routes/native.ts";
 import { responses } from "./routes/responses.ts";
 import { deleteResponse, listInputItems, retrieveResponse } from "./routes/stored-responses.ts";
+import { usageReport } from "./routes/usage.ts";
 
 /**
  * Every route, in one table of nested routers: the OpenAI-shaped public API (/v1, /admin, /health and llama-server's
@@ -86,7 +88,12 @@ const openai = Router<RoutedRequest, [AppContext]>()
   .post("/admin/keys", withAdmin(createKey))
   .get("/admin/keys", withAdmin(listKeys))
   .delete("/admin/keys/:id", withAdmin(revokeKey))
-  .get("/admin/gate", withAdmin(gateStatus));
+  .get("/admin/gate", withAdmin(gateStatus))
+  .get("/admin/models", withAdmin(listBackendModels))
+  .get("/admin/usage", withAdmin(usageReport))
+  // The console page is served without the token (a browser cannot send it on navigation, and the page holds no
+  // secret); it exists only where the admin API does. Its data calls go through withAdmin.
+  .get("/admin", adminConsole);
 const LLAMA_ROUTES: [path: string, method: "GET" | "POST", access: "key" | "admin"][] = [
   ["/props", "GET", "key"],
   ["/tokenize", "POST", "key"],

@@ -35,4 +35,5 @@ export interface EnvVars {
   OLLAMA_CONTEXT_LENGTH?: string;
   RESPONSES_MAX_BYTES?: string;
   RESPONSES_MAX_KEY_BYTES?: string;
+  USAGE_RETENTION?: string;
 }

@@ -56,6 +56,8 @@ export interface Config {
   responses: { ttlMs: number; maxBytes: number; maxKeyBytes: number };
   /** OLLAMA_CONTEXT_LENGTH: the `num_ctx` an Ollama server uses when a request sets none (its own setting's name). */
   ollamaContextLength: number;
+  /** How long each key's hourly usage records are kept (USAGE_RETENTION). */
+  usageRetentionMs: number;
   /** ADMIN_TOKEN, or null when unset (the admin API then answers 404). Compared only through hashes. */
   adminToken: string | null;
 }
@@ -164,6 +166,11 @@ export function parseConfig(env: EnvVars): Config {
       maxBytes: parseSize("RESPONSES_MAX_BYTES", env.RESPONSES_MAX_BYTES, 8 * 1024 ** 2),
       maxKeyBytes: parseSize("RESPONSES_MAX_KEY_BYTES", env.RESPONSES_MAX_KEY_BYTES, 256 * 1024 ** 2),
     },
+    usageRetentionMs: ((ms) => {
+      // Usage is kept in hourly buckets: less than one would keep nothing.
+      if (ms < 3_600_000) throw new ConfigError("USAGE_RETENTION", "must be at least 1h (usage is kept by the hour)");
+      return ms;
+    })(parseDuration("USAGE_RETENTION", env.USAGE_RETENTION, 90 * DAY_MS, 3650 * DAY_MS)),
   };
 }
 

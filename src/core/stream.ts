@@ -35,6 +35,8 @@ export interface UpstreamFailure {
 export interface UpstreamTranslator {
   /** True once [DONE] or an error event was produced: the upstream body is no longer needed. */
   readonly finished: boolean;
+  /** True once it produced an error event: the answer failed (for the key's usage records). */
+  readonly failed: boolean;
   /** One upstream read → the SSE text to send now ("" while a line is still incomplete). */
   push(chunk: Uint8Array): string;
   /** The upstream body ended: cleanly (`failure` null), or cut short by `failure`. The last SSE text. */
@@ -49,7 +51,10 @@ export class NdjsonSseTranslator<T> implements UpstreamTranslator {
   readonly #decoder: NdjsonDecoder<T>;
   readonly #encoder: SseLineEncoder<T>;
   #out = "";
+  #failed = false;
   readonly #collect = (value: T): void => {
+    // The native form's error line (`{"error":"…"}`): the encoder turns it into its error event.
+    if (typeof (value as { error?: unknown } | null)?.error === "string") this.#failed = true;
     this.#out += this.#encoder.line(value);
   };
 
@@ -71,12 +76,16 @@ export class NdjsonSseTranslator<T> implements UpstreamTranslator {
     return this.#encoder.finished;
   }
 
+  get failed(): boolean {
+    return this.#failed;
+  }
+
   push(chunk: Uint8Array): string {
     try {
       this.#decoder.push(chunk, this.#collect);
     } catch (error) {
       if (!(error instanceof MalformedLineError)) throw error;
-      this.#out += this.#encoder.error(error.message);
+      this.#fail(error.message);
     }
     return this.#take();
   }
@@ -86,11 +95,16 @@ export class NdjsonSseTranslator<T> implements UpstreamTranslator {
       this.#decoder.flush(this.#collect);
     } catch (error) {
       if (!(error instanceof MalformedLineError)) throw error;
-      this.#out += this.#encoder.error(error.message);
+      this.#fail(error.message);
     }
-    if (failure) this.#out += this.#encoder.error(failure.message, failure.code ?? undefined);
+    if (failure) this.#fail(failure.message, failure.code ?? undefined);
     else if (!this.#encoder.finished) this.#out += this.#encoder.end();
     return this.#take();
+  }
+
+  #fail(message: string, code?: string): void {
+    this.#failed = true;
+    this.#out += this.#encoder.error(message, code);
   }
 
   #take(): string {

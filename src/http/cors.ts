@@ -18,7 +18,17 @@ function allowedOrigin(config: Config, origin: string | null): string | null {
   return null;
 }
 
+/**
+ * The admin API and console are for the console's own page, on this origin: no other origin is ever allowed to
+ * call them from a browser, whatever CORS_ORIGINS says (it is for the API keys' clients).
+ */
+function isAdminPath(request: Request): boolean {
+  const { pathname } = new URL(request.url);
+  return pathname === "/admin" || pathname.startsWith("/admin/");
+}
+
 export function corsHeaders(config: Config, request: Request): Record<string, string> {
+  if (isAdminPath(request)) return {};
   const origin = allowedOrigin(config, request.headers.get("origin"));
   if (!origin) return {};
   const headers: Record<string, string> = { "access-control-allow-origin": origin, "access-control-expose-headers": EXPOSED };

@@ -4,6 +4,8 @@ import type { Env } from "../env.ts";
 import type { GateResult } from "../limits/backend-gate.ts";
 import { emptyState, type KeyState, moveLease, renewLease, rollback, settle, snapshot, tidy, tryAdmit } from "./key-state.ts";
 import type { AdmitInput, AdmitResult, GatePolicy, KeyRecord, KeyView, LookupResult, SettleUsage } from "./types.ts";
+import { firstKeptHour, hourOf, type UsageCounts, type UsageRange, type UsageTuple } from "./usage.ts";
+import { UsageTable } from "./usage-table.ts";
 
 const utf8 = new TextEncoder();
 
@@ -27,11 +29,13 @@ export class KeyObject extends DurableObject<Env> {
   #state: KeyState;
   /** LEASE_TTL as the latest caller configured it, for counting live leases between admissions. */
   #leaseTtlMs = DEFAULT_LEASE_TTL_MS;
+  readonly #usage: UsageTable;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#record = ctx.storage.kv.get<KeyRecord>("record");
     this.#state = ctx.storage.kv.get<KeyState>("state") ?? emptyState();
+    this.#usage = new UsageTable(ctx.storage.sql);
   }
 
   create(record: KeyRecord): void {
@@ -76,17 +80,23 @@ export class KeyObject extends DurableObject<Env> {
     this.#leaseTtlMs = policy.leaseTtlMs;
     const now = Date.now();
     const lease = crypto.randomUUID();
+    // Model names come from the backends' lists and the operator's aliases; the cap only bounds a usage row.
+    const model = (input.model ?? "").slice(0, 200);
     const decided = tryAdmit(record, tidy(this.#state, now, policy.leaseTtlMs), now, {
       lease,
       estimatedTokens: input.estimatedTokens,
       promptEstimate: input.promptEstimate,
       gate: policy.gate?.name ?? null,
+      model,
     });
     this.#state = decided.state;
     const result = decided.result;
+    const hour = hourOf(now);
     if (result.ok) {
       record.usage.requests++;
       record.last_used_at = new Date(now).toISOString();
+      this.#usage.prune(hour, firstKeptHour(now, policy.usageRetentionMs));
+      this.#recordUsage(hour, model, { requests: 1 });
     }
     this.#save();
     if (!result.ok || !policy.gate) return result;
@@ -109,6 +119,8 @@ export class KeyObject extends DurableObject<Env> {
       return { ok: false, reason: "unknown" };
     }
     if (granted.ok) return result;
+    // Admitted, then turned away by the backend's queue: counted, as an error.
+    this.#recordUsage(hour, model, { errors: 1 });
     this.#state = rollback(this.#state, lease);
     this.#save();
     return {
@@ -121,16 +133,21 @@ export class KeyObject extends DurableObject<Env> {
     };
   }
 
-  /** The request is over: charge what it really used, free its slot here and at the backend gate. */
-  async settle(lease: string, usage: SettleUsage | null): Promise<void> {
+  /**
+   * The request is over: charge what it really used, free its slot here and at the backend gate, and add its tokens
+   * (and `failed`: it ended in an error) to the hour it was admitted in.
+   */
+  async settle(lease: string, usage: SettleUsage | null, failed = false): Promise<void> {
     const record = this.#record;
     if (!record) return;
+    const open = this.#state.leases[lease];
     const settled = settle(this.#state, lease, usage);
     this.#state = settled.state;
     if (settled.charged) {
       record.usage.prompt_tokens += settled.charged.prompt_tokens;
       record.usage.completion_tokens += settled.charged.completion_tokens;
     }
+    if (open) this.#recordUsage(hourOf(open.at), open.model ?? "", { ...settled.charged, errors: failed ? 1 : 0 });
     this.#save();
     if (settled.gate) await backendGate(this.env, settled.gate).release(lease);
   }
@@ -167,6 +184,18 @@ export class KeyObject extends DurableObject<Env> {
     this.#state = renewLease(this.#state, lease, Date.now());
     this.#save();
     if (open.gate) await backendGate(this.env, open.gate).renew(lease);
+  }
+
+  /** This key's usage over `range` (already held to the retention by the caller); null once the key is revoked. */
+  usage(range: UsageRange): { id: string; buckets: UsageTuple[] } | null {
+    if (!this.#record) return null;
+    return { id: this.#record.id, buckets: this.#usage.buckets(range) };
+  }
+
+  /** Add to one hour's usage of one model; a bucket that would not change is not written. */
+  #recordUsage(hour: number, model: string, counts: Partial<UsageCounts>): void {
+    const row = { requests: 0, prompt_tokens: 0, completion_tokens: 0, errors: 0, ...counts };
+    if (row.requests || row.prompt_tokens || row.completion_tokens || row.errors) this.#usage.add(hour, model, row);
   }
 
   /** Requests in flight for this key (tests, diagnostics). */

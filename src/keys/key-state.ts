@@ -12,6 +12,8 @@ export interface Lease {
   reserved: number;
   promptEstimate: number;
   gate: string | null;
+  /** The model its usage is recorded under ("" for none; absent in leases opened before usage records). */
+  model?: string;
 }
 
 /**
@@ -63,7 +65,7 @@ export function tryAdmit(
   record: KeyRecord,
   state: KeyState,
   now: number,
-  input: { lease: string; estimatedTokens: number; promptEstimate: number; gate: string | null },
+  input: { lease: string; estimatedTokens: number; promptEstimate: number; gate: string | null; model?: string },
 ): { state: KeyState; result: AdmitResult } {
   if (record.expires_at !== null && Date.parse(record.expires_at) <= now) return { state, result: { ok: false, reason: "expired" } };
   const limited = (limit: "requests" | "tokens" | "concurrency", retryAfterMs: number, message: string) => ({
@@ -88,7 +90,17 @@ export function tryAdmit(
   const next: KeyState = {
     requests: addToBucket(state.requests, now, 1),
     tokens: state.tokens,
-    leases: { ...state.leases, [input.lease]: { at: now, seen: now, reserved: reserve, promptEstimate: input.promptEstimate, gate: input.gate } },
+    leases: {
+      ...state.leases,
+      [input.lease]: {
+        at: now,
+        seen: now,
+        reserved: reserve,
+        promptEstimate: input.promptEstimate,
+        gate: input.gate,
+        ...(input.model === undefined ? {} : { model: input.model }),
+      },
+    },
   };
   return { state: next, result: { ok: true, lease: input.lease, keyId: record.id, models: record.models, limits: snapshot(record, next, now) } };
 }

@@ -24,6 +24,8 @@ export type KeyView = Omit<KeyRecord, "hash"> & { in_flight: number };
 /** The caller's settings that govern admission (the Worker's configuration is the source of truth). */
 export interface AdmissionPolicy {
   leaseTtlMs: number;
+  /** How long hourly usage records are kept (USAGE_RETENTION); older ones are pruned as requests come. */
+  usageRetentionMs: number;
   /** The chosen backend's gate, or null when its limit is 0 (no gate). */
   gate: GatePolicy | null;
 }
@@ -44,6 +46,8 @@ export interface AdmitInput {
   estimatedTokens: number;
   /** The prompt part of that estimate, charged if a stream ends without real counts. */
   promptEstimate: number;
+  /** The installed model the request is for (its usage is recorded per model); absent or null: none named. */
+  model?: string | null;
   policy: AdmissionPolicy;
 }
 

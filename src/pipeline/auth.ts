@@ -10,6 +10,7 @@ import { keyObject } from "../keys/key-object.ts";
 import type { AdmissionPolicy, AdmitResult, GatePolicy, LimitSnapshot } from "../keys/types.ts";
 import { formatReset } from "../limits/window.ts";
 import type { AppContext } from "./context.ts";
+import { Outcome, streamEndedInError } from "./outcome.ts";
 
 /**
  * Two steps of the pipeline (authenticate → read → validate → scope → admit → route → call → relay → settle).
@@ -22,7 +23,10 @@ export interface Admission {
   readonly headers: Record<string, string>;
   /** Whether this key may use the installed model `name` (its allow-list). */
   allowsModel(name: string): boolean;
-  /** Report the real token counts (null if none were used) and free the slot. Only the first call counts. */
+  /**
+   * Report the real token counts (null if none were used) and free the slot. Only the first call counts. The key's
+   * usage records learn whether the request failed from the caller's `outcome` (see pipeline/outcome.ts).
+   */
   settle(usage: Usage | null): void;
   /** Failover: take a slot at another backend's gate instead (429 if its queue turns the request away). */
   moveTo(backend: BackendConfig): Promise<void>;
@@ -53,6 +57,8 @@ export interface Caller {
   readonly headers: Record<string, string>;
   /** Whether this key may use the installed model `name`. */
   allowsModel(name: string): boolean;
+  /** How the request ends (an error or not), decided by its first stage, for the usage records. */
+  readonly outcome: Outcome;
 }
 
 /**
@@ -99,6 +105,7 @@ export async function authenticate(request: Request, app: AppContext, source: Ke
     tpm: found.tpm,
     headers: rateLimitHeaders(found.limits),
     allowsModel: (name) => modelAllowed(found.models, name, aliases),
+    outcome: new Outcome(),
   };
 }
 
@@ -109,6 +116,7 @@ export async function admit(request: Request, app: AppContext, caller: Caller, w
     hash,
     estimatedTokens: want.estimatedTokens,
     promptEstimate: want.promptTokens ?? want.estimatedTokens,
+    model: want.model,
     policy: admissionPolicy(app.config, want.backend),
   });
   if (!result.ok) throw refusal(result);
@@ -129,7 +137,9 @@ export async function admit(request: Request, app: AppContext, caller: Caller, w
       settled = true;
       clearInterval(renewal);
       const counts = usage ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens } : null;
-      app.waitUntil(key.settle(result.lease, counts));
+      // Read now: it is true only while a stream that ended with an error event reports its end.
+      const streamFailed = streamEndedInError();
+      caller.outcome.whenDecided((failed) => app.waitUntil(key.settle(result.lease, counts, failed || streamFailed)));
     },
     async moveTo(backend) {
       const granted = await key.moveGate(result.lease, gatePolicy(app.config, backend));
@@ -148,7 +158,11 @@ export function gatePolicy(config: Config, backend: BackendConfig): GatePolicy |
 }
 
 function admissionPolicy(config: Config, backend: BackendConfig | null | undefined): AdmissionPolicy {
-  return { leaseTtlMs: config.leaseTtlMs, gate: backend === null ? null : gatePolicy(config, backend ?? config.backends[0]!) };
+  return {
+    leaseTtlMs: config.leaseTtlMs,
+    usageRetentionMs: config.usageRetentionMs,
+    gate: backend === null ? null : gatePolicy(config, backend ?? config.backends[0]!),
+  };
 }
 
 function refusal(result: Exclude<AdmitResult, { ok: true }>): ApiError {

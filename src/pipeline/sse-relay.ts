@@ -2,6 +2,7 @@ import { clientGone, type UpstreamCall } from "../backends/ollama/client.ts";
 import { ApiError, backendBroke, backendStalled, toApiError } from "../core/errors.ts";
 import { IdleTimer } from "../core/idle-timer.ts";
 import type { TransformHooks, UpstreamTranslator } from "../core/stream.ts";
+import { reportStreamEnd } from "./outcome.ts";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -30,7 +31,8 @@ export interface RelayOptions {
   /**
    * Called once when the stream is over, however it ended. `reached`: the backend took the request — its answer
    * started, or the client left while it was still awaited (a backend evaluating a long prompt sends nothing
-   * before its first token) — as opposed to a call that failed before any answer (nothing to charge).
+   * before its first token) — as opposed to a call that failed before any answer (nothing to charge). While it
+   * runs, `streamEndedInError()` (pipeline/outcome.ts) tells whether the stream ended with an error event.
    */
   onEnd?: (reached: boolean) => void;
 }
@@ -65,12 +67,13 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     call.abort(backendStalled(options.idleTimeoutMs));
     return false;
   });
-  const finish = (byClient: boolean) => {
+  const finish = (byClient: boolean, failed = source?.failed === true) => {
     if (ended) return;
     ended = true;
     heartbeat.stop();
     idle.stop();
-    options.onEnd?.(upstream === "answered" || (byClient && upstream === "waiting"));
+    const reached = upstream === "answered" || (byClient && upstream === "waiting");
+    reportStreamEnd(failed && !byClient, () => options.onEnd?.(reached));
   };
   const onActivity = () => idle.touch();
 
@@ -98,7 +101,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
           controller.enqueue(value);
         } catch (error) {
           if (ended) return;
-          finish(false);
+          finish(false, true);
           // A transform that failed cancelled the upstream body through its pipe; a translator that threw did not.
           source?.cancel();
           controller.enqueue(utf8.encode(options.errorEvent(failureOf(call, error))));
@@ -120,6 +123,8 @@ interface ChunkSource {
   /** The next bytes for the client, or null once the answer is over. Rejects when the relay must end with an error event. */
   next(): Promise<Uint8Array | null>;
   cancel(): void;
+  /** The answer ended with an error event it produced (the backend failed midway). */
+  readonly failed: boolean;
 }
 
 /** Why the upstream call failed: the reason we aborted it with (a stall, a timeout), else a broken connection. */
@@ -172,6 +177,9 @@ function translateUpstream(body: ReadableStream<Uint8Array>, call: UpstreamCall,
       over = cancelled = true;
       reader.cancel().catch(() => {});
     },
+    get failed() {
+      return translator.failed;
+    },
   };
 }
 
@@ -200,6 +208,9 @@ function pipeUpstream(
     },
     cancel() {
       reader.cancel().catch(() => {});
+    },
+    get failed() {
+      return failure !== null;
     },
   };
 }

@@ -73,6 +73,28 @@ export async function gateStatus(_request: Request, app: AppContext): Promise<Re
 }
 
 /**
+ * GET /admin/models: what each backend serves (its list as routing sees it: the last one it gave, while it does not
+ * answer), for the console. A backend never listed has no models here.
+ */
+export async function listBackendModels(_request: Request, app: AppContext): Promise<Response> {
+  const listings = await app.catalog.listings().catch(() => []);
+  const data = app.config.backends.map((backend) => {
+    const models = listings.find((listing) => listing.backend === backend)?.models;
+    return {
+      backend: backend.name,
+      kind: backend.kind,
+      models: (models ?? []).map((model) => ({
+        name: model.model ?? model.name,
+        size: model.size ?? null,
+        parameter_size: (model.details?.parameter_size as string | undefined) ?? null,
+        quantization: (model.details?.quantization_level as string | undefined) ?? null,
+      })),
+    };
+  });
+  return json({ data }, 200, { "cache-control": "no-store" });
+}
+
+/**
  * DELETE /admin/keys/{id}: revoked at once; the next request with the key gets 401. The key's object is emptied
  * before the registry forgets the key: should that fail, the key stays listed (and revocable) instead of living on
  * unseen.

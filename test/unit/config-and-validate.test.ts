@@ -37,6 +37,13 @@ describe("parseDuration / parseSize", () => {
     }
   });
 
+  it("USAGE_RETENTION: 90 days by default, at least an hour, up to 3650 days", () => {
+    expect(parseConfig({}).usageRetentionMs).toBe(90 * 86_400_000);
+    expect(parseConfig({ USAGE_RETENTION: "1h" }).usageRetentionMs).toBe(3_600_000);
+    expect(() => parseConfig({ USAGE_RETENTION: "59m" })).toThrow("Invalid configuration USAGE_RETENTION: must be at least 1h (usage is kept by the hour)");
+    expect(() => parseConfig({ USAGE_RETENTION: "3651d" })).toThrow('Invalid configuration USAGE_RETENTION: "3651d" is longer than 3650 days');
+  });
+
   it("reads days; RESPONSES_TTL is not a timer and may be long (30d by default, up to 3650 days)", () => {
     expect(parseDuration("X", "2d", 1)).toBe(2 * 86_400_000);
     expect(parseConfig({}).responses).toStrictEqual({ ttlMs: 30 * 86_400_000, maxBytes: 8 * 1024 ** 2, maxKeyBytes: 256 * 1024 ** 2 });
@@ -115,6 +122,7 @@ describe("parseConfig", () => {
       leaseTtlMs: 90_000,
       ollamaContextLength: 4096,
       responses: { ttlMs: 30 * 86_400_000, maxBytes: 8 * 1024 ** 2, maxKeyBytes: 256 * 1024 ** 2 },
+      usageRetentionMs: 90 * 86_400_000,
     });
   });
 
@@ -151,6 +159,7 @@ describe("parseConfig", () => {
       OLLAMA_CONTEXT_LENGTH: "32768",
       RESPONSES_MAX_BYTES: "1MiB",
       RESPONSES_MAX_KEY_BYTES: "64MiB",
+      USAGE_RETENTION: "30d",
       UPSTREAM_RETRIES: "0",
       UPSTREAM_RETRY_BACKOFF: "100ms",
       BACKEND_COOLDOWN: "5s",
@@ -199,6 +208,7 @@ describe("parseConfig", () => {
       leaseTtlMs: 3_600_000,
       ollamaContextLength: 32768,
       responses: { ttlMs: 7 * 86_400_000, maxBytes: 1024 ** 2, maxKeyBytes: 64 * 1024 ** 2 },
+      usageRetentionMs: 30 * 86_400_000,
     });
   });
 

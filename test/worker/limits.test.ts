@@ -266,7 +266,11 @@ describe("the backend gate and revocation", () => {
 
 describe("slots of a Worker that died", () => {
   const gated = (extra: Record<string, string>) => ({ BACKEND_MAX_CONCURRENCY: "1", QUEUE_MAX_WAIT: "5s", ...extra });
-  const policy = { leaseTtlMs: 1500, gate: { name: "ollama", maxConcurrency: 1, maxWaitMs: 5000, maxQueue: 64, leaseTtlMs: 1500 } };
+  const policy = {
+    leaseTtlMs: 1500,
+    usageRetentionMs: 86_400_000,
+    gate: { name: "ollama", maxConcurrency: 1, maxWaitMs: 5000, maxQueue: 64, leaseTtlMs: 1500 },
+  };
 
   it("are reclaimed after LEASE_TTL, and a waiter then gets the slot without retrying", async () => {
     const created = await createKey({ name: "orphan", max_concurrency: 10 });

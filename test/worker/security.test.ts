@@ -151,6 +151,8 @@ describe("the admin API", () => {
     ["POST", "/admin/keys", { name: "intruder" }],
     ["GET", "/admin/keys"],
     ["GET", "/admin/gate"],
+    ["GET", "/admin/usage"],
+    ["GET", "/admin/models"],
     ["DELETE", "/admin/keys/KEY_ID"],
     ["POST", "/api/pull", { model: "llama3.2" }],
     ["POST", "/api/push", { model: "llama3.2" }],
@@ -219,6 +221,23 @@ describe("the admin API", () => {
     }
     expect(await emulator.requests()).toEqual([]);
     expect((await gateway("/v1/models", { headers: bearer(victim.key) })).status).toBe(200);
+  });
+
+  it("the console page (GET /admin) is served to anyone, holds no secret, and does not exist without ADMIN_TOKEN", async () => {
+    const victim = await createKey({ name: "victim" });
+    const page = await exports.default.fetch(new Request("https://gateway.test/admin"));
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+    const html = await page.text();
+    for (const secret of [ADMIN_TOKEN, victim.key, victim.id]) expect(html).not.toContain(secret);
+    for (const unset of ["", "   "]) {
+      const absent = await gatewayWith({ ADMIN_TOKEN: unset }, "/admin", { headers: { authorization: ADMIN_AUTH } });
+      expect(absent.status).toBe(404);
+      expect(((await absent.json()) as any).error.type).toBe("invalid_request_error");
+    }
+    expect(await emulator.requests()).toEqual([]);
   });
 
   it("the admin token is not an API key", async () => {
@@ -355,11 +374,26 @@ describe("CORS", () => {
       send("/v1/models", { headers: withOrigin({ authorization: `Bearer ${key}`, cookie: "a=b" }) }),
       send("/v1/models", { headers: withOrigin({ authorization: "Bearer wrong" }) }),
       send("/api/tags", { headers: withOrigin({ authorization: `Bearer ${key}` }) }),
-      send("/admin/keys", { headers: withOrigin({ authorization: ADMIN_AUTH }) }),
       send("/nowhere", { headers: withOrigin({}) }),
       send("/health", { headers: withOrigin({}) }),
     ]);
   }
+
+  // The admin API and the console serve the console's own page, on this origin; CORS_ORIGINS is for the keys' clients.
+  it("never opens the admin API or the console to another origin, whatever CORS_ORIGINS says", async () => {
+    const admin = { authorization: ADMIN_AUTH, origin: ORIGIN };
+    for (const vars of [{}, { CORS_ORIGINS: ORIGIN }]) {
+      for (const path of ["/admin", "/admin/keys", "/admin/usage", "/admin/gate"]) {
+        const res = await gatewayWith(vars, path, { headers: admin });
+        expect(res.status, path).toBe(200);
+        expect(res.headers.get("access-control-allow-origin"), path).toBeNull();
+        await res.arrayBuffer();
+        const preflight = await gatewayWith(vars, path, { method: "OPTIONS", headers: { origin: ORIGIN, "access-control-request-method": "POST" } });
+        expect(preflight.headers.get("access-control-allow-origin"), path).toBeNull();
+        expect(preflight.headers.get("access-control-allow-methods"), path).toBeNull();
+      }
+    }
+  });
 
   it("never allows credentials, and with CORS_ORIGINS=* never echoes the caller's origin", async () => {
     for (const origin of [ORIGIN, "null", "https://evil.example"]) {
