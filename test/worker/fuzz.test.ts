@@ -45,6 +45,7 @@ import {
   hostileString,
   imageUrl,
   keyChecksum,
+  longConversation,
   MODELS,
   madeUpKey,
   maxTokens,
@@ -53,7 +54,10 @@ import {
   optionsObject,
   PNG_BASE64,
   schemaObject,
+  THINKERS,
+  TOOL_MODELS,
   toolArguments,
+  toolName,
 } from "./fuzz/values.ts";
 import { ADMIN_AUTH, createKey, EMULATOR_URL, emulator, gatewayWith, IMAGE_SERVER_URL, testKey } from "./helpers.ts";
 
@@ -467,10 +471,7 @@ const toolCall = fc.record(
     id: fc.oneof(fc.constantFrom("call_1", "call_2"), hostileString),
     type: fc.constant("function"),
     function: fc.record({
-      name: fc.oneof(
-        fc.constantFrom("get_weather", "lookup"),
-        hostileString.filter((n) => n !== ""),
-      ),
+      name: toolName,
       arguments: toolArguments,
     }),
   },
@@ -501,25 +502,13 @@ const message = fc.oneof(
   ),
   fc.record({ role: fc.constant("function"), content: fc.option(hostileString), name: hostileString }),
 );
-const messages = fc.oneof(
-  { weight: 10, arbitrary: fc.array(message, { minLength: 1, maxLength: 4 }) },
-  // Hundreds to thousands of messages: a long conversation.
-  {
-    weight: 1,
-    arbitrary: fc
-      .integer({ min: 100, max: 3000 })
-      .map((n) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `message ${i}` }))),
-  },
-);
+const messages = fc.oneof({ weight: 10, arbitrary: fc.array(message, { minLength: 1, maxLength: 4 }) }, { weight: 1, arbitrary: longConversation });
 
 const tool = fc.record({
   type: fc.constant("function"),
   function: fc.record(
     {
-      name: fc.oneof(
-        fc.constantFrom("get_weather", "lookup"),
-        hostileString.filter((n) => n !== ""),
-      ),
+      name: toolName,
       description: hostileString,
       parameters: schemaObject,
       strict: fc.boolean(),
@@ -574,9 +563,6 @@ const chatBody = mutated(
     )
     .map(coherent),
 );
-
-const THINKERS = new Set(["thinker", "qwen3", "qwen3:8b"]);
-const TOOL_MODELS = new Set(["llama3.2", "llama3.2:latest", "LLAMA3.2", "gpt-4o-mini", "thinker", "qwen3", "qwen3:8b", "llama3.3"]);
 
 /**
  * Fields that are each valid but refused together (top_logprobs without logprobs, tool_choice without tools,

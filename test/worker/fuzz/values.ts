@@ -303,6 +303,21 @@ export const toolArguments = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom("{bad", "[1]", "null", "", '"x"', "1e400") },
 );
 
+/** Tool names: the two the emulator's tools are called by, and anything else a client may send. */
+export const toolName = fc.oneof(
+  fc.constantFrom("get_weather", "lookup"),
+  hostileString.filter((n) => n !== ""),
+);
+
+/** Hundreds to thousands of plain `{role, content}` turns, which every chat dialect takes: a long conversation. */
+export const longConversation = fc
+  .integer({ min: 100, max: 3000 })
+  .map((n) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `message ${i}` })));
+
+/** Models of the emulator that can think, and those that can use tools (by the names the tests send). */
+export const THINKERS = new Set(["thinker", "qwen3", "qwen3:8b"]);
+export const TOOL_MODELS = new Set(["llama3.2", "llama3.2:latest", "LLAMA3.2", "gpt-4o-mini", "thinker", "qwen3", "qwen3:8b", "llama3.3"]);
+
 export const EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"];
 /** Absurd caps are rare here: a reservation of the whole tpm only fits an empty minute (hostile.test.ts has them). */
 export const maxTokens = fc.oneof({ weight: 20, arbitrary: fc.nat(64) }, { weight: 1, arbitrary: fc.constantFrom(0, 1e12, 2 ** 53 - 1) });
