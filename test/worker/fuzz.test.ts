@@ -7,9 +7,13 @@
  * The properties, checked on every answer:
  *   - no 5xx (with the emulator healthy, any 5xx is the gateway's doing; the only exceptions are the emulator's
  *     own 500s on the admin management routes, passed through as Ollama would send them);
- *   - every error is OpenAI's envelope on /v1, /admin and unknown paths, and Ollama's {"error": string} on /api;
- *   - the answer, read to its end, arrives within REQUEST_DEADLINE_MS; an SSE stream ends with [DONE] or an error
- *     event, an NDJSON stream with whole JSON lines;
+ *   - every error is in its dialect's envelope (./fuzz/oracles.ts): Anthropic's `{"type":"error","error":{type,
+ *     message}}` on /v1/messages and below (the type its status calls for), Ollama's {"error": string} on /api,
+ *     OpenAI's elsewhere (a 401 with invalid_api_key or invalid_admin_token); a 429 or 529 says when to come back;
+ *   - the answer, read to its end, arrives within REQUEST_DEADLINE_MS; a stream is framed as its dialect frames it
+ *     (chat and completions: `data:` chunks ending with [DONE] or an error; Responses: named events numbered from 0,
+ *     from response.created to exactly one terminal event; Anthropic: its events in its order, ending with
+ *     message_stop or an error event), an NDJSON stream with whole JSON lines;
  *   - x-request-id is always safe, echoed only when the client's was safe; no CORS credentials, ever;
  *   - the client's credentials never reach the emulator, and the key's concurrency slots all come back.
  * And three properties of the order of checks, the key's scope and MODEL_LIMITS, each case against the gateway
@@ -31,6 +35,7 @@ import { afterAll, beforeAll, describe, inject, it } from "vitest";
 import { handle } from "../../src/app.ts";
 import type { Env } from "../../src/env.ts";
 import { isWellFormedKey } from "../../src/keys/key-format.ts";
+import { checkErrorAnswer, checkKeyRefused, checkNdjson, checkStream, dialectOf, nativeError, parseJson } from "./fuzz/oracles.ts";
 import {
   alnum,
   anyJson,
@@ -220,13 +225,10 @@ function fail(request: Request, response: Response, text: string, why: string): 
   throw new Violation(`${why}\n  ${request.method} ${url.pathname.slice(0, 300)}${url.search.slice(0, 200)} → ${response.status} ${text.slice(0, 500)}`);
 }
 
-function isNativePath(pathname: string): boolean {
-  return pathname === "/api" || pathname.startsWith("/api/");
-}
-
 function checkAnswer(request: Request, response: Response, bytes: Uint8Array): void {
   const { pathname } = new URL(request.url);
-  const native = isNativePath(pathname);
+  const dialect = dialectOf(pathname);
+  const native = dialect === "native";
   const text = new TextDecoder().decode(bytes);
   const status = response.status;
   const bad = (why: string) => fail(request, response, text, why);
@@ -251,79 +253,13 @@ function checkAnswer(request: Request, response: Response, bytes: Uint8Array): v
     return;
   }
   if (status >= 400) {
-    if (native) {
-      if (nativeError(text) === null) bad('a native error that is not {"error": string}');
-    } else {
-      if (response.headers.get("content-type") !== "application/json") bad("an error that is not application/json");
-      if (!isOpenAIError(parseJson(text))) bad("an error that is not OpenAI's envelope");
-    }
+    checkErrorAnswer(dialect, status, response.headers, text, bad);
     return;
   }
   const type = response.headers.get("content-type") ?? "";
-  if (type.startsWith("text/event-stream")) checkSse(text, bad);
+  if (type.startsWith("text/event-stream")) checkStream(pathname, text, bad);
   else if (type.includes("ndjson")) checkNdjson(text, bad);
   else if (text !== "" && parseJson(text) === undefined) bad("a success body that is not JSON");
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The message of an exact `{"error": string}` body, else null. */
-function nativeError(text: string): string | null {
-  const body = parseJson(text);
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return null;
-  const keys = Object.keys(body);
-  const error = (body as { error?: unknown }).error;
-  return keys.length === 1 && typeof error === "string" ? error : null;
-}
-
-const nullableString = (value: unknown) => value === null || typeof value === "string";
-
-function isOpenAIError(body: unknown): boolean {
-  if (body === null || typeof body !== "object" || Array.isArray(body) || Object.keys(body).join() !== "error") return false;
-  const error = (body as { error: unknown }).error;
-  if (error === null || typeof error !== "object" || Array.isArray(error)) return false;
-  const fields = error as Record<string, unknown>;
-  return (
-    Object.keys(fields).sort().join() === "code,message,param,type" &&
-    typeof fields.message === "string" &&
-    typeof fields.type === "string" &&
-    nullableString(fields.param) &&
-    nullableString(fields.code)
-  );
-}
-
-/** Whole events, comments or `data:` JSON; the last data event is [DONE] or an error envelope. */
-function checkSse(text: string, bad: (why: string) => never): void {
-  if (!text.endsWith("\n\n")) bad("an SSE stream that does not end with a whole event");
-  const data: string[] = [];
-  for (const event of text.slice(0, -2).split("\n\n")) {
-    if (event.startsWith(":")) continue;
-    if (!event.startsWith("data: ")) bad(`a malformed SSE event ${JSON.stringify(event.slice(0, 100))}`);
-    data.push(event.slice("data: ".length));
-  }
-  const last = data.pop();
-  if (last === undefined) bad("an SSE stream without data");
-  if (last !== "[DONE]" && !isOpenAIError(parseJson(last!))) bad("an SSE stream that ends with neither [DONE] nor an error event");
-  for (const chunk of data) {
-    const parsed = parseJson(chunk);
-    if (parsed === null || typeof parsed !== "object" || "error" in parsed) bad("an SSE chunk that is not a JSON chunk");
-  }
-}
-
-/** Whole JSON lines; an error line can only be the last. */
-function checkNdjson(text: string, bad: (why: string) => never): void {
-  const lines = text.split("\n").filter((line) => line !== "");
-  lines.forEach((line, i) => {
-    const parsed = parseJson(line);
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) bad(`an NDJSON line that is not a JSON object: ${line.slice(0, 100)}`);
-    if ("error" in (parsed as object) && i !== lines.length - 1) bad("an NDJSON error line before the end");
-  });
 }
 
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "origin", "x-api-key", "proxy-authorization"];
@@ -801,6 +737,120 @@ const json = (value: unknown): BodySpec => ({ kind: "json", value });
 const post = (path: string, body: fc.Arbitrary<unknown>, auth = authorization): fc.Arbitrary<Case> =>
   fc.record({ method: fc.constant("POST"), path: fc.constant(path), headers: headersWith(auth), body: body.map(json) });
 
+/** Oracles that accepted anything would make every property pass: each must take the good and refuse the broken. */
+describe("fuzz: the oracles themselves", () => {
+  /** Runs an oracle on a sample: it must pass (`ok`) or say why not. */
+  const expectVerdict = (ok: boolean, oracle: (bad: (why: string) => never) => void) => {
+    let why: string | null = null;
+    try {
+      oracle((reason) => {
+        throw new Violation(reason);
+      });
+    } catch (error) {
+      if (!(error instanceof Violation)) throw error;
+      why = error.message;
+    }
+    if ((why === null) !== ok) throw new Error(ok ? `refused: ${why}` : "accepted");
+  };
+  const sse = (...events: [string, Record<string, unknown>][]) =>
+    events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`).join("");
+  const response = (status: string) => ({ response: { id: "resp_1", status } });
+  const responses = (...names: string[]) =>
+    sse(...names.map((name, i): [string, Record<string, unknown>] => [name, { ...response(name.split(".")[1]!), sequence_number: i }]));
+  const anthropicError = { error: { type: "api_error", message: "x" } };
+  const message = (...middle: [string, Record<string, unknown>][]) =>
+    sse(["message_start", { message: {} }], ...middle, ["message_delta", { delta: {} }], ["message_stop", {}]);
+  const block = (index: number): [string, Record<string, unknown>][] => [
+    ["content_block_start", { index }],
+    ["content_block_delta", { index }],
+    ["content_block_stop", { index }],
+  ];
+  const STREAMS: [what: string, path: string, text: string, ok: boolean][] = [
+    ["chat with [DONE]", "/v1/chat/completions", 'data: {"id":"x"}\n\n: keep-alive\n\ndata: [DONE]\n\n', true],
+    ["chat without [DONE]", "/v1/chat/completions", 'data: {"id":"x"}\n\n', false],
+    [
+      "Responses, created to completed",
+      "/v1/responses",
+      `: keep-alive\n\n${responses("response.created", "response.in_progress", "response.completed")}`,
+      true,
+    ],
+    ["Responses ending failed", "/v1/responses", responses("response.created", "response.failed"), true],
+    ["Responses without a terminal event", "/v1/responses", responses("response.created", "response.in_progress"), false],
+    ["Responses with two terminal events", "/v1/responses", responses("response.created", "response.incomplete", "response.completed"), false],
+    ["Responses with [DONE]", "/v1/responses", `${responses("response.created", "response.completed")}data: [DONE]\n\n`, false],
+    [
+      "Responses skipping a number",
+      "/v1/responses",
+      sse(["response.created", { ...response("x"), sequence_number: 0 }], ["response.completed", { ...response("completed"), sequence_number: 2 }]),
+      false,
+    ],
+    [
+      "Responses with a status unlike its event",
+      "/v1/responses",
+      responses("response.created", "response.completed").replace('"status":"completed"', '"status":"failed"'),
+      false,
+    ],
+    ["Anthropic, two blocks and pings", "/v1/messages", message(...block(0), ["ping", {}], ...block(1)), true],
+    ["Anthropic ending in error", "/v1/messages", sse(["message_start", { message: {} }], ...block(0).slice(0, 2), ["error", anthropicError]), true],
+    ["Anthropic without message_stop", "/v1/messages", message().replace(/event: message_stop\n[^\n]*\n\n$/, ""), false],
+    ["Anthropic with a comment", "/v1/messages", `: keep-alive\n\n${message()}`, false],
+    ["Anthropic with a block numbered wrong", "/v1/messages", message(...block(1)), false],
+    ["Anthropic after message_stop", "/v1/messages", `${message()}${sse(["ping", {}], ["message_stop", {}])}`, false],
+    ["Anthropic with an OpenAI error event", "/v1/messages", sse(["message_start", { message: {} }], ["error", { error: { message: "x" } }]), false],
+  ];
+  it.each(STREAMS)("%s", (_what, path, text, ok) => expectVerdict(ok, (bad) => checkStream(path, text, bad)));
+
+  const jsonType = { "content-type": "application/json" };
+  const ERRORS: [what: string, path: string, status: number, headers: Record<string, string>, body: unknown, ok: boolean][] = [
+    ["Anthropic 404", "/v1/messages", 404, jsonType, { type: "error", error: { type: "not_found_error", message: "x" } }, true],
+    [
+      "Anthropic 529 with retry-after",
+      "/v1/messages",
+      529,
+      { ...jsonType, "retry-after": "5" },
+      { type: "error", error: { type: "overloaded_error", message: "x" } },
+      true,
+    ],
+    [
+      "Anthropic 404 of the wrong type",
+      "/v1/messages/count_tokens",
+      404,
+      jsonType,
+      { type: "error", error: { type: "invalid_request_error", message: "x" } },
+      false,
+    ],
+    [
+      "OpenAI's envelope on Anthropic's route",
+      "/v1/messages",
+      400,
+      jsonType,
+      { error: { message: "x", type: "invalid_request_error", param: null, code: null } },
+      false,
+    ],
+    ["Anthropic's shape on OpenAI's route", "/v1/responses", 400, jsonType, { type: "error", error: { type: "invalid_request_error", message: "x" } }, false],
+    [
+      "a 429 without retry-after",
+      "/v1/responses",
+      429,
+      jsonType,
+      { error: { message: "x", type: "rate_limit_exceeded", param: null, code: "rate_limit_exceeded" } },
+      false,
+    ],
+    [
+      "an OpenAI 401 of another code",
+      "/v1/responses/x",
+      401,
+      jsonType,
+      { error: { message: "x", type: "invalid_request_error", param: null, code: null } },
+      false,
+    ],
+    ["Ollama's shape on /api", "/api/chat", 400, {}, { error: "x" }, true],
+  ];
+  it.each(ERRORS)("%s", (_what, path, status, headers, body, ok) =>
+    expectVerdict(ok, (bad) => checkErrorAnswer(dialectOf(path), status, new Headers(headers), JSON.stringify(body), bad)),
+  );
+});
+
 describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream", () => {
   it("POST /v1/chat/completions", { timeout: timeoutFor("chat") }, async () => {
     await check("chat", fc.asyncProperty(post("/v1/chat/completions", chatBody), runCase));
@@ -1258,10 +1308,7 @@ async function runUnauthenticated(c: UnauthCase): Promise<void> {
   } else if (response.status !== 401 && response.status !== 404) {
     bad("neither 401 nor 404 for a method or path that no key route serves");
   }
-  if (response.status === 401 && request.method !== "HEAD" && !isNativePath(pathname)) {
-    const code = (parseJson(text) as { error?: { code?: unknown } }).error?.code;
-    if (code !== "invalid_api_key") bad(`a 401 with code ${JSON.stringify(code)}`);
-  }
+  if (response.status === 401 && request.method !== "HEAD") checkKeyRefused(dialectOf(pathname), text, bad);
   const reached = await reachedAnything();
   const calls = reached.slice(reachedSoFar);
   reachedSoFar = reached.length; // before failing: the cases fast-check tries next while shrinking start from here
@@ -1792,7 +1839,7 @@ async function runScopeCase(c: ScopeCase): Promise<void> {
       if (r.model !== "" && !mayUse && response.status !== 404 && response.status !== 400)
         bad(`a model this key may not use (${JSON.stringify(r.model)}) answered ${response.status}`);
       if (response.status === 404 && r.model !== "") {
-        const native = isNativePath(path);
+        const native = dialectOf(path) === "native";
         const message = native ? nativeError(text) : (parseJson(text) as { error?: { message?: string } }).error?.message;
         if (mayUse && message?.includes("this key may not use it")) bad(`a model this key may use (${JSON.stringify(r.model)}) was refused`);
         if (!mayUse) checkModelNotFound(message ?? "", allowed, bad);
