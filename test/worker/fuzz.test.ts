@@ -4,30 +4,34 @@
  * Each case is one HTTP request: a route (or any path), a method, headers (random Authorization, Content-Type,
  * X-Request-Id, Origin, client credentials) and a body (valid-ish requests with mutated fields, arbitrary JSON,
  * arbitrary strings and bytes, deep nesting, huge numbers, `__proto__`/`constructor` keys, control characters).
- * The properties, checked on every answer:
+ * The values come from ./fuzz/values.ts, the Responses and Anthropic bodies from ./fuzz/dialects.ts, and what an
+ * answer must look like in each dialect from ./fuzz/oracles.ts. The properties, checked on every answer:
  *   - no 5xx (with the emulator healthy, any 5xx is the gateway's doing; the only exceptions are the emulator's
- *     own 500s on the admin management routes, passed through as Ollama would send them);
- *   - every error is in its dialect's envelope (./fuzz/oracles.ts): Anthropic's `{"type":"error","error":{type,
- *     message}}` on /v1/messages and below (the type its status calls for), Ollama's {"error": string} on /api,
- *     OpenAI's elsewhere (a 401 with invalid_api_key or invalid_admin_token); a 429 or 529 says when to come back;
+ *     own 500s on the admin management routes, passed through as Ollama would send them, and the 502 of a backend
+ *     told to fail midway);
+ *   - every error is in its dialect's envelope: Anthropic's `{"type":"error","error":{type,message}}` on
+ *     /v1/messages and below (the type its status calls for), Ollama's {"error": string} on /api, OpenAI's
+ *     elsewhere; a 429 or 529 says when to come back;
  *   - the answer, read to its end, arrives within REQUEST_DEADLINE_MS; a stream is framed as its dialect frames it
  *     (chat and completions: `data:` chunks ending with [DONE] or an error; Responses: named events numbered from 0,
  *     from response.created to exactly one terminal event; Anthropic: its events in its order, ending with
  *     message_stop or an error event), an NDJSON stream with whole JSON lines;
  *   - x-request-id is always safe, echoed only when the client's was safe; no CORS credentials, ever;
- *   - the client's credentials never reach the emulator, and the key's concurrency slots all come back.
+ *   - the client's credentials never reach a backend, and the key's concurrency slots all come back;
+ *   - on the dialect routes: Anthropic's key source (x-api-key first, else a Bearer token) decides the 401, and
+ *     another key's stored response is never reached (by id, by previous_response_id) nor shown, nor sent upstream.
  * And three properties of the order of checks, the key's scope and MODEL_LIMITS, each case against the gateway
  * built with its own settings (gatewayWith):
  *   - a request without a valid key (none, malformed, made-up, revoked, expired, another scheme, the admin token) is
- *     a 401 on every key route whatever its method and body, and no request at all reaches a backend or an image
- *     host during the whole property run;
+ *     a 401 in its dialect on every key route whatever its method and body, and no request at all reaches a backend
+ *     or an image host during the whole property run;
  *   - a scoped key cannot run another model by repeating `model` in other letter cases on /api/chat and
  *     /api/generate: the last key Go's decoder binds decides, and the backend gets exactly one `model`;
  *   - with random allow-lists and MODEL_LIMITS, nothing forwarded exceeds a ceiling (in any letter case Go would
  *     read), and no 404 hint or model list names a model outside the key's list.
  *
- * Size: FUZZ_RUNS cases in total across the file (`npm run fuzz` sets 10,000), else DEFAULT_TOTAL_RUNS with a
- * fixed seed for `npm test`. FUZZ_SEED replays a nightly failure (the seed is printed at the start).
+ * Size: FUZZ_RUNS cases in total across the file (`npm run fuzz` sets 10,000), else the CASES counts with a fixed
+ * seed for `npm test`. FUZZ_SEED replays a nightly failure (the seed is printed at the start).
  */
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
@@ -35,6 +39,7 @@ import { afterAll, beforeAll, describe, inject, it } from "vitest";
 import { handle } from "../../src/app.ts";
 import type { Env } from "../../src/env.ts";
 import { isWellFormedKey } from "../../src/keys/key-format.ts";
+import { anthropicHeaders, countTokensBody, messagesBody, responsesBody, storedResponseId, storedResponsePath } from "./fuzz/dialects.ts";
 import { checkErrorAnswer, checkKeyRefused, checkNdjson, checkStream, dialectOf, nativeError, parseJson } from "./fuzz/oracles.ts";
 import {
   alnum,
@@ -43,6 +48,7 @@ import {
   chatModel,
   EFFORTS,
   encode,
+  encodeSegment,
   evilObject,
   extraHeaders,
   headersWith,
@@ -69,8 +75,6 @@ import { ADMIN_AUTH, createKey, EMULATOR_URL, emulator, gatewayWith, IMAGE_SERVE
 const settings = env as unknown as { FUZZ_RUNS?: string; FUZZ_SEED?: string };
 const NIGHTLY_RUNS = Number(settings.FUZZ_RUNS);
 const NIGHTLY = Number.isSafeInteger(NIGHTLY_RUNS) && NIGHTLY_RUNS > 0;
-const DEFAULT_TOTAL_RUNS = 600;
-const TOTAL_RUNS = NIGHTLY ? NIGHTLY_RUNS : DEFAULT_TOTAL_RUNS;
 const FIXED_SEED = 20_261_128;
 const SEED = settings.FUZZ_SEED ? Number(settings.FUZZ_SEED) : NIGHTLY ? Math.floor(Math.random() * 2 ** 31) : FIXED_SEED;
 
@@ -78,27 +82,37 @@ const REQUEST_DEADLINE_MS = 5000;
 const SLOT_RELEASE_DEADLINE_MS = 2000;
 const ADMIN_TOKEN = ADMIN_AUTH.slice("Bearer ".length);
 
-/** Share of the total runs each property gets (they add up to 1). */
-const SHARES = {
-  chat: 0.16,
-  completions: 0.08,
-  embeddings: 0.08,
-  models: 0.064,
-  native: 0.128,
-  admin: 0.08,
-  rawBodies: 0.08,
-  anyRoute: 0.128,
-  unauthenticated: 0.07,
-  nativeKeyCase: 0.06,
-  scopesAndLimits: 0.07,
+/**
+ * Cases each property runs in `npm test`, with the fixed seed (the whole file takes seconds on two cores); FUZZ_RUNS
+ * scales them all to its total, in the same proportions.
+ */
+const CASES = {
+  chat: 96,
+  completions: 48,
+  embeddings: 48,
+  models: 38,
+  native: 77,
+  admin: 48,
+  rawBodies: 48,
+  anyRoute: 77,
+  responses: 64,
+  storedResponses: 28,
+  messages: 64,
+  countTokens: 28,
+  unauthenticated: 42,
+  nativeKeyCase: 36,
+  scopesAndLimits: 42,
 } as const;
+type Property = keyof typeof CASES;
+const DEFAULT_TOTAL_RUNS = Object.values(CASES).reduce((sum, n) => sum + n, 0);
+const TOTAL_RUNS = NIGHTLY ? NIGHTLY_RUNS : DEFAULT_TOTAL_RUNS;
 
-function runsFor(property: keyof typeof SHARES): number {
-  return Math.max(5, Math.round(TOTAL_RUNS * SHARES[property]));
+function runsFor(property: Property): number {
+  return Math.max(5, Math.round((TOTAL_RUNS * CASES[property]) / DEFAULT_TOTAL_RUNS));
 }
 
 /** Generous: a case takes ~10 ms (a few requests: more); shrinking a failure needs room too. */
-function timeoutFor(property: keyof typeof SHARES, perCaseMs = 200): number {
+function timeoutFor(property: Property, perCaseMs = 200): number {
   return Math.max(60_000, runsFor(property) * perCaseMs);
 }
 
@@ -107,14 +121,11 @@ const statuses = new Map<string, Map<number, number>>();
 let current = "";
 
 /** `resetEach: false` keeps what the emulator recorded across the cases, for properties about the whole run. */
-async function check<Args extends [unknown, ...unknown[]]>(
-  property: keyof typeof SHARES,
-  prop: fc.IAsyncPropertyWithHooks<Args>,
-  resetEach = true,
-): Promise<void> {
+async function check<Args extends [unknown, ...unknown[]]>(property: Property, prop: fc.IAsyncPropertyWithHooks<Args>, resetEach = true): Promise<void> {
   current = property;
   statuses.set(property, new Map());
-  await fc.assert(resetEach ? prop.beforeEach(() => emulator.reset()) : prop, { numRuns: runsFor(property), seed: SEED });
+  const reset = () => Promise.all([emulator.reset(), fetch(`${LLAMA_URL}/__emulator/reset`, { method: "POST" })]).then(() => {});
+  await fc.assert(resetEach ? prop.beforeEach(reset) : prop, { numRuns: runsFor(property), seed: SEED });
 }
 
 function countStatus(status: number): void {
@@ -139,11 +150,48 @@ type BodySpec = { kind: "json"; value: unknown } | { kind: "text"; text: string 
 
 interface Case {
   method: string;
-  /** Starts with "/"; may hold a query string. */
+  /** Starts with "/"; may hold a query string, and $STORED or $OTHER (see `fillStored`). */
   path: string;
   /** Values may hold $KEY and $ADMIN, replaced by the real test key and admin token when sent. */
   headers: [string, string][];
+  /** Its text may hold $STORED or $OTHER. */
   body?: BodySpec;
+  /** Settings of the gateway for this case (gatewayWith's), else the Worker as deployed. */
+  vars?: Record<string, string>;
+  /** Whether the credentials sent are the shared key's (where the generator knows): 401 exactly when they are not. */
+  keyValid?: boolean;
+  /** A failure the Ollama emulator puts into its next generation (a stream cut after some lines). */
+  fault?: { kind: "error-midstream" | "drop" | "malformed"; afterLines: number };
+}
+
+const LLAMA_URL = inject("llamaEmulatorUrl");
+/** The emulator and a llama-server, so that /props, /tokenize and /detokenize have a backend to reach. */
+const WITH_LLAMA = JSON.stringify([
+  { name: "desk", kind: "ollama", url: EMULATOR_URL },
+  { name: "box", kind: "llamacpp", url: LLAMA_URL, api_key: "$BOX_KEY" },
+]);
+
+/** One environment per set of settings, kept for the whole file as an isolate keeps its state. */
+const environments = new Map<string, Env>();
+function environmentWith(vars: Record<string, string>): Env {
+  const id = JSON.stringify(vars);
+  let custom = environments.get(id);
+  if (!custom) environments.set(id, (custom = { ...(env as Env), ...vars } as Env));
+  return custom;
+}
+
+/**
+ * Stored responses: those the shared key stored (most recent last, taken off when a DELETE succeeds), for `$STORED`;
+ * and one another key stored, for `$OTHER`, whose conversation holds OTHER_SECRET. The shared key must never reach
+ * it: not by its id on the stored-response routes, not as a `previous_response_id`.
+ */
+const stored: string[] = [];
+const other = { key: "", keyId: "", id: "" };
+const OTHER_SECRET = "other-key-secret-5f0c2a";
+const NO_SUCH_RESPONSE = `resp_${"0".repeat(32)}`;
+
+function fillStored(text: string): string {
+  return text.replaceAll("$STORED", stored.at(-1) ?? NO_SUCH_RESPONSE).replaceAll("$OTHER", other.id || NO_SUCH_RESPONSE);
 }
 
 function bodyOf(spec: BodySpec): string | Uint8Array {
@@ -190,22 +238,70 @@ async function runCase(c: Case): Promise<void> {
   const headers = new Headers();
   for (const [name, value] of c.headers) headers.set(name, value.replaceAll("$KEY", key).replaceAll("$ADMIN", ADMIN_TOKEN));
   const hasBody = c.body !== undefined && c.method !== "GET" && c.method !== "HEAD";
-  const body = hasBody ? bodyOf(c.body!) : undefined;
-  const path = c.path.includes("$DIGEST") ? c.path.replace("$DIGEST", `sha256:${await sha256Hex(body ?? "")}`) : c.path;
+  const raw = hasBody ? bodyOf(c.body!) : undefined;
+  const body = typeof raw === "string" ? fillStored(raw) : raw;
+  const filled = fillStored(c.path);
+  const path = filled.includes("$DIGEST") ? filled.replace("$DIGEST", `sha256:${await sha256Hex(body ?? "")}`) : filled;
   const request = new Request(`https://gateway.test${path}`, { method: c.method, headers, body });
-  const what = `${request.method} ${c.path.slice(0, 200)}`;
+  if (c.fault) await emulator.fault({ fault: c.fault, times: 1 });
+  const what = `${request.method} ${c.path.slice(0, 200)}${c.vars ? ` with ${JSON.stringify(c.vars).slice(0, 300)}` : ""}`;
   const { response, bytes } = await withDeadline(
     REQUEST_DEADLINE_MS,
     async () => {
-      const response = await exports.default.fetch(request.clone());
-      return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+      if (!c.vars) {
+        const response = await exports.default.fetch(request.clone());
+        return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+      }
+      const response = await handle(request.clone(), environmentWith(c.vars));
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      // The runtime's HTTP layer drops the body of an answer to HEAD, which calling the Worker's handler skips.
+      return { response, bytes: request.method === "HEAD" ? new Uint8Array() : bytes };
     },
     what,
   );
   countStatus(response.status);
-  checkAnswer(request, response, bytes);
+  checkAnswer(request, response, bytes, c.fault !== undefined);
+  checkDialectCase(c, request, typeof body === "string" ? body : "", response, bytes);
   await checkUpstream();
   await checkSlotsReleased(what);
+}
+
+/**
+ * What the dialect properties add to every answer: the credentials' verdict where the generator knows it, stored
+ * responses kept to their key (another key's never answered, its conversation never shown), and the ids of what the
+ * shared key stored, for the next cases.
+ */
+function checkDialectCase(c: Case, request: Request, body: string, response: Response, bytes: Uint8Array): void {
+  const text = new TextDecoder().decode(bytes);
+  const bad = (why: string) => fail(request, response, text, `${why}${c.vars ? `\n  settings: ${JSON.stringify(c.vars)}` : ""}`);
+  const { pathname } = new URL(request.url);
+  const status = response.status;
+  if (c.keyValid === false && status !== 401) bad("credentials that are not the key's were not refused with a 401");
+  if (c.keyValid === true && status === 401) bad("the key's own credentials were refused");
+  if (text.includes(OTHER_SECRET)) bad("the answer shows another key's stored conversation");
+  const previous = (parseJson(body) as { previous_response_id?: unknown } | undefined)?.previous_response_id;
+  const namesOther = other.id !== "" && (pathname.includes(other.id) || previous === other.id);
+  // A CORS preflight is answered for any path, and says nothing about what is there.
+  if (namesOther && status < 300 && request.method !== "OPTIONS") bad("another key's stored response was reached");
+  if (status !== 200 || !/^\/v1\/responses(\/|$)/.test(pathname)) return;
+  if (request.method === "DELETE") {
+    const at = stored.indexOf(String((parseJson(text) as { id?: unknown }).id));
+    if (at >= 0) stored.splice(at, 1);
+  } else if (request.method === "POST") {
+    for (const object of responsesIn(text)) if (object.store === true && typeof object.id === "string" && !stored.includes(object.id)) stored.push(object.id);
+  }
+}
+
+/** The final Response objects of an answer: the JSON body, or a stream's terminal event. */
+function responsesIn(text: string): { id?: unknown; store?: unknown }[] {
+  const whole = parseJson(text) as { object?: unknown } | undefined;
+  if (whole?.object === "response") return [whole as { id?: unknown; store?: unknown }];
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("data: "))
+    .map((line) => parseJson(line.slice("data: ".length)) as { type?: unknown; response?: { id?: unknown; store?: unknown } } | undefined)
+    .filter((event) => ["response.completed", "response.incomplete", "response.failed"].includes(String(event?.type)))
+    .map((event) => event!.response!);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -225,7 +321,8 @@ function fail(request: Request, response: Response, text: string, why: string): 
   throw new Violation(`${why}\n  ${request.method} ${url.pathname.slice(0, 300)}${url.search.slice(0, 200)} → ${response.status} ${text.slice(0, 500)}`);
 }
 
-function checkAnswer(request: Request, response: Response, bytes: Uint8Array): void {
+/** `faulted`: the backend was told to fail this answer midway, so its 502 (backend_error) is the right answer. */
+function checkAnswer(request: Request, response: Response, bytes: Uint8Array, faulted = false): void {
   const { pathname } = new URL(request.url);
   const dialect = dialectOf(pathname);
   const native = dialect === "native";
@@ -235,7 +332,7 @@ function checkAnswer(request: Request, response: Response, bytes: Uint8Array): v
 
   if (status >= 500) {
     const passedThrough = native && status === 500 && MANAGEMENT_ROUTES.has(pathname) && EMULATOR_500.test(nativeError(text) ?? "");
-    if (!passedThrough) bad("a 5xx from the gateway");
+    if (!passedThrough && !(faulted && status === 502)) bad("a 5xx from the gateway");
   }
 
   const sentId = request.headers.get("x-request-id");
@@ -264,17 +361,20 @@ function checkAnswer(request: Request, response: Response, bytes: Uint8Array): v
 
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "origin", "x-api-key", "proxy-authorization"];
 
-/** Nothing the client used to authenticate reaches Ollama (workerd itself adds cf-worker to every subrequest). */
+/**
+ * Nothing the client used to authenticate reaches Ollama or llama-server (workerd itself adds cf-worker to every
+ * subrequest; llama-server gets its own key, as Authorization), and no other key's stored conversation either.
+ */
 async function checkUpstream(): Promise<void> {
-  const answer = await fetch(`${EMULATOR_URL}/__emulator/requests`);
-  const requests = answer.ok ? ((await answer.json()) as Awaited<ReturnType<typeof emulator.requests>>) : null;
-  if (!Array.isArray(requests)) throw new Violation(`the emulator could not list the requests it received (HTTP ${answer.status})`);
-  for (const recorded of requests) {
+  const [ollama, llama] = await Promise.all([receivedBy(EMULATOR_URL), receivedBy(LLAMA_URL)]);
+  for (const recorded of [...ollama, ...llama]) {
     const names = Object.keys(recorded.headers);
-    const leaked = names.filter((name) => CREDENTIAL_HEADERS.includes(name) || (name.startsWith("cf-") && name !== "cf-worker"));
+    const credentials = ollama.includes(recorded) ? CREDENTIAL_HEADERS : CREDENTIAL_HEADERS.filter((name) => name !== "authorization");
+    const leaked = names.filter((name) => credentials.includes(name) || (name.startsWith("cf-") && name !== "cf-worker"));
     if (leaked.length) throw new Violation(`client headers forwarded to ${recorded.path}: ${leaked.join(", ")}`);
     const dump = JSON.stringify(recorded);
     if (dump.includes(key) || dump.includes(ADMIN_TOKEN)) throw new Violation(`a credential reached the backend on ${recorded.path}`);
+    if (dump.includes(OTHER_SECRET)) throw new Violation(`another key's stored conversation reached the backend on ${recorded.path}`);
   }
 }
 
@@ -308,6 +408,11 @@ const SEGMENTS = [
   "show",
   "ps",
   "version",
+  "responses",
+  "input_items",
+  "messages",
+  "count_tokens",
+  "$STORED",
   "..",
   ".",
   "%2e%2e",
@@ -378,16 +483,26 @@ const KNOWN_PATHS = [
   "/v1/x/../models",
   "/api/embeddings",
   "/admin/gate",
+  "/v1/responses",
+  "/v1/responses/",
+  "/v1/responses/$STORED",
+  "/v1/responses/$STORED/input_items",
+  "/v1/responses/$OTHER",
+  "/v1/responses/resp_0/input_items/x",
+  "/v1/messages",
+  "/v1/messages/",
+  "/v1/messages?beta=true",
+  "/v1/messages/count_tokens",
+  "/v1/messages/batches",
+  "/v1/messages/count_tokens/x",
+  "/V1/MESSAGES",
+  "//v1/messages",
 ];
 const anyPath = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...KNOWN_PATHS), query).map(([path, q]) => path + q) },
   { weight: 3, arbitrary: fc.tuple(fc.array(segment, { maxLength: 6 }), query).map(([segments, q]) => `/${segments.join("/")}${q}`) },
   { weight: 1, arbitrary: fc.integer({ min: 1000, max: 12_000 }).map((n) => `/v1/${"a".repeat(n)}`) },
 );
-/** Percent-encoding of any string (lone surrogates, which encodeURIComponent refuses, become U+FFFD). */
-function encodeSegment(text: string): string {
-  return encodeURIComponent(text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd"));
-}
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "patch", "PROPFIND"];
 const anyMethod = fc.constantFrom(...METHODS);
@@ -981,6 +1096,9 @@ describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream",
       "/admin/keys",
       "/api/pull",
       "/api/copy",
+      "/v1/responses",
+      "/v1/messages",
+      "/v1/messages/count_tokens",
     );
     const auth = fc.oneof(authorization, fc.constant("Bearer $ADMIN"));
     const rawCase = fc.record({ method: fc.constant("POST"), path, headers: headersWith(auth), body: badBytes });
@@ -988,9 +1106,133 @@ describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream",
   });
 
   it("any method, any path and query string, any headers, any body (/health and unknown paths included)", { timeout: timeoutFor("anyRoute") }, async () => {
-    const body = fc.oneof(badBytes, anyJson.map(json), chatBody.map(json), mutated(NATIVE_BODIES["/api/chat"]!).map(json));
+    const body = fc.oneof(
+      badBytes,
+      anyJson.map(json),
+      chatBody.map(json),
+      mutated(NATIVE_BODIES["/api/chat"]!).map(json),
+      responsesBody.map(json),
+      messagesBody.map(json),
+    );
     const anyCase = fc.record({ method: anyMethod, path: anyPath, headers: headersWith(authorization), body }, { requiredKeys: ["method", "path", "headers"] });
     await check("anyRoute", fc.asyncProperty(anyCase, runCase));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The dialects on the internal form: OpenAI Responses and Anthropic Messages
+
+/** Model patterns as Claude Code and Codex CLI users set them (their requests name models the emulator lacks). */
+const AGENT_ALIASES = JSON.stringify({
+  "gpt-4o-mini": "llama3.2",
+  thinker: "qwen3:8b",
+  "claude-*": "qwen3:8b",
+  "claude-3-5-haiku*": "llama3.2",
+  "gpt-5*": "qwen3:8b",
+});
+/**
+ * The settings a dialect case runs under: the Worker as deployed (32k windows), the agents' model patterns, a
+ * 512-token window that long prompts overflow (refused, or trimmed of their oldest turns with `truncate: oldest`),
+ * and llama-server beside Ollama (its own model, its own chat translation).
+ */
+const dialectSettings = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  { weight: 2, arbitrary: fc.constant({ MODEL_ALIASES: AGENT_ALIASES }) },
+  { weight: 1, arbitrary: fc.constant({ OLLAMA_CONTEXT_LENGTH: "512" }) },
+  { weight: 1, arbitrary: fc.constant({ OLLAMA_CONTEXT_LENGTH: "512", MODEL_DEFAULTS: JSON.stringify({ "*": { truncate: "oldest" } }) }) },
+  { weight: 1, arbitrary: fc.constant({ BACKENDS: WITH_LLAMA, BOX_KEY: "llama-secret", MODEL_ALIASES: AGENT_ALIASES }) },
+);
+/** Now and then the backend fails midway (an error line, a dropped connection, a line that is not JSON): the dialect's failure event. */
+const backendFault = fc.oneof(
+  { weight: 7, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom("error-midstream" as const, "drop" as const, "malformed" as const), afterLines: fc.nat(4) }) },
+);
+/** A dialect case under one of those settings, and now and then with a backend that fails midway. */
+const withSettings = (cases: fc.Arbitrary<Case>): fc.Arbitrary<Case> =>
+  fc.tuple(cases, dialectSettings, backendFault).map(([c, vars, fault]) => ({ ...c, ...(vars && { vars }), ...(fault && { fault }) }));
+
+/** Anthropic's key source, for the headers anthropicHeaders makes: x-api-key first (trimmed), else a Bearer token. */
+function anthropicKeyValid(headers: [string, string][]): boolean {
+  const apiKey = headers.find(([name]) => name === "x-api-key")?.[1].trim();
+  if (apiKey) return apiKey === "$KEY";
+  return headers.find(([name]) => name === "authorization")?.[1] === "Bearer $KEY";
+}
+
+/** Mostly POST with a dialect body (sometimes bytes that are not JSON, or another method), x-api-key or Bearer. */
+const anthropicCase = (paths: string[], body: fc.Arbitrary<unknown>): fc.Arbitrary<Case> =>
+  withSettings(
+    fc
+      .record({
+        method: fc.oneof({ weight: 12, arbitrary: fc.constant("POST") }, { weight: 1, arbitrary: anyMethod }),
+        path: fc.constantFrom(...paths),
+        headers: anthropicHeaders,
+        body: fc.oneof({ weight: 15, arbitrary: body.map(json) }, { weight: 1, arbitrary: badBytes }),
+      })
+      // A preflight is answered before any key is read.
+      .map((c): Case => (c.method === "OPTIONS" ? c : { ...c, keyValid: anthropicKeyValid(c.headers) })),
+  );
+
+describe("fuzz: Responses and Anthropic Messages (their envelopes, their events, stored responses kept to their key)", () => {
+  beforeAll(async () => {
+    const created = await createKey({ name: "fuzz: another key", rpm: 1_000_000, tpm: 1_000_000_000, max_concurrency: 1000 });
+    other.key = created.key;
+    const store = async (auth: string, input: string) => {
+      const res = await gatewayWith({}, "/v1/responses", {
+        method: "POST",
+        headers: { authorization: `Bearer ${auth}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "llama3.2", input, store: true }),
+      });
+      const body = (await res.json()) as { id?: string };
+      if (res.status !== 200 || !body.id) throw new Violation(`storing a response answered ${res.status}: ${JSON.stringify(body)}`);
+      return body.id;
+    };
+    other.id = await store(created.key, `Remember ${OTHER_SECRET}.`);
+    other.keyId = created.id;
+    stored.push(await store(key, "Remember this."));
+  });
+  afterAll(() => revokeKey(other.keyId));
+
+  it("POST /v1/responses", { timeout: timeoutFor("responses") }, async () => {
+    const responsesCase = withSettings(post("/v1/responses", responsesBody));
+    await check("responses", fc.asyncProperty(responsesCase, runCase));
+  });
+
+  it("GET and DELETE /v1/responses/{id}, GET …/input_items: this key's ids, another key's, made-up ones, bad escapes", {
+    timeout: timeoutFor("storedResponses"),
+  }, async () => {
+    const storedCase: fc.Arbitrary<Case> = storedResponsePath.chain(({ path, methods }) =>
+      fc.record({
+        method: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...methods) }, { weight: 1, arbitrary: anyMethod }),
+        path: fc.constant(path),
+        headers: headersWith(authorization),
+      }),
+    );
+    // Continuations too: a stored conversation (this key's, another's, none) with a new turn.
+    const continuation = post(
+      "/v1/responses",
+      fc.record({
+        model: fc.constantFrom("llama3.2", "qwen3:8b"),
+        input: fc.constant("and then?"),
+        previous_response_id: storedResponseId,
+        stream: fc.boolean(),
+      }),
+    );
+    await check("storedResponses", fc.asyncProperty(fc.oneof({ weight: 4, arbitrary: storedCase }, { weight: 1, arbitrary: continuation }), runCase));
+    // The other key still has its response: nothing the shared key sent deleted it.
+    const res = await gatewayWith({}, `/v1/responses/${other.id}`, { headers: { authorization: `Bearer ${other.key}` } });
+    if (res.status !== 200) throw new Violation(`another key's stored response answered its own key ${res.status}: ${await res.text()}`);
+  });
+
+  it("POST /v1/messages (also ?beta=true): Anthropic's errors and events, the key in x-api-key or as a Bearer token", {
+    timeout: timeoutFor("messages"),
+  }, async () => {
+    const paths = ["/v1/messages", "/v1/messages", "/v1/messages?beta=true", "/v1/messages/"];
+    await check("messages", fc.asyncProperty(anthropicCase(paths, messagesBody), runCase));
+  });
+
+  it("POST /v1/messages/count_tokens (also ?beta=true)", { timeout: timeoutFor("countTokens") }, async () => {
+    const paths = ["/v1/messages/count_tokens", "/v1/messages/count_tokens?beta=true"];
+    await check("countTokens", fc.asyncProperty(anthropicCase(paths, countTokensBody), runCase));
   });
 });
 
@@ -1009,13 +1251,6 @@ async function revokeCreatedKeys(): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Authentication first, the key's scope and MODEL_LIMITS: each case against the gateway built with its own settings
-
-const LLAMA_URL = inject("llamaEmulatorUrl");
-/** The emulator and a llama-server, so that /props, /tokenize and /detokenize have a backend to reach. */
-const WITH_LLAMA = JSON.stringify([
-  { name: "desk", kind: "ollama", url: EMULATOR_URL },
-  { name: "box", kind: "llamacpp", url: LLAMA_URL, api_key: "$BOX_KEY" },
-]);
 
 type Recorded = Awaited<ReturnType<typeof emulator.requests>>[number];
 

@@ -21,6 +21,11 @@ export class Raw {
   }
 }
 
+/** Percent-encoding of any string (lone surrogates, which encodeURIComponent refuses, become U+FFFD). */
+export function encodeSegment(text: string): string {
+  return encodeURIComponent(text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd"));
+}
+
 /** JSON text of a generated value; own `__proto__` keys are kept as data, Raw pieces are written verbatim. */
 export function encode(value: unknown): string {
   if (value instanceof Raw) return value.text;
