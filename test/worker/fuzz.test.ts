@@ -22,13 +22,14 @@
  *     another key's stored response is never reached (by id, by previous_response_id) nor shown, nor sent upstream.
  * And three properties of the order of checks, the key's scope and MODEL_LIMITS, each case against the gateway
  * built with its own settings (gatewayWith):
- *   - a request without a valid key (none, malformed, made-up, revoked, expired, another scheme, the admin token) is
- *     a 401 in its dialect on every key route whatever its method and body, and no request at all reaches a backend
- *     or an image host during the whole property run;
+ *   - a request without a valid key (none, malformed, made-up, revoked, expired, another scheme, the admin token, a
+ *     bad x-api-key beside a good Bearer token on Anthropic's routes, the key in x-api-key elsewhere) is a 401 in its
+ *     dialect on every key route whatever its method and body, and no request at all reaches a backend or an image
+ *     host during the whole property run;
  *   - a scoped key cannot run another model by repeating `model` in other letter cases on /api/chat and
  *     /api/generate: the last key Go's decoder binds decides, and the backend gets exactly one `model`;
  *   - with random allow-lists and MODEL_LIMITS, nothing forwarded exceeds a ceiling (in any letter case Go would
- *     read), and no 404 hint or model list names a model outside the key's list.
+ *     read), and no 404 hint or model list names a model outside the key's list, in every dialect.
  *
  * Size: FUZZ_RUNS cases in total across the file (`npm run fuzz` sets 10,000), else the CASES counts with a fixed
  * seed for `npm test`. FUZZ_SEED replays a nightly failure (the seed is printed at the start).
@@ -39,7 +40,7 @@ import { afterAll, beforeAll, describe, inject, it } from "vitest";
 import { handle } from "../../src/app.ts";
 import type { Env } from "../../src/env.ts";
 import { isWellFormedKey } from "../../src/keys/key-format.ts";
-import { anthropicHeaders, countTokensBody, messagesBody, responsesBody, storedResponseId, storedResponsePath } from "./fuzz/dialects.ts";
+import { anthropicHeaders, countTokensBody, messagesBody, responsesBody, storedResponseId, storedResponsePath, withHostedImage } from "./fuzz/dialects.ts";
 import { checkErrorAnswer, checkKeyRefused, checkNdjson, checkStream, dialectOf, nativeError, parseJson } from "./fuzz/oracles.ts";
 import {
   alnum,
@@ -99,9 +100,9 @@ const CASES = {
   storedResponses: 28,
   messages: 64,
   countTokens: 28,
-  unauthenticated: 42,
+  unauthenticated: 58,
   nativeKeyCase: 36,
-  scopesAndLimits: 42,
+  scopesAndLimits: 50,
 } as const;
 type Property = keyof typeof CASES;
 const DEFAULT_TOTAL_RUNS = Object.values(CASES).reduce((sum, n) => sum + n, 0);
@@ -1333,6 +1334,11 @@ const KEY_ROUTES: [path: string, methods: string[]][] = [
   ["/props", ["GET"]],
   ["/tokenize", ["POST"]],
   ["/detokenize", ["POST"]],
+  ["/v1/responses", ["POST"]],
+  ["/v1/responses/{id}", ["GET", "DELETE"]],
+  ["/v1/responses/{id}/input_items", ["GET"]],
+  ["/v1/messages", ["POST"]],
+  ["/v1/messages/count_tokens", ["POST"]],
 ];
 /** Near the key routes, but none of them: a 404 or a 401, whichever the gateway decides first. */
 const NEAR_KEY_ROUTES = [
@@ -1345,14 +1351,35 @@ const NEAR_KEY_ROUTES = [
   "/tokenise",
   "/v2/models",
   "/props/x",
+  "/v1/response",
+  "/v1/responses/resp_0/input_items/x",
+  "/v1/message",
+  "/v1/messages/batches",
+  "/v1/messages/count_tokens/x",
 ];
 
+/** A KEY_ROUTES path as a pattern: `+` any rest (one character at least), `{id}` one path segment. */
+const routePattern = (path: string) => new RegExp(`^${path.replace(/[.]/g, "\\.").replace("+", ".+").replace("{id}", "[^/]+")}$`);
+const SERVED = KEY_ROUTES.map(([path, methods]) => [routePattern(path), methods] as const);
+
 function servedMethods(pathname: string): string[] {
-  for (const [path, methods] of KEY_ROUTES) {
-    const prefix = path.slice(0, -1);
-    if (path.endsWith("+") ? pathname.startsWith(prefix) && pathname.length > prefix.length : pathname === path) return methods;
-  }
-  return [];
+  return SERVED.find(([pattern]) => pattern.test(pathname))?.[1] ?? [];
+}
+
+/**
+ * Credentials that must not work on this path, as its dialect reads them: on Anthropic's routes, where x-api-key
+ * is read first, a bad one beside the valid key as a Bearer token; elsewhere, the valid key in x-api-key, which no
+ * other route reads.
+ */
+function badCredentialsFor(path: string): fc.Arbitrary<[string, string][]> {
+  const dialectOnly =
+    dialectOf(path.split("?")[0]!) === "anthropic"
+      ? fc.oneof(madeUpKey, fc.constantFrom("$ADMIN", "$REVOKED", "$EXPIRED", "Bearer $KEY", "$KEY extra", "$KEY$KEY")).map((apiKey): [string, string][] => [
+          ["x-api-key", apiKey],
+          ["authorization", "Bearer $KEY"],
+        ])
+      : fc.constant<[string, string][]>([["x-api-key", "$KEY"]]);
+  return fc.oneof({ weight: 5, arbitrary: badCredentials }, { weight: 1, arbitrary: dialectOnly });
 }
 
 /** "stalled": a body that never ends (a gateway that reads it before checking the key waits forever). */
@@ -1403,10 +1430,20 @@ const unauthBody: fc.Arbitrary<UnauthBody> = fc.oneof(
         mutated(NATIVE_BODIES["/api/embed"]!),
         NATIVE_BODIES["/api/show"]!,
         llamaBodies,
+        responsesBody,
+        messagesBody,
+        countTokensBody,
       )
       .map(json),
   },
   { weight: 3, arbitrary: chatWithImages.map(json) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .constantFrom(...HOSTED_IMAGES)
+      .chain(withHostedImage)
+      .map(json),
+  },
   { weight: 2, arbitrary: badBytes },
   { weight: 1, arbitrary: oversize.map(json) },
   { weight: 1, arbitrary: fc.constantFrom('{"model":"llama3.2","messages":[', '{"model":', "").map((text): UnauthBody => ({ kind: "stalled", text })) },
@@ -1422,9 +1459,12 @@ const unauthPath = fc
   .oneof(
     {
       weight: 8,
-      arbitrary: fc
-        .constantFrom(...KEY_ROUTES.map(([path]) => path))
-        .chain((path) => (path.endsWith("+") ? modelIdSegment.map((id) => path.slice(0, -1) + id) : fc.constant(path))),
+      arbitrary: fc.constantFrom(...KEY_ROUTES.map(([path]) => path)).chain((path) => {
+        if (path.endsWith("+")) return modelIdSegment.map((id) => path.slice(0, -1) + id);
+        // A response the shared key stored (a request without its key must not read or delete it), or any id.
+        if (path.includes("{id}")) return fc.oneof(fc.constant("$STORED"), modelIdSegment).map((id) => path.replace("{id}", id));
+        return fc.constant(path);
+      }),
     },
     { weight: 1, arbitrary: fc.constantFrom(...NEAR_KEY_ROUTES) },
   )
@@ -1442,7 +1482,7 @@ const unauthCase: fc.Arbitrary<UnauthCase> = unauthPath.chain((path) => {
       path: fc.constant(path),
       method,
       // The shared key is not among the extra headers here: x-api-key is Anthropic's way to send a key.
-      headers: fc.tuple(badCredentials, extraHeaders).map(([credentials, rest]) => [...credentials, ...rest.filter(([name]) => name !== "x-api-key")]),
+      headers: fc.tuple(badCredentialsFor(path), extraHeaders).map(([credentials, rest]) => [...credentials, ...rest.filter(([name]) => name !== "x-api-key")]),
       body: unauthBody,
       streamed: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
       declaredLength: fc.constantFrom("1099511627776", "9007199254740993", "104857600"),
@@ -1509,7 +1549,7 @@ async function runUnauthenticated(c: UnauthCase): Promise<void> {
     }
     if (c.declaredLength !== undefined) headers.set("content-length", c.declaredLength);
   }
-  const request = new Request(`https://gateway.test${c.path}`, { method: c.method, headers, body });
+  const request = new Request(`https://gateway.test${fillStored(c.path)}`, { method: c.method, headers, body });
   const what = `${request.method} ${c.path.slice(0, 200)} (${
     c.headers
       .filter(([name]) => name === "authorization" || name === "x-api-key")
@@ -1904,6 +1944,9 @@ type ScopedRoute =
   | "/v1/chat/completions"
   | "/v1/completions"
   | "/v1/embeddings"
+  | "/v1/responses"
+  | "/v1/messages"
+  | "/v1/messages/count_tokens"
   | "/api/chat"
   | "/api/generate"
   | "/api/embed"
@@ -1960,8 +2003,21 @@ const optionsValue = fc.record(
 );
 const requestedName = fc.constantFrom(...Object.keys(MEANS));
 
-/** OpenAI-dialect bodies: the Ollama extras `options` and `keep_alive` as plain fields. */
-const v1Generation = (route: "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings"): fc.Arbitrary<ScopedRequest> =>
+type V1Route = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/v1/responses" | "/v1/messages" | "/v1/messages/count_tokens";
+/** Each /v1 route's input, and where its answer cap goes (none: the route generates nothing). */
+const V1_SHAPES: Record<V1Route, { input: Record<string, unknown>; cap?: string }> = {
+  "/v1/chat/completions": { input: { messages: [{ role: "user", content: "hi" }] }, cap: "max_tokens" },
+  "/v1/completions": { input: { prompt: "hi" }, cap: "max_tokens" },
+  "/v1/embeddings": { input: { input: "hi" } },
+  // Not stored: the property's keys are revoked after each case.
+  "/v1/responses": { input: { input: "hi", store: false }, cap: "max_output_tokens" },
+  // Anthropic's schema strips `options` and `keep_alive`: MODEL_DEFAULTS and the ceilings still apply.
+  "/v1/messages": { input: { messages: [{ role: "user", content: "hi" }] }, cap: "max_tokens" },
+  "/v1/messages/count_tokens": { input: { messages: [{ role: "user", content: "hi" }] } },
+};
+
+/** /v1 bodies (OpenAI's and Anthropic's): the Ollama extras `options` and `keep_alive` as plain fields. */
+const v1Generation = (route: V1Route): fc.Arbitrary<ScopedRequest> =>
   fc
     .record(
       {
@@ -1974,9 +2030,8 @@ const v1Generation = (route: "/v1/chat/completions" | "/v1/completions" | "/v1/e
       { requiredKeys: ["model"] },
     )
     .map(({ model, max_tokens, stream, ...extras }) => {
-      const input =
-        route === "/v1/chat/completions" ? { messages: [{ role: "user", content: "hi" }] } : route === "/v1/completions" ? { prompt: "hi" } : { input: "hi" };
-      const caps = route === "/v1/embeddings" ? {} : { max_tokens, stream };
+      const { input, cap } = V1_SHAPES[route];
+      const caps = cap ? { [cap]: max_tokens, stream } : {};
       return { route, model, body: JSON.stringify({ model, ...input, ...caps, ...extras }) };
     });
 
@@ -2003,6 +2058,9 @@ const scopedRequest: fc.Arbitrary<ScopedRequest> = fc.oneof(
   { weight: 2, arbitrary: v1Generation("/v1/chat/completions") },
   { weight: 1, arbitrary: v1Generation("/v1/completions") },
   { weight: 1, arbitrary: v1Generation("/v1/embeddings") },
+  { weight: 2, arbitrary: v1Generation("/v1/responses") },
+  { weight: 2, arbitrary: v1Generation("/v1/messages") },
+  { weight: 1, arbitrary: v1Generation("/v1/messages/count_tokens") },
   { weight: 2, arbitrary: nativeGeneration("/api/chat") },
   { weight: 2, arbitrary: nativeGeneration("/api/generate") },
   { weight: 1, arbitrary: nativeGeneration("/api/embed") },
