@@ -245,6 +245,8 @@ async function runCase(c: Case): Promise<void> {
   const path = filled.includes("$DIGEST") ? filled.replace("$DIGEST", `sha256:${await sha256Hex(body ?? "")}`) : filled;
   const request = new Request(`https://gateway.test${path}`, { method: c.method, headers, body });
   if (c.fault) await emulator.fault({ fault: c.fault, times: 1 });
+  // Credentials that are not the key's: nothing may be called for them (the backends were reset before the case).
+  if (c.keyValid === false) await fetch(`${IMAGE_SERVER_URL}/__reset`, { method: "POST" });
   const what = `${request.method} ${c.path.slice(0, 200)}${c.vars ? ` with ${JSON.stringify(c.vars).slice(0, 300)}` : ""}`;
   const { response, bytes } = await withDeadline(
     REQUEST_DEADLINE_MS,
@@ -263,6 +265,10 @@ async function runCase(c: Case): Promise<void> {
   countStatus(response.status);
   checkAnswer(request, response, bytes, c.fault !== undefined);
   checkDialectCase(c, request, typeof body === "string" ? body : "", response, bytes);
+  if (c.keyValid === false) {
+    const reached = await reachedAnything();
+    if (reached.length) fail(request, response, "", `credentials that are not the key's made the gateway call out: ${reached.join(", ")}`);
+  }
   await checkUpstream();
   await checkSlotsReleased(what);
 }
