@@ -21,7 +21,14 @@ export async function storedResponse(store: ReturnType<typeof responseStore>, id
   return JSON.parse(document) as StoredResponse;
 }
 
-const idOf = (request: RoutedRequest) => decodeURIComponent(request.params.id ?? "");
+/** The path's response id, decoded; an escape that decodes to nothing is the client's mistake, not a 500. */
+function idOf(request: RoutedRequest): string {
+  try {
+    return decodeURIComponent(request.params.id ?? "");
+  } catch {
+    throw invalidRequest("The response id in the URL is not valid percent-encoding.", "response_id");
+  }
+}
 
 export async function retrieveResponse(request: RoutedRequest, app: AppContext, caller: Caller): Promise<Response> {
   // A stored response is finished: there is nothing to stream again (OpenAI streams only background responses).

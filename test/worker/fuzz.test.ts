@@ -4,26 +4,35 @@
  * Each case is one HTTP request: a route (or any path), a method, headers (random Authorization, Content-Type,
  * X-Request-Id, Origin, client credentials) and a body (valid-ish requests with mutated fields, arbitrary JSON,
  * arbitrary strings and bytes, deep nesting, huge numbers, `__proto__`/`constructor` keys, control characters).
- * The properties, checked on every answer:
+ * The values come from ./fuzz/values.ts, the Responses and Anthropic bodies from ./fuzz/dialects.ts, and what an
+ * answer must look like in each dialect from ./fuzz/oracles.ts. The properties, checked on every answer:
  *   - no 5xx (with the emulator healthy, any 5xx is the gateway's doing; the only exceptions are the emulator's
- *     own 500s on the admin management routes, passed through as Ollama would send them);
- *   - every error is OpenAI's envelope on /v1, /admin and unknown paths, and Ollama's {"error": string} on /api;
- *   - the answer, read to its end, arrives within REQUEST_DEADLINE_MS; an SSE stream ends with [DONE] or an error
- *     event, an NDJSON stream with whole JSON lines;
+ *     own 500s on the admin management routes, passed through as Ollama would send them, and the 502 of a backend
+ *     told to fail midway);
+ *   - every error is in its dialect's envelope: Anthropic's `{"type":"error","error":{type,message}}` on
+ *     /v1/messages and below (the type its status calls for), Ollama's {"error": string} on /api, OpenAI's
+ *     elsewhere; a 429 or 529 says when to come back;
+ *   - the answer, read to its end, arrives within REQUEST_DEADLINE_MS; a stream is framed as its dialect frames it
+ *     (chat and completions: `data:` chunks ending with [DONE] or an error; Responses: named events numbered from 0,
+ *     from response.created to exactly one terminal event; Anthropic: its events in its order, ending with
+ *     message_stop or an error event), an NDJSON stream with whole JSON lines;
  *   - x-request-id is always safe, echoed only when the client's was safe; no CORS credentials, ever;
- *   - the client's credentials never reach the emulator, and the key's concurrency slots all come back.
+ *   - the client's credentials never reach a backend, and the key's concurrency slots all come back;
+ *   - on the dialect routes: Anthropic's key source (x-api-key first, else a Bearer token) decides the 401, and
+ *     another key's stored response is never reached (by id, by previous_response_id) nor shown, nor sent upstream.
  * And three properties of the order of checks, the key's scope and MODEL_LIMITS, each case against the gateway
  * built with its own settings (gatewayWith):
- *   - a request without a valid key (none, malformed, made-up, revoked, expired, another scheme, the admin token) is
- *     a 401 on every key route whatever its method and body, and no request at all reaches a backend or an image
+ *   - a request without a valid key (none, malformed, made-up, revoked, expired, another scheme, the admin token, a
+ *     bad x-api-key beside a good Bearer token on Anthropic's routes, the key in x-api-key elsewhere) is a 401 in its
+ *     dialect on every key route whatever its method and body, and no request at all reaches a backend or an image
  *     host during the whole property run;
  *   - a scoped key cannot run another model by repeating `model` in other letter cases on /api/chat and
  *     /api/generate: the last key Go's decoder binds decides, and the backend gets exactly one `model`;
  *   - with random allow-lists and MODEL_LIMITS, nothing forwarded exceeds a ceiling (in any letter case Go would
- *     read), and no 404 hint or model list names a model outside the key's list.
+ *     read), and no 404 hint or model list names a model outside the key's list, in every dialect.
  *
- * Size: FUZZ_RUNS cases in total across the file (`npm run fuzz` sets 10,000), else DEFAULT_TOTAL_RUNS with a
- * fixed seed for `npm test`. FUZZ_SEED replays a nightly failure (the seed is printed at the start).
+ * Size: FUZZ_RUNS cases in total across the file (`npm run fuzz` sets 10,000), else the CASES counts with a fixed
+ * seed for `npm test`. FUZZ_SEED replays a nightly failure (the seed is printed at the start).
  */
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
@@ -31,13 +40,42 @@ import { afterAll, beforeAll, describe, inject, it } from "vitest";
 import { handle } from "../../src/app.ts";
 import type { Env } from "../../src/env.ts";
 import { isWellFormedKey } from "../../src/keys/key-format.ts";
+import { anthropicHeaders, countTokensBody, messagesBody, responsesBody, storedResponseId, storedResponsePath, withHostedImage } from "./fuzz/dialects.ts";
+import { checkErrorAnswer, checkKeyRefused, checkNdjson, checkStream, dialectOf, nativeError, parseJson } from "./fuzz/oracles.ts";
+import {
+  alnum,
+  anyJson,
+  authorization,
+  chatModel,
+  EFFORTS,
+  encode,
+  encodeSegment,
+  evilObject,
+  extraHeaders,
+  headersWith,
+  headerText,
+  hostileString,
+  imageUrl,
+  keyChecksum,
+  longConversation,
+  MODELS,
+  madeUpKey,
+  maxTokens,
+  modelName,
+  mutated,
+  optionsObject,
+  PNG_BASE64,
+  schemaObject,
+  THINKERS,
+  TOOL_MODELS,
+  toolArguments,
+  toolName,
+} from "./fuzz/values.ts";
 import { ADMIN_AUTH, createKey, EMULATOR_URL, emulator, gatewayWith, IMAGE_SERVER_URL, testKey } from "./helpers.ts";
 
 const settings = env as unknown as { FUZZ_RUNS?: string; FUZZ_SEED?: string };
 const NIGHTLY_RUNS = Number(settings.FUZZ_RUNS);
 const NIGHTLY = Number.isSafeInteger(NIGHTLY_RUNS) && NIGHTLY_RUNS > 0;
-const DEFAULT_TOTAL_RUNS = 600;
-const TOTAL_RUNS = NIGHTLY ? NIGHTLY_RUNS : DEFAULT_TOTAL_RUNS;
 const FIXED_SEED = 20_261_128;
 const SEED = settings.FUZZ_SEED ? Number(settings.FUZZ_SEED) : NIGHTLY ? Math.floor(Math.random() * 2 ** 31) : FIXED_SEED;
 
@@ -45,27 +83,37 @@ const REQUEST_DEADLINE_MS = 5000;
 const SLOT_RELEASE_DEADLINE_MS = 2000;
 const ADMIN_TOKEN = ADMIN_AUTH.slice("Bearer ".length);
 
-/** Share of the total runs each property gets (they add up to 1). */
-const SHARES = {
-  chat: 0.16,
-  completions: 0.08,
-  embeddings: 0.08,
-  models: 0.064,
-  native: 0.128,
-  admin: 0.08,
-  rawBodies: 0.08,
-  anyRoute: 0.128,
-  unauthenticated: 0.07,
-  nativeKeyCase: 0.06,
-  scopesAndLimits: 0.07,
+/**
+ * Cases each property runs in `npm test`, with the fixed seed (the whole file takes seconds on two cores); FUZZ_RUNS
+ * scales them all to its total, in the same proportions.
+ */
+const CASES = {
+  chat: 96,
+  completions: 48,
+  embeddings: 48,
+  models: 38,
+  native: 77,
+  admin: 48,
+  rawBodies: 48,
+  anyRoute: 77,
+  responses: 64,
+  storedResponses: 28,
+  messages: 64,
+  countTokens: 28,
+  unauthenticated: 58,
+  nativeKeyCase: 36,
+  scopesAndLimits: 50,
 } as const;
+type Property = keyof typeof CASES;
+const DEFAULT_TOTAL_RUNS = Object.values(CASES).reduce((sum, n) => sum + n, 0);
+const TOTAL_RUNS = NIGHTLY ? NIGHTLY_RUNS : DEFAULT_TOTAL_RUNS;
 
-function runsFor(property: keyof typeof SHARES): number {
-  return Math.max(5, Math.round(TOTAL_RUNS * SHARES[property]));
+function runsFor(property: Property): number {
+  return Math.max(5, Math.round((TOTAL_RUNS * CASES[property]) / DEFAULT_TOTAL_RUNS));
 }
 
 /** Generous: a case takes ~10 ms (a few requests: more); shrinking a failure needs room too. */
-function timeoutFor(property: keyof typeof SHARES, perCaseMs = 200): number {
+function timeoutFor(property: Property, perCaseMs = 200): number {
   return Math.max(60_000, runsFor(property) * perCaseMs);
 }
 
@@ -74,14 +122,11 @@ const statuses = new Map<string, Map<number, number>>();
 let current = "";
 
 /** `resetEach: false` keeps what the emulator recorded across the cases, for properties about the whole run. */
-async function check<Args extends [unknown, ...unknown[]]>(
-  property: keyof typeof SHARES,
-  prop: fc.IAsyncPropertyWithHooks<Args>,
-  resetEach = true,
-): Promise<void> {
+async function check<Args extends [unknown, ...unknown[]]>(property: Property, prop: fc.IAsyncPropertyWithHooks<Args>, resetEach = true): Promise<void> {
   current = property;
   statuses.set(property, new Map());
-  await fc.assert(resetEach ? prop.beforeEach(() => emulator.reset()) : prop, { numRuns: runsFor(property), seed: SEED });
+  const reset = () => Promise.all([emulator.reset(), fetch(`${LLAMA_URL}/__emulator/reset`, { method: "POST" })]).then(() => {});
+  await fc.assert(resetEach ? prop.beforeEach(reset) : prop, { numRuns: runsFor(property), seed: SEED });
 }
 
 function countStatus(status: number): void {
@@ -102,42 +147,52 @@ afterAll(() => {
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
 
-/** A piece of JSON text written as is: numbers JSON.stringify cannot make (1e400), very deep nesting. */
-class Raw {
-  readonly text: string;
-  readonly label: string;
-  constructor(text: string, label = text) {
-    this.text = text;
-    this.label = label;
-  }
-
-  /** How fast-check prints it in a counterexample: 20,000 brackets would drown the report. */
-  [fc.toStringMethod](): string {
-    return `Raw(${this.label.length > 80 ? `${this.label.slice(0, 40)}…(${this.text.length} chars)` : this.label})`;
-  }
-}
-
 type BodySpec = { kind: "json"; value: unknown } | { kind: "text"; text: string } | { kind: "bytes"; bytes: Uint8Array };
 
 interface Case {
   method: string;
-  /** Starts with "/"; may hold a query string. */
+  /** Starts with "/"; may hold a query string, and $STORED or $OTHER (see `fillStored`). */
   path: string;
   /** Values may hold $KEY and $ADMIN, replaced by the real test key and admin token when sent. */
   headers: [string, string][];
+  /** Its text may hold $STORED or $OTHER. */
   body?: BodySpec;
+  /** Settings of the gateway for this case (gatewayWith's), else the Worker as deployed. */
+  vars?: Record<string, string>;
+  /** Whether the credentials sent are the shared key's (where the generator knows): 401 exactly when they are not. */
+  keyValid?: boolean;
+  /** A failure the Ollama emulator puts into its next generation (a stream cut after some lines). */
+  fault?: { kind: "error-midstream" | "drop" | "malformed"; afterLines: number };
 }
 
-/** JSON text of a generated value; own `__proto__` keys are kept as data, Raw pieces are written verbatim. */
-function encode(value: unknown): string {
-  if (value instanceof Raw) return value.text;
-  if (Array.isArray(value)) return `[${value.map(encode).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    return `{${Object.entries(value)
-      .map(([key, item]) => `${JSON.stringify(key)}:${encode(item)}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
+const LLAMA_URL = inject("llamaEmulatorUrl");
+/** The emulator and a llama-server, so that /props, /tokenize and /detokenize have a backend to reach. */
+const WITH_LLAMA = JSON.stringify([
+  { name: "desk", kind: "ollama", url: EMULATOR_URL },
+  { name: "box", kind: "llamacpp", url: LLAMA_URL, api_key: "$BOX_KEY" },
+]);
+
+/** One environment per set of settings, kept for the whole file as an isolate keeps its state. */
+const environments = new Map<string, Env>();
+function environmentWith(vars: Record<string, string>): Env {
+  const id = JSON.stringify(vars);
+  let custom = environments.get(id);
+  if (!custom) environments.set(id, (custom = { ...(env as Env), ...vars } as Env));
+  return custom;
+}
+
+/**
+ * Stored responses: those the shared key stored (most recent last, taken off when a DELETE succeeds), for `$STORED`;
+ * and one another key stored, for `$OTHER`, whose conversation holds OTHER_SECRET. The shared key must never reach
+ * it: not by its id on the stored-response routes, not as a `previous_response_id`.
+ */
+const stored: string[] = [];
+const other = { key: "", keyId: "", id: "" };
+const OTHER_SECRET = "other-key-secret-5f0c2a";
+const NO_SUCH_RESPONSE = `resp_${"0".repeat(32)}`;
+
+function fillStored(text: string): string {
+  return text.replaceAll("$STORED", stored.at(-1) ?? NO_SUCH_RESPONSE).replaceAll("$OTHER", other.id || NO_SUCH_RESPONSE);
 }
 
 function bodyOf(spec: BodySpec): string | Uint8Array {
@@ -184,22 +239,76 @@ async function runCase(c: Case): Promise<void> {
   const headers = new Headers();
   for (const [name, value] of c.headers) headers.set(name, value.replaceAll("$KEY", key).replaceAll("$ADMIN", ADMIN_TOKEN));
   const hasBody = c.body !== undefined && c.method !== "GET" && c.method !== "HEAD";
-  const body = hasBody ? bodyOf(c.body!) : undefined;
-  const path = c.path.includes("$DIGEST") ? c.path.replace("$DIGEST", `sha256:${await sha256Hex(body ?? "")}`) : c.path;
+  const raw = hasBody ? bodyOf(c.body!) : undefined;
+  const body = typeof raw === "string" ? fillStored(raw) : raw;
+  const filled = fillStored(c.path);
+  const path = filled.includes("$DIGEST") ? filled.replace("$DIGEST", `sha256:${await sha256Hex(body ?? "")}`) : filled;
   const request = new Request(`https://gateway.test${path}`, { method: c.method, headers, body });
-  const what = `${request.method} ${c.path.slice(0, 200)}`;
+  if (c.fault) await emulator.fault({ fault: c.fault, times: 1 });
+  // Credentials that are not the key's: nothing may be called for them (the backends were reset before the case).
+  if (c.keyValid === false) await fetch(`${IMAGE_SERVER_URL}/__reset`, { method: "POST" });
+  const what = `${request.method} ${c.path.slice(0, 200)}${c.vars ? ` with ${JSON.stringify(c.vars).slice(0, 300)}` : ""}`;
   const { response, bytes } = await withDeadline(
     REQUEST_DEADLINE_MS,
     async () => {
-      const response = await exports.default.fetch(request.clone());
-      return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+      if (!c.vars) {
+        const response = await exports.default.fetch(request.clone());
+        return { response, bytes: new Uint8Array(await response.arrayBuffer()) };
+      }
+      const response = await handle(request.clone(), environmentWith(c.vars));
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      // The runtime's HTTP layer drops the body of an answer to HEAD, which calling the Worker's handler skips.
+      return { response, bytes: request.method === "HEAD" ? new Uint8Array() : bytes };
     },
     what,
   );
   countStatus(response.status);
-  checkAnswer(request, response, bytes);
+  checkAnswer(request, response, bytes, c.fault !== undefined);
+  checkDialectCase(c, request, typeof body === "string" ? body : "", response, bytes);
+  if (c.keyValid === false) {
+    const reached = await reachedAnything();
+    if (reached.length) fail(request, response, "", `credentials that are not the key's made the gateway call out: ${reached.join(", ")}`);
+  }
   await checkUpstream();
   await checkSlotsReleased(what);
+}
+
+/**
+ * What the dialect properties add to every answer: the credentials' verdict where the generator knows it, stored
+ * responses kept to their key (another key's never answered, its conversation never shown), and the ids of what the
+ * shared key stored, for the next cases.
+ */
+function checkDialectCase(c: Case, request: Request, body: string, response: Response, bytes: Uint8Array): void {
+  const text = new TextDecoder().decode(bytes);
+  const bad = (why: string) => fail(request, response, text, `${why}${c.vars ? `\n  settings: ${JSON.stringify(c.vars)}` : ""}`);
+  const { pathname } = new URL(request.url);
+  const status = response.status;
+  if (c.keyValid === false && status !== 401) bad("credentials that are not the key's were not refused with a 401");
+  if (c.keyValid === true && status === 401) bad("the key's own credentials were refused");
+  if (text.includes(OTHER_SECRET)) bad("the answer shows another key's stored conversation");
+  const previous = (parseJson(body) as { previous_response_id?: unknown } | undefined)?.previous_response_id;
+  const namesOther = other.id !== "" && (pathname.includes(other.id) || previous === other.id);
+  // A CORS preflight is answered for any path, and says nothing about what is there.
+  if (namesOther && status < 300 && request.method !== "OPTIONS") bad("another key's stored response was reached");
+  if (status !== 200 || !/^\/v1\/responses(\/|$)/.test(pathname)) return;
+  if (request.method === "DELETE") {
+    const at = stored.indexOf(String((parseJson(text) as { id?: unknown }).id));
+    if (at >= 0) stored.splice(at, 1);
+  } else if (request.method === "POST") {
+    for (const object of responsesIn(text)) if (object.store === true && typeof object.id === "string" && !stored.includes(object.id)) stored.push(object.id);
+  }
+}
+
+/** The final Response objects of an answer: the JSON body, or a stream's terminal event. */
+function responsesIn(text: string): { id?: unknown; store?: unknown }[] {
+  const whole = parseJson(text) as { object?: unknown } | undefined;
+  if (whole?.object === "response") return [whole as { id?: unknown; store?: unknown }];
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("data: "))
+    .map((line) => parseJson(line.slice("data: ".length)) as { type?: unknown; response?: { id?: unknown; store?: unknown } } | undefined)
+    .filter((event) => ["response.completed", "response.incomplete", "response.failed"].includes(String(event?.type)))
+    .map((event) => event!.response!);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -219,20 +328,18 @@ function fail(request: Request, response: Response, text: string, why: string): 
   throw new Violation(`${why}\n  ${request.method} ${url.pathname.slice(0, 300)}${url.search.slice(0, 200)} → ${response.status} ${text.slice(0, 500)}`);
 }
 
-function isNativePath(pathname: string): boolean {
-  return pathname === "/api" || pathname.startsWith("/api/");
-}
-
-function checkAnswer(request: Request, response: Response, bytes: Uint8Array): void {
+/** `faulted`: the backend was told to fail this answer midway, so its 502 (backend_error) is the right answer. */
+function checkAnswer(request: Request, response: Response, bytes: Uint8Array, faulted = false): void {
   const { pathname } = new URL(request.url);
-  const native = isNativePath(pathname);
+  const dialect = dialectOf(pathname);
+  const native = dialect === "native";
   const text = new TextDecoder().decode(bytes);
   const status = response.status;
   const bad = (why: string) => fail(request, response, text, why);
 
   if (status >= 500) {
     const passedThrough = native && status === 500 && MANAGEMENT_ROUTES.has(pathname) && EMULATOR_500.test(nativeError(text) ?? "");
-    if (!passedThrough) bad("a 5xx from the gateway");
+    if (!passedThrough && !(faulted && status === 502)) bad("a 5xx from the gateway");
   }
 
   const sentId = request.headers.get("x-request-id");
@@ -250,16 +357,11 @@ function checkAnswer(request: Request, response: Response, bytes: Uint8Array): v
     return;
   }
   if (status >= 400) {
-    if (native) {
-      if (nativeError(text) === null) bad('a native error that is not {"error": string}');
-    } else {
-      if (response.headers.get("content-type") !== "application/json") bad("an error that is not application/json");
-      if (!isOpenAIError(parseJson(text))) bad("an error that is not OpenAI's envelope");
-    }
+    checkErrorAnswer(dialect, status, response.headers, text, bad);
     return;
   }
   const type = response.headers.get("content-type") ?? "";
-  if (type.startsWith("text/event-stream")) checkSse(text, bad);
+  if (type.startsWith("text/event-stream")) checkStream(pathname, text, bad);
   else if (type.includes("ndjson")) checkNdjson(text, bad);
   else if (type.startsWith("text/html")) {
     // The one HTML answer is the operator console, always under its Content-Security-Policy.
@@ -267,80 +369,22 @@ function checkAnswer(request: Request, response: Response, bytes: Uint8Array): v
   } else if (text !== "" && parseJson(text) === undefined) bad("a success body that is not JSON");
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The message of an exact `{"error": string}` body, else null. */
-function nativeError(text: string): string | null {
-  const body = parseJson(text);
-  if (body === null || typeof body !== "object" || Array.isArray(body)) return null;
-  const keys = Object.keys(body);
-  const error = (body as { error?: unknown }).error;
-  return keys.length === 1 && typeof error === "string" ? error : null;
-}
-
-const nullableString = (value: unknown) => value === null || typeof value === "string";
-
-function isOpenAIError(body: unknown): boolean {
-  if (body === null || typeof body !== "object" || Array.isArray(body) || Object.keys(body).join() !== "error") return false;
-  const error = (body as { error: unknown }).error;
-  if (error === null || typeof error !== "object" || Array.isArray(error)) return false;
-  const fields = error as Record<string, unknown>;
-  return (
-    Object.keys(fields).sort().join() === "code,message,param,type" &&
-    typeof fields.message === "string" &&
-    typeof fields.type === "string" &&
-    nullableString(fields.param) &&
-    nullableString(fields.code)
-  );
-}
-
-/** Whole events, comments or `data:` JSON; the last data event is [DONE] or an error envelope. */
-function checkSse(text: string, bad: (why: string) => never): void {
-  if (!text.endsWith("\n\n")) bad("an SSE stream that does not end with a whole event");
-  const data: string[] = [];
-  for (const event of text.slice(0, -2).split("\n\n")) {
-    if (event.startsWith(":")) continue;
-    if (!event.startsWith("data: ")) bad(`a malformed SSE event ${JSON.stringify(event.slice(0, 100))}`);
-    data.push(event.slice("data: ".length));
-  }
-  const last = data.pop();
-  if (last === undefined) bad("an SSE stream without data");
-  if (last !== "[DONE]" && !isOpenAIError(parseJson(last!))) bad("an SSE stream that ends with neither [DONE] nor an error event");
-  for (const chunk of data) {
-    const parsed = parseJson(chunk);
-    if (parsed === null || typeof parsed !== "object" || "error" in parsed) bad("an SSE chunk that is not a JSON chunk");
-  }
-}
-
-/** Whole JSON lines; an error line can only be the last. */
-function checkNdjson(text: string, bad: (why: string) => never): void {
-  const lines = text.split("\n").filter((line) => line !== "");
-  lines.forEach((line, i) => {
-    const parsed = parseJson(line);
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) bad(`an NDJSON line that is not a JSON object: ${line.slice(0, 100)}`);
-    if ("error" in (parsed as object) && i !== lines.length - 1) bad("an NDJSON error line before the end");
-  });
-}
-
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "origin", "x-api-key", "proxy-authorization"];
 
-/** Nothing the client used to authenticate reaches Ollama (workerd itself adds cf-worker to every subrequest). */
+/**
+ * Nothing the client used to authenticate reaches Ollama or llama-server (workerd itself adds cf-worker to every
+ * subrequest; llama-server gets its own key, as Authorization), and no other key's stored conversation either.
+ */
 async function checkUpstream(): Promise<void> {
-  const answer = await fetch(`${EMULATOR_URL}/__emulator/requests`);
-  const requests = answer.ok ? ((await answer.json()) as Awaited<ReturnType<typeof emulator.requests>>) : null;
-  if (!Array.isArray(requests)) throw new Violation(`the emulator could not list the requests it received (HTTP ${answer.status})`);
-  for (const recorded of requests) {
+  const [ollama, llama] = await Promise.all([receivedBy(EMULATOR_URL), receivedBy(LLAMA_URL)]);
+  for (const recorded of [...ollama, ...llama]) {
     const names = Object.keys(recorded.headers);
-    const leaked = names.filter((name) => CREDENTIAL_HEADERS.includes(name) || (name.startsWith("cf-") && name !== "cf-worker"));
+    const credentials = ollama.includes(recorded) ? CREDENTIAL_HEADERS : CREDENTIAL_HEADERS.filter((name) => name !== "authorization");
+    const leaked = names.filter((name) => credentials.includes(name) || (name.startsWith("cf-") && name !== "cf-worker"));
     if (leaked.length) throw new Violation(`client headers forwarded to ${recorded.path}: ${leaked.join(", ")}`);
     const dump = JSON.stringify(recorded);
     if (dump.includes(key) || dump.includes(ADMIN_TOKEN)) throw new Violation(`a credential reached the backend on ${recorded.path}`);
+    if (dump.includes(OTHER_SECRET)) throw new Violation(`another key's stored conversation reached the backend on ${recorded.path}`);
   }
 }
 
@@ -354,297 +398,7 @@ async function checkSlotsReleased(what: string): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Values
-
-const HOSTILE_STRINGS = [
-  "",
-  " ",
-  "__proto__",
-  "constructor",
-  "prototype",
-  "toString",
-  "valueOf",
-  "hasOwnProperty",
-  "llama3.2\r\nX-Injected: yes",
-  "llama3.2\n",
-  "\r\n\r\n",
-  "\u0000",
-  "a\u0000b",
-  "\u0007\u001b[31m",
-  "\u202e",
-  "\u2028\u2029",
-  "\ud800",
-  "\udfff\ud800",
-  "💥",
-  "é",
-  "../../etc/passwd",
-  "%0d%0a",
-  "%",
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-injection probe, meant literally
-  "${7*7}",
-  "{{.Prompt}}",
-  "<script>x</script>",
-  "llama3.2:",
-  ":",
-  "/",
-  "llama3.2:latest:latest",
-  "hf.co/",
-  "sk-",
-  "Bearer",
-  "null",
-  "[DONE]",
-  "data: [DONE]\n\n",
-];
-
-const controlChars = fc.constantFrom("\r", "\n", "\u0000", "\t", "\u001f", "\u007f", "a", "é", "\u2028", "\ud83d", "\\", '"');
-
-const hostileString: fc.Arbitrary<string> = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
-  { weight: 3, arbitrary: fc.string() },
-  { weight: 2, arbitrary: fc.string({ unit: "binary" }) },
-  { weight: 2, arbitrary: fc.string({ unit: controlChars }) },
-  { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 300 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 1000, max: 30_000 }).map((n) => "x".repeat(n)) },
-);
-
-const MODELS = [
-  "llama3.2",
-  "llama3.2:latest",
-  "LLAMA3.2",
-  "gpt-4o-mini",
-  "thinker",
-  "qwen3",
-  "qwen3:8b",
-  "llava:7b",
-  "llama3.3",
-  "llama3.3:70b-instruct-q4_K_M",
-  "nomic-embed-text",
-  "nomic-embed-text:latest",
-  "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
-];
-const modelName = fc.oneof(
-  { weight: 40, arbitrary: fc.constantFrom(...MODELS) },
-  { weight: 16, arbitrary: hostileString },
-  // Megabytes of name: whatever the gateway does with a name must stay linear in its length.
-  { weight: 1, arbitrary: fc.integer({ min: 1_000_000, max: 4_000_000 }).map((n) => "m".repeat(n)) },
-);
-
-const RAW_NUMBERS = [
-  "1e400",
-  "-1e400",
-  "1e-400",
-  "-0",
-  "18446744073709551616",
-  "123456789012345678901234567890",
-  "9".repeat(400),
-  "0.0000000000000000000000001",
-  "1E+2",
-  "1.0",
-  "4.9e-324",
-  "1.7976931348623157e308",
-].map((text) => new Raw(text));
-
-const number: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 3, arbitrary: fc.nat(100) },
-  { weight: 2, arbitrary: fc.integer() },
-  { weight: 2, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }) },
-  { weight: 2, arbitrary: fc.constantFrom(1e12, 2 ** 53, 2 ** 53 + 2, 2 ** 64, -1, 0, 0.5, 1e308, -1e308, Number.MIN_VALUE) },
-  { weight: 2, arbitrary: fc.constantFrom(...RAW_NUMBERS) },
-);
-
-/** 1 to 20,000 levels of `[` or `{"a":`, as raw JSON text (too deep for a generated value); mostly around the cap. */
-const nestingDepth = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 600 }) }, { weight: 1, arbitrary: fc.integer({ min: 600, max: 20_000 }) });
-const deepNesting = fc
-  .tuple(nestingDepth, fc.boolean())
-  .map(
-    ([depth, arrays]) =>
-      new Raw(arrays ? "[".repeat(depth) + "]".repeat(depth) : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`, `${depth} levels of ${arrays ? "[" : "{"}`),
-  );
-
-const EVIL_KEYS = [
-  "__proto__",
-  "constructor",
-  "prototype",
-  "toString",
-  "valueOf",
-  "hasOwnProperty",
-  "num_predict",
-  "temperature",
-  "stop",
-  "num_ctx",
-  "polluted",
-];
-
-const anyJson: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: "small", withCrossShrink: true },
-    { weight: 3, arbitrary: fc.constantFrom(null, true, false) },
-    { weight: 3, arbitrary: number },
-    { weight: 3, arbitrary: hostileString },
-    { weight: 1, arbitrary: deepNesting },
-    { weight: 2, arbitrary: fc.array(tie("value"), { maxLength: 4 }) },
-    { weight: 2, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom(...EVIL_KEYS), fc.string()), tie("value"), { maxKeys: 4 }) },
-  ),
-})).value;
-
-/** An object whose keys include `__proto__`, `constructor` and friends. */
-const evilObject = fc.dictionary(fc.oneof(fc.constantFrom(...EVIL_KEYS), fc.string()), anyJson, { maxKeys: 5 });
-
-/** A data property, even for `__proto__` (an assignment would set the prototype instead). */
-function define(target: object, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, configurable: true, writable: true });
-}
-
-/** A deep copy that keeps Raw pieces and own `__proto__` keys (generated values must not be changed in place). */
-function clone(value: unknown): unknown {
-  if (value instanceof Raw || value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map(clone);
-  const out = {};
-  for (const [key, item] of Object.entries(value)) define(out, key, clone(item));
-  return out;
-}
-
-/** One change anywhere in a body: a member replaced (by anything at all) or removed, or an evil key added. */
-type Mutation = { at: number; op: "replace"; value: unknown } | { at: number; op: "delete" } | { at: number; op: "add"; key: string; value: unknown };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("replace" as const), value: fc.oneof(anyJson, number, hostileString) }) },
-  { weight: 1, arbitrary: fc.record({ at: fc.nat(), op: fc.constant("delete" as const) }) },
-  {
-    weight: 1,
-    arbitrary: fc.record({ at: fc.nat(), op: fc.constant("add" as const), key: fc.oneof(fc.constantFrom(...EVIL_KEYS), fc.string()), value: anyJson }),
-  },
-);
-
-/** The objects and arrays inside `root` (Raw pieces excluded), root first. */
-function containers(root: unknown): (Record<string, unknown> | unknown[])[] {
-  const found: (Record<string, unknown> | unknown[])[] = [];
-  const pending = [root];
-  for (let value = pending.pop(); pending.length || value !== undefined; value = pending.pop()) {
-    if (value === null || typeof value !== "object" || value instanceof Raw) continue;
-    const container = value as Record<string, unknown> | unknown[];
-    found.push(container);
-    pending.push(...Object.values(container));
-  }
-  return found;
-}
-
-function applyMutation(root: unknown, change: Mutation): void {
-  const all = containers(root);
-  if (change.op === "add") {
-    const objects = all.filter((c) => !Array.isArray(c));
-    if (objects.length) define(objects[change.at % objects.length]!, change.key, change.value);
-    return;
-  }
-  const members = all.flatMap((c) => Object.keys(c).map((key) => [c, key] as const));
-  if (!members.length) return;
-  const [container, key] = members[change.at % members.length]!;
-  if (change.op === "replace") define(container, key, change.value);
-  else if (Array.isArray(container)) container.splice(Number(key), 1);
-  else delete container[key];
-}
-
-/** A valid body as generated, or with one to three mutations somewhere inside it, or something else entirely. */
-function mutated(valid: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<unknown> {
-  const changes = fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 3, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }) });
-  return fc.oneof(
-    {
-      weight: 12,
-      arbitrary: fc.tuple(valid, changes).map(([body, list]) => {
-        const out = clone(body);
-        for (const change of list) applyMutation(out, change);
-        return out;
-      }),
-    },
-    { weight: 1, arbitrary: anyJson },
-  );
-}
-
-const PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
-const imageUrl = fc.oneof(
-  { weight: 3, arbitrary: fc.constant(`data:image/png;base64,${PNG_BASE64}`) },
-  // The image host only: a fetch to anywhere else could wait out IMAGE_FETCH_TIMEOUT (slow hosts are hostile.test.ts's).
-  {
-    weight: 3,
-    arbitrary: fc
-      .constantFrom("/tiny.png", "/redirect.png", "/huge.png", "/page.html", "/missing.png", "/loop", "/fake.png")
-      .map((path) => IMAGE_SERVER_URL + path),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(
-      "data:image/svg+xml;base64,PHN2Zz4=",
-      "data:image/png;base64,!!!",
-      "data:,",
-      "data:image/png;base64,",
-      "ftp://example.invalid/x.png",
-      "file:///etc/passwd",
-      "javascript:alert(1)",
-      "//127.0.0.1/x.png",
-      `${IMAGE_SERVER_URL}/tiny.png#\r\n`,
-      `${IMAGE_SERVER_URL}/%0d%0a`,
-    ),
-  },
-  { weight: 1, arbitrary: hostileString },
-);
-
-// ---------------------------------------------------------------------------------------------------------------
 // Headers and paths
-
-/** Header values the fetch API accepts (no CR, LF or NUL): ASCII, with tabs and other controls. */
-const headerText = fc.string({
-  unit: fc
-    .integer({ min: 1, max: 0x7e })
-    .filter((c) => c !== 10 && c !== 13)
-    .map((c) => String.fromCharCode(c)),
-  maxLength: 200,
-});
-const alnum = fc.constantFrom(..."0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-
-const authorization = fc.oneof(
-  { weight: 12, arbitrary: fc.constant("Bearer $KEY") },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom("bearer $KEY", "BEARER   $KEY  ", "Bearer $KEY extra", "$KEY", "Bearer $ADMIN", "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", ""),
-  },
-  { weight: 1, arbitrary: fc.string({ unit: alnum, minLength: 38, maxLength: 38 }).map((body) => `Bearer sk-${body}`) },
-  { weight: 1, arbitrary: headerText.map((text) => `Bearer ${text}`) },
-);
-
-const requestId = fc.oneof(
-  fc.stringMatching(/^[A-Za-z0-9._:-]{1,128}$/),
-  fc.constantFrom("a".repeat(129), " ", "a b", "a\tb", "%0d%0aSet-Cookie: x=1", "id\u0001", "<x>", "req;drop"),
-  headerText,
-);
-
-const extraHeaders: fc.Arbitrary<[string, string][]> = fc
-  .record(
-    {
-      "content-type": fc.oneof(
-        fc.constantFrom(
-          "application/json",
-          "text/plain",
-          "application/x-www-form-urlencoded",
-          "multipart/form-data; boundary=x",
-          "application/json; charset=utf-16",
-        ),
-        headerText,
-      ),
-      "x-request-id": requestId,
-      origin: fc.oneof(fc.constantFrom("https://app.example", "null", "http://localhost:3000", "https://evil.example"), headerText),
-      cookie: fc.constant("session=client-cookie"),
-      "x-api-key": fc.constant("$KEY"),
-      "cf-connecting-ip": fc.constant("203.0.113.9"),
-      "cf-access-client-secret": fc.constant("client-supplied-secret"),
-      accept: fc.constantFrom("*/*", "text/event-stream", "application/x-ndjson"),
-    },
-    { requiredKeys: [] },
-  )
-  .map((headers) => Object.entries(headers));
-
-function headersWith(auth: fc.Arbitrary<string>): fc.Arbitrary<[string, string][]> {
-  return fc.tuple(auth, extraHeaders).map(([value, rest]) => [["authorization", value] as [string, string], ...rest]);
-}
 
 const SEGMENTS = [
   "v1",
@@ -664,6 +418,11 @@ const SEGMENTS = [
   "show",
   "ps",
   "version",
+  "responses",
+  "input_items",
+  "messages",
+  "count_tokens",
+  "$STORED",
   "..",
   ".",
   "%2e%2e",
@@ -734,16 +493,26 @@ const KNOWN_PATHS = [
   "/v1/x/../models",
   "/api/embeddings",
   "/admin/gate",
+  "/v1/responses",
+  "/v1/responses/",
+  "/v1/responses/$STORED",
+  "/v1/responses/$STORED/input_items",
+  "/v1/responses/$OTHER",
+  "/v1/responses/resp_0/input_items/x",
+  "/v1/messages",
+  "/v1/messages/",
+  "/v1/messages?beta=true",
+  "/v1/messages/count_tokens",
+  "/v1/messages/batches",
+  "/v1/messages/count_tokens/x",
+  "/V1/MESSAGES",
+  "//v1/messages",
 ];
 const anyPath = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom(...KNOWN_PATHS), query).map(([path, q]) => path + q) },
   { weight: 3, arbitrary: fc.tuple(fc.array(segment, { maxLength: 6 }), query).map(([segments, q]) => `/${segments.join("/")}${q}`) },
   { weight: 1, arbitrary: fc.integer({ min: 1000, max: 12_000 }).map((n) => `/v1/${"a".repeat(n)}`) },
 );
-/** Percent-encoding of any string (lone surrogates, which encodeURIComponent refuses, become U+FFFD). */
-function encodeSegment(text: string): string {
-  return encodeURIComponent(text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd"));
-}
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "patch", "PROPFIND"];
 const anyMethod = fc.constantFrom(...METHODS);
@@ -751,56 +520,19 @@ const anyMethod = fc.constantFrom(...METHODS);
 // ---------------------------------------------------------------------------------------------------------------
 // Bodies: valid requests, which `mutated` then breaks in one to three places (or not at all)
 
-const CHAT_MODELS = [
-  "llama3.2",
-  "llama3.2:latest",
-  "LLAMA3.2",
-  "gpt-4o-mini",
-  "thinker",
-  "qwen3",
-  "qwen3:8b",
-  "llava:7b",
-  "llama3.3",
-  "hf.co/unsloth/gemma-3-1b-it-GGUF:Q4_K_M",
-];
-const chatModel = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...CHAT_MODELS) }, { weight: 1, arbitrary: modelName });
 const embedModel = fc.oneof({ weight: 8, arbitrary: fc.constantFrom("nomic-embed-text", "nomic-embed-text:latest") }, { weight: 1, arbitrary: modelName });
-
-/** JSON values for places that take any JSON (options, schemas, tool arguments): evil keys and deep nesting included. */
-const someJson: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 20, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
-  { weight: 1, arbitrary: deepNesting },
-  { weight: 2, arbitrary: evilObject },
-);
-const optionsObject = fc.dictionary(
-  fc.oneof(fc.constantFrom(...EVIL_KEYS, "num_ctx", "num_predict", "top_k", "repeat_penalty"), fc.string()),
-  fc.oneof(number, someJson),
-  { maxKeys: 4 },
-);
-const schemaObject = fc.dictionary(fc.oneof(fc.constantFrom(...EVIL_KEYS, "type", "properties", "items", "required"), fc.string()), someJson, { maxKeys: 4 });
 
 const textPart = fc.record({ type: fc.constant("text"), text: hostileString });
 const imagePart = fc.record({
   type: fc.constant("image_url"),
   image_url: fc.oneof(imageUrl, fc.record({ url: imageUrl, detail: fc.constantFrom("auto", "low", "high") }, { requiredKeys: ["url"] })),
 });
-/** Tool-call arguments: a JSON-encoded object, deep or with evil keys, and sometimes not. */
-const toolArguments = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom("{}", '{"city":"Paris"}', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}') },
-  { weight: 2, arbitrary: optionsObject.map((value) => new Raw(JSON.stringify(encode(value)), `a string of ${encode(value)}`)) },
-  // A JSON string holding deep JSON: the body's own depth is small.
-  { weight: 1, arbitrary: deepNesting.map((raw) => new Raw(JSON.stringify(`{"a":${raw.text}}`), `a string of ${raw.label}`)) },
-  { weight: 1, arbitrary: fc.constantFrom("{bad", "[1]", "null", "", '"x"', "1e400") },
-);
 const toolCall = fc.record(
   {
     id: fc.oneof(fc.constantFrom("call_1", "call_2"), hostileString),
     type: fc.constant("function"),
     function: fc.record({
-      name: fc.oneof(
-        fc.constantFrom("get_weather", "lookup"),
-        hostileString.filter((n) => n !== ""),
-      ),
+      name: toolName,
       arguments: toolArguments,
     }),
   },
@@ -831,25 +563,13 @@ const message = fc.oneof(
   ),
   fc.record({ role: fc.constant("function"), content: fc.option(hostileString), name: hostileString }),
 );
-const messages = fc.oneof(
-  { weight: 10, arbitrary: fc.array(message, { minLength: 1, maxLength: 4 }) },
-  // Hundreds to thousands of messages: a long conversation.
-  {
-    weight: 1,
-    arbitrary: fc
-      .integer({ min: 100, max: 3000 })
-      .map((n) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `message ${i}` }))),
-  },
-);
+const messages = fc.oneof({ weight: 10, arbitrary: fc.array(message, { minLength: 1, maxLength: 4 }) }, { weight: 1, arbitrary: longConversation });
 
 const tool = fc.record({
   type: fc.constant("function"),
   function: fc.record(
     {
-      name: fc.oneof(
-        fc.constantFrom("get_weather", "lookup"),
-        hostileString.filter((n) => n !== ""),
-      ),
+      name: toolName,
       description: hostileString,
       parameters: schemaObject,
       strict: fc.boolean(),
@@ -857,10 +577,6 @@ const tool = fc.record({
     { requiredKeys: ["name"] },
   ),
 });
-
-const EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"];
-/** Absurd caps are rare here: a reservation of the whole tpm only fits an empty minute (hostile.test.ts has them). */
-const maxTokens = fc.oneof({ weight: 20, arbitrary: fc.nat(64) }, { weight: 1, arbitrary: fc.constantFrom(0, 1e12, 2 ** 53 - 1) });
 
 /** Sampling fields and Ollama extras, shared by chat and completions (all valid; mutations break them). */
 const sampling = {
@@ -908,9 +624,6 @@ const chatBody = mutated(
     )
     .map(coherent),
 );
-
-const THINKERS = new Set(["thinker", "qwen3", "qwen3:8b"]);
-const TOOL_MODELS = new Set(["llama3.2", "llama3.2:latest", "LLAMA3.2", "gpt-4o-mini", "thinker", "qwen3", "qwen3:8b", "llama3.3"]);
 
 /**
  * Fields that are each valid but refused together (top_logprobs without logprobs, tool_choice without tools,
@@ -1149,6 +862,120 @@ const json = (value: unknown): BodySpec => ({ kind: "json", value });
 const post = (path: string, body: fc.Arbitrary<unknown>, auth = authorization): fc.Arbitrary<Case> =>
   fc.record({ method: fc.constant("POST"), path: fc.constant(path), headers: headersWith(auth), body: body.map(json) });
 
+/** Oracles that accepted anything would make every property pass: each must take the good and refuse the broken. */
+describe("fuzz: the oracles themselves", () => {
+  /** Runs an oracle on a sample: it must pass (`ok`) or say why not. */
+  const expectVerdict = (ok: boolean, oracle: (bad: (why: string) => never) => void) => {
+    let why: string | null = null;
+    try {
+      oracle((reason) => {
+        throw new Violation(reason);
+      });
+    } catch (error) {
+      if (!(error instanceof Violation)) throw error;
+      why = error.message;
+    }
+    if ((why === null) !== ok) throw new Error(ok ? `refused: ${why}` : "accepted");
+  };
+  const sse = (...events: [string, Record<string, unknown>][]) =>
+    events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`).join("");
+  const response = (status: string) => ({ response: { id: "resp_1", status } });
+  const responses = (...names: string[]) =>
+    sse(...names.map((name, i): [string, Record<string, unknown>] => [name, { ...response(name.split(".")[1]!), sequence_number: i }]));
+  const anthropicError = { error: { type: "api_error", message: "x" } };
+  const message = (...middle: [string, Record<string, unknown>][]) =>
+    sse(["message_start", { message: {} }], ...middle, ["message_delta", { delta: {} }], ["message_stop", {}]);
+  const block = (index: number): [string, Record<string, unknown>][] => [
+    ["content_block_start", { index }],
+    ["content_block_delta", { index }],
+    ["content_block_stop", { index }],
+  ];
+  const STREAMS: [what: string, path: string, text: string, ok: boolean][] = [
+    ["chat with [DONE]", "/v1/chat/completions", 'data: {"id":"x"}\n\n: keep-alive\n\ndata: [DONE]\n\n', true],
+    ["chat without [DONE]", "/v1/chat/completions", 'data: {"id":"x"}\n\n', false],
+    [
+      "Responses, created to completed",
+      "/v1/responses",
+      `: keep-alive\n\n${responses("response.created", "response.in_progress", "response.completed")}`,
+      true,
+    ],
+    ["Responses ending failed", "/v1/responses", responses("response.created", "response.failed"), true],
+    ["Responses without a terminal event", "/v1/responses", responses("response.created", "response.in_progress"), false],
+    ["Responses with two terminal events", "/v1/responses", responses("response.created", "response.incomplete", "response.completed"), false],
+    ["Responses with [DONE]", "/v1/responses", `${responses("response.created", "response.completed")}data: [DONE]\n\n`, false],
+    [
+      "Responses skipping a number",
+      "/v1/responses",
+      sse(["response.created", { ...response("x"), sequence_number: 0 }], ["response.completed", { ...response("completed"), sequence_number: 2 }]),
+      false,
+    ],
+    [
+      "Responses with a status unlike its event",
+      "/v1/responses",
+      responses("response.created", "response.completed").replace('"status":"completed"', '"status":"failed"'),
+      false,
+    ],
+    ["Anthropic, two blocks and pings", "/v1/messages", message(...block(0), ["ping", {}], ...block(1)), true],
+    ["Anthropic ending in error", "/v1/messages", sse(["message_start", { message: {} }], ...block(0).slice(0, 2), ["error", anthropicError]), true],
+    ["Anthropic without message_stop", "/v1/messages", message().replace(/event: message_stop\n[^\n]*\n\n$/, ""), false],
+    ["Anthropic with a comment", "/v1/messages", `: keep-alive\n\n${message()}`, false],
+    ["Anthropic with a block numbered wrong", "/v1/messages", message(...block(1)), false],
+    ["Anthropic after message_stop", "/v1/messages", `${message()}${sse(["ping", {}], ["message_stop", {}])}`, false],
+    ["Anthropic with an OpenAI error event", "/v1/messages", sse(["message_start", { message: {} }], ["error", { error: { message: "x" } }]), false],
+  ];
+  it.each(STREAMS)("%s", (_what, path, text, ok) => expectVerdict(ok, (bad) => checkStream(path, text, bad)));
+
+  const jsonType = { "content-type": "application/json" };
+  const ERRORS: [what: string, path: string, status: number, headers: Record<string, string>, body: unknown, ok: boolean][] = [
+    ["Anthropic 404", "/v1/messages", 404, jsonType, { type: "error", error: { type: "not_found_error", message: "x" } }, true],
+    [
+      "Anthropic 529 with retry-after",
+      "/v1/messages",
+      529,
+      { ...jsonType, "retry-after": "5" },
+      { type: "error", error: { type: "overloaded_error", message: "x" } },
+      true,
+    ],
+    [
+      "Anthropic 404 of the wrong type",
+      "/v1/messages/count_tokens",
+      404,
+      jsonType,
+      { type: "error", error: { type: "invalid_request_error", message: "x" } },
+      false,
+    ],
+    [
+      "OpenAI's envelope on Anthropic's route",
+      "/v1/messages",
+      400,
+      jsonType,
+      { error: { message: "x", type: "invalid_request_error", param: null, code: null } },
+      false,
+    ],
+    ["Anthropic's shape on OpenAI's route", "/v1/responses", 400, jsonType, { type: "error", error: { type: "invalid_request_error", message: "x" } }, false],
+    [
+      "a 429 without retry-after",
+      "/v1/responses",
+      429,
+      jsonType,
+      { error: { message: "x", type: "rate_limit_exceeded", param: null, code: "rate_limit_exceeded" } },
+      false,
+    ],
+    [
+      "an OpenAI 401 of another code",
+      "/v1/responses/x",
+      401,
+      jsonType,
+      { error: { message: "x", type: "invalid_request_error", param: null, code: null } },
+      false,
+    ],
+    ["Ollama's shape on /api", "/api/chat", 400, {}, { error: "x" }, true],
+  ];
+  it.each(ERRORS)("%s", (_what, path, status, headers, body, ok) =>
+    expectVerdict(ok, (bad) => checkErrorAnswer(dialectOf(path), status, new Headers(headers), JSON.stringify(body), bad)),
+  );
+});
+
 describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream", () => {
   it("POST /v1/chat/completions", { timeout: timeoutFor("chat") }, async () => {
     await check("chat", fc.asyncProperty(post("/v1/chat/completions", chatBody), runCase));
@@ -1279,6 +1106,9 @@ describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream",
       "/admin/keys",
       "/api/pull",
       "/api/copy",
+      "/v1/responses",
+      "/v1/messages",
+      "/v1/messages/count_tokens",
     );
     const auth = fc.oneof(authorization, fc.constant("Bearer $ADMIN"));
     const rawCase = fc.record({ method: fc.constant("POST"), path, headers: headersWith(auth), body: badBytes });
@@ -1286,9 +1116,133 @@ describe("fuzz: no 5xx, the right error envelope, bounded time, clean upstream",
   });
 
   it("any method, any path and query string, any headers, any body (/health and unknown paths included)", { timeout: timeoutFor("anyRoute") }, async () => {
-    const body = fc.oneof(badBytes, anyJson.map(json), chatBody.map(json), mutated(NATIVE_BODIES["/api/chat"]!).map(json));
+    const body = fc.oneof(
+      badBytes,
+      anyJson.map(json),
+      chatBody.map(json),
+      mutated(NATIVE_BODIES["/api/chat"]!).map(json),
+      responsesBody.map(json),
+      messagesBody.map(json),
+    );
     const anyCase = fc.record({ method: anyMethod, path: anyPath, headers: headersWith(authorization), body }, { requiredKeys: ["method", "path", "headers"] });
     await check("anyRoute", fc.asyncProperty(anyCase, runCase));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The dialects on the internal form: OpenAI Responses and Anthropic Messages
+
+/** Model patterns as Claude Code and Codex CLI users set them (their requests name models the emulator lacks). */
+const AGENT_ALIASES = JSON.stringify({
+  "gpt-4o-mini": "llama3.2",
+  thinker: "qwen3:8b",
+  "claude-*": "qwen3:8b",
+  "claude-3-5-haiku*": "llama3.2",
+  "gpt-5*": "qwen3:8b",
+});
+/**
+ * The settings a dialect case runs under: the Worker as deployed (32k windows), the agents' model patterns, a
+ * 512-token window that long prompts overflow (refused, or trimmed of their oldest turns with `truncate: oldest`),
+ * and llama-server beside Ollama (its own model, its own chat translation).
+ */
+const dialectSettings = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  { weight: 2, arbitrary: fc.constant({ MODEL_ALIASES: AGENT_ALIASES }) },
+  { weight: 1, arbitrary: fc.constant({ OLLAMA_CONTEXT_LENGTH: "512" }) },
+  { weight: 1, arbitrary: fc.constant({ OLLAMA_CONTEXT_LENGTH: "512", MODEL_DEFAULTS: JSON.stringify({ "*": { truncate: "oldest" } }) }) },
+  { weight: 1, arbitrary: fc.constant({ BACKENDS: WITH_LLAMA, BOX_KEY: "llama-secret", MODEL_ALIASES: AGENT_ALIASES }) },
+);
+/** Now and then the backend fails midway (an error line, a dropped connection, a line that is not JSON): the dialect's failure event. */
+const backendFault = fc.oneof(
+  { weight: 7, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom("error-midstream" as const, "drop" as const, "malformed" as const), afterLines: fc.nat(4) }) },
+);
+/** A dialect case under one of those settings, and now and then with a backend that fails midway. */
+const withSettings = (cases: fc.Arbitrary<Case>): fc.Arbitrary<Case> =>
+  fc.tuple(cases, dialectSettings, backendFault).map(([c, vars, fault]) => ({ ...c, ...(vars && { vars }), ...(fault && { fault }) }));
+
+/** Anthropic's key source, for the headers anthropicHeaders makes: x-api-key first (trimmed), else a Bearer token. */
+function anthropicKeyValid(headers: [string, string][]): boolean {
+  const apiKey = headers.find(([name]) => name === "x-api-key")?.[1].trim();
+  if (apiKey) return apiKey === "$KEY";
+  return headers.find(([name]) => name === "authorization")?.[1] === "Bearer $KEY";
+}
+
+/** Mostly POST with a dialect body (sometimes bytes that are not JSON, or another method), x-api-key or Bearer. */
+const anthropicCase = (paths: string[], body: fc.Arbitrary<unknown>): fc.Arbitrary<Case> =>
+  withSettings(
+    fc
+      .record({
+        method: fc.oneof({ weight: 12, arbitrary: fc.constant("POST") }, { weight: 1, arbitrary: anyMethod }),
+        path: fc.constantFrom(...paths),
+        headers: anthropicHeaders,
+        body: fc.oneof({ weight: 15, arbitrary: body.map(json) }, { weight: 1, arbitrary: badBytes }),
+      })
+      // A preflight is answered before any key is read.
+      .map((c): Case => (c.method === "OPTIONS" ? c : { ...c, keyValid: anthropicKeyValid(c.headers) })),
+  );
+
+describe("fuzz: Responses and Anthropic Messages (their envelopes, their events, stored responses kept to their key)", () => {
+  beforeAll(async () => {
+    const created = await createKey({ name: "fuzz: another key", rpm: 1_000_000, tpm: 1_000_000_000, max_concurrency: 1000 });
+    other.key = created.key;
+    const store = async (auth: string, input: string) => {
+      const res = await gatewayWith({}, "/v1/responses", {
+        method: "POST",
+        headers: { authorization: `Bearer ${auth}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "llama3.2", input, store: true }),
+      });
+      const body = (await res.json()) as { id?: string };
+      if (res.status !== 200 || !body.id) throw new Violation(`storing a response answered ${res.status}: ${JSON.stringify(body)}`);
+      return body.id;
+    };
+    other.id = await store(created.key, `Remember ${OTHER_SECRET}.`);
+    other.keyId = created.id;
+    stored.push(await store(key, "Remember this."));
+  });
+  afterAll(() => revokeKey(other.keyId));
+
+  it("POST /v1/responses", { timeout: timeoutFor("responses") }, async () => {
+    const responsesCase = withSettings(post("/v1/responses", responsesBody));
+    await check("responses", fc.asyncProperty(responsesCase, runCase));
+  });
+
+  it("GET and DELETE /v1/responses/{id}, GET …/input_items: this key's ids, another key's, made-up ones, bad escapes", {
+    timeout: timeoutFor("storedResponses"),
+  }, async () => {
+    const storedCase: fc.Arbitrary<Case> = storedResponsePath.chain(({ path, methods }) =>
+      fc.record({
+        method: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...methods) }, { weight: 1, arbitrary: anyMethod }),
+        path: fc.constant(path),
+        headers: headersWith(authorization),
+      }),
+    );
+    // Continuations too: a stored conversation (this key's, another's, none) with a new turn.
+    const continuation = post(
+      "/v1/responses",
+      fc.record({
+        model: fc.constantFrom("llama3.2", "qwen3:8b"),
+        input: fc.constant("and then?"),
+        previous_response_id: storedResponseId,
+        stream: fc.boolean(),
+      }),
+    );
+    await check("storedResponses", fc.asyncProperty(fc.oneof({ weight: 4, arbitrary: storedCase }, { weight: 1, arbitrary: continuation }), runCase));
+    // The other key still has its response: nothing the shared key sent deleted it.
+    const res = await gatewayWith({}, `/v1/responses/${other.id}`, { headers: { authorization: `Bearer ${other.key}` } });
+    if (res.status !== 200) throw new Violation(`another key's stored response answered its own key ${res.status}: ${await res.text()}`);
+  });
+
+  it("POST /v1/messages (also ?beta=true): Anthropic's errors and events, the key in x-api-key or as a Bearer token", {
+    timeout: timeoutFor("messages"),
+  }, async () => {
+    const paths = ["/v1/messages", "/v1/messages", "/v1/messages?beta=true", "/v1/messages/"];
+    await check("messages", fc.asyncProperty(anthropicCase(paths, messagesBody), runCase));
+  });
+
+  it("POST /v1/messages/count_tokens (also ?beta=true)", { timeout: timeoutFor("countTokens") }, async () => {
+    const paths = ["/v1/messages/count_tokens", "/v1/messages/count_tokens?beta=true"];
+    await check("countTokens", fc.asyncProperty(anthropicCase(paths, countTokensBody), runCase));
   });
 });
 
@@ -1307,13 +1261,6 @@ async function revokeCreatedKeys(): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Authentication first, the key's scope and MODEL_LIMITS: each case against the gateway built with its own settings
-
-const LLAMA_URL = inject("llamaEmulatorUrl");
-/** The emulator and a llama-server, so that /props, /tokenize and /detokenize have a backend to reach. */
-const WITH_LLAMA = JSON.stringify([
-  { name: "desk", kind: "ollama", url: EMULATOR_URL },
-  { name: "box", kind: "llamacpp", url: LLAMA_URL, api_key: "$BOX_KEY" },
-]);
 
 type Recorded = Awaited<ReturnType<typeof emulator.requests>>[number];
 
@@ -1339,24 +1286,6 @@ async function revokeKey(id: string): Promise<void> {
 }
 
 // --- (a) requests without a valid key ---------------------------------------------------------------------------
-
-/** src/keys/key-format.ts's checksum (FNV-1a, as 6 base62 characters): made-up keys that are well-formed, from the seed. */
-function keyChecksum(body: string): string {
-  const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < body.length; i++) {
-    hash ^= body.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  let out = "";
-  for (let i = 0; i < 6; i++) {
-    out += alphabet[hash % 62];
-    hash = Math.floor(hash / 62);
-  }
-  return out;
-}
-/** A key of the right shape and checksum that was never issued: only the key's Durable Object can say it is unknown. */
-const madeUpKey = fc.string({ unit: alnum, minLength: 32, maxLength: 32 }).map((body) => `sk-${body}${keyChecksum(body)}`);
 
 const authorizationIs = (value: string): [string, string][] => [["authorization", value]];
 /**
@@ -1414,6 +1343,11 @@ const KEY_ROUTES: [path: string, methods: string[]][] = [
   ["/props", ["GET"]],
   ["/tokenize", ["POST"]],
   ["/detokenize", ["POST"]],
+  ["/v1/responses", ["POST"]],
+  ["/v1/responses/{id}", ["GET", "DELETE"]],
+  ["/v1/responses/{id}/input_items", ["GET"]],
+  ["/v1/messages", ["POST"]],
+  ["/v1/messages/count_tokens", ["POST"]],
 ];
 /** Near the key routes, but none of them: a 404 or a 401, whichever the gateway decides first. */
 const NEAR_KEY_ROUTES = [
@@ -1426,14 +1360,35 @@ const NEAR_KEY_ROUTES = [
   "/tokenise",
   "/v2/models",
   "/props/x",
+  "/v1/response",
+  "/v1/responses/resp_0/input_items/x",
+  "/v1/message",
+  "/v1/messages/batches",
+  "/v1/messages/count_tokens/x",
 ];
 
+/** A KEY_ROUTES path as a pattern: `+` any rest (one character at least), `{id}` one path segment. */
+const routePattern = (path: string) => new RegExp(`^${path.replace(/[.]/g, "\\.").replace("+", ".+").replace("{id}", "[^/]+")}$`);
+const SERVED = KEY_ROUTES.map(([path, methods]) => [routePattern(path), methods] as const);
+
 function servedMethods(pathname: string): string[] {
-  for (const [path, methods] of KEY_ROUTES) {
-    const prefix = path.slice(0, -1);
-    if (path.endsWith("+") ? pathname.startsWith(prefix) && pathname.length > prefix.length : pathname === path) return methods;
-  }
-  return [];
+  return SERVED.find(([pattern]) => pattern.test(pathname))?.[1] ?? [];
+}
+
+/**
+ * Credentials that must not work on this path, as its dialect reads them: on Anthropic's routes, where x-api-key
+ * is read first, a bad one beside the valid key as a Bearer token; elsewhere, the valid key in x-api-key, which no
+ * other route reads.
+ */
+function badCredentialsFor(path: string): fc.Arbitrary<[string, string][]> {
+  const dialectOnly =
+    dialectOf(path.split("?")[0]!) === "anthropic"
+      ? fc.oneof(madeUpKey, fc.constantFrom("$ADMIN", "$REVOKED", "$EXPIRED", "Bearer $KEY", "$KEY extra", "$KEY$KEY")).map((apiKey): [string, string][] => [
+          ["x-api-key", apiKey],
+          ["authorization", "Bearer $KEY"],
+        ])
+      : fc.constant<[string, string][]>([["x-api-key", "$KEY"]]);
+  return fc.oneof({ weight: 5, arbitrary: badCredentials }, { weight: 1, arbitrary: dialectOnly });
 }
 
 /** "stalled": a body that never ends (a gateway that reads it before checking the key waits forever). */
@@ -1484,10 +1439,20 @@ const unauthBody: fc.Arbitrary<UnauthBody> = fc.oneof(
         mutated(NATIVE_BODIES["/api/embed"]!),
         NATIVE_BODIES["/api/show"]!,
         llamaBodies,
+        responsesBody,
+        messagesBody,
+        countTokensBody,
       )
       .map(json),
   },
   { weight: 3, arbitrary: chatWithImages.map(json) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .constantFrom(...HOSTED_IMAGES)
+      .chain(withHostedImage)
+      .map(json),
+  },
   { weight: 2, arbitrary: badBytes },
   { weight: 1, arbitrary: oversize.map(json) },
   { weight: 1, arbitrary: fc.constantFrom('{"model":"llama3.2","messages":[', '{"model":', "").map((text): UnauthBody => ({ kind: "stalled", text })) },
@@ -1503,9 +1468,12 @@ const unauthPath = fc
   .oneof(
     {
       weight: 8,
-      arbitrary: fc
-        .constantFrom(...KEY_ROUTES.map(([path]) => path))
-        .chain((path) => (path.endsWith("+") ? modelIdSegment.map((id) => path.slice(0, -1) + id) : fc.constant(path))),
+      arbitrary: fc.constantFrom(...KEY_ROUTES.map(([path]) => path)).chain((path) => {
+        if (path.endsWith("+")) return modelIdSegment.map((id) => path.slice(0, -1) + id);
+        // A response the shared key stored (a request without its key must not read or delete it), or any id.
+        if (path.includes("{id}")) return fc.oneof(fc.constant("$STORED"), modelIdSegment).map((id) => path.replace("{id}", id));
+        return fc.constant(path);
+      }),
     },
     { weight: 1, arbitrary: fc.constantFrom(...NEAR_KEY_ROUTES) },
   )
@@ -1523,7 +1491,7 @@ const unauthCase: fc.Arbitrary<UnauthCase> = unauthPath.chain((path) => {
       path: fc.constant(path),
       method,
       // The shared key is not among the extra headers here: x-api-key is Anthropic's way to send a key.
-      headers: fc.tuple(badCredentials, extraHeaders).map(([credentials, rest]) => [...credentials, ...rest.filter(([name]) => name !== "x-api-key")]),
+      headers: fc.tuple(badCredentialsFor(path), extraHeaders).map(([credentials, rest]) => [...credentials, ...rest.filter(([name]) => name !== "x-api-key")]),
       body: unauthBody,
       streamed: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
       declaredLength: fc.constantFrom("1099511627776", "9007199254740993", "104857600"),
@@ -1590,7 +1558,7 @@ async function runUnauthenticated(c: UnauthCase): Promise<void> {
     }
     if (c.declaredLength !== undefined) headers.set("content-length", c.declaredLength);
   }
-  const request = new Request(`https://gateway.test${c.path}`, { method: c.method, headers, body });
+  const request = new Request(`https://gateway.test${fillStored(c.path)}`, { method: c.method, headers, body });
   const what = `${request.method} ${c.path.slice(0, 200)} (${
     c.headers
       .filter(([name]) => name === "authorization" || name === "x-api-key")
@@ -1624,10 +1592,7 @@ async function runUnauthenticated(c: UnauthCase): Promise<void> {
   } else if (response.status !== 401 && response.status !== 404) {
     bad("neither 401 nor 404 for a method or path that no key route serves");
   }
-  if (response.status === 401 && request.method !== "HEAD" && !isNativePath(pathname)) {
-    const code = (parseJson(text) as { error?: { code?: unknown } }).error?.code;
-    if (code !== "invalid_api_key") bad(`a 401 with code ${JSON.stringify(code)}`);
-  }
+  if (response.status === 401 && request.method !== "HEAD") checkKeyRefused(dialectOf(pathname), text, bad);
   const reached = await reachedAnything();
   const calls = reached.slice(reachedSoFar);
   reachedSoFar = reached.length; // before failing: the cases fast-check tries next while shrinking start from here
@@ -1988,6 +1953,9 @@ type ScopedRoute =
   | "/v1/chat/completions"
   | "/v1/completions"
   | "/v1/embeddings"
+  | "/v1/responses"
+  | "/v1/messages"
+  | "/v1/messages/count_tokens"
   | "/api/chat"
   | "/api/generate"
   | "/api/embed"
@@ -2044,8 +2012,21 @@ const optionsValue = fc.record(
 );
 const requestedName = fc.constantFrom(...Object.keys(MEANS));
 
-/** OpenAI-dialect bodies: the Ollama extras `options` and `keep_alive` as plain fields. */
-const v1Generation = (route: "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings"): fc.Arbitrary<ScopedRequest> =>
+type V1Route = "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/v1/responses" | "/v1/messages" | "/v1/messages/count_tokens";
+/** Each /v1 route's input, and where its answer cap goes (none: the route generates nothing). */
+const V1_SHAPES: Record<V1Route, { input: Record<string, unknown>; cap?: string }> = {
+  "/v1/chat/completions": { input: { messages: [{ role: "user", content: "hi" }] }, cap: "max_tokens" },
+  "/v1/completions": { input: { prompt: "hi" }, cap: "max_tokens" },
+  "/v1/embeddings": { input: { input: "hi" } },
+  // Not stored: the property's keys are revoked after each case.
+  "/v1/responses": { input: { input: "hi", store: false }, cap: "max_output_tokens" },
+  // Anthropic's schema strips `options` and `keep_alive`: MODEL_DEFAULTS and the ceilings still apply.
+  "/v1/messages": { input: { messages: [{ role: "user", content: "hi" }] }, cap: "max_tokens" },
+  "/v1/messages/count_tokens": { input: { messages: [{ role: "user", content: "hi" }] } },
+};
+
+/** /v1 bodies (OpenAI's and Anthropic's): the Ollama extras `options` and `keep_alive` as plain fields. */
+const v1Generation = (route: V1Route): fc.Arbitrary<ScopedRequest> =>
   fc
     .record(
       {
@@ -2058,9 +2039,8 @@ const v1Generation = (route: "/v1/chat/completions" | "/v1/completions" | "/v1/e
       { requiredKeys: ["model"] },
     )
     .map(({ model, max_tokens, stream, ...extras }) => {
-      const input =
-        route === "/v1/chat/completions" ? { messages: [{ role: "user", content: "hi" }] } : route === "/v1/completions" ? { prompt: "hi" } : { input: "hi" };
-      const caps = route === "/v1/embeddings" ? {} : { max_tokens, stream };
+      const { input, cap } = V1_SHAPES[route];
+      const caps = cap ? { [cap]: max_tokens, stream } : {};
       return { route, model, body: JSON.stringify({ model, ...input, ...caps, ...extras }) };
     });
 
@@ -2087,6 +2067,9 @@ const scopedRequest: fc.Arbitrary<ScopedRequest> = fc.oneof(
   { weight: 2, arbitrary: v1Generation("/v1/chat/completions") },
   { weight: 1, arbitrary: v1Generation("/v1/completions") },
   { weight: 1, arbitrary: v1Generation("/v1/embeddings") },
+  { weight: 2, arbitrary: v1Generation("/v1/responses") },
+  { weight: 2, arbitrary: v1Generation("/v1/messages") },
+  { weight: 1, arbitrary: v1Generation("/v1/messages/count_tokens") },
   { weight: 2, arbitrary: nativeGeneration("/api/chat") },
   { weight: 2, arbitrary: nativeGeneration("/api/generate") },
   { weight: 1, arbitrary: nativeGeneration("/api/embed") },
@@ -2158,7 +2141,7 @@ async function runScopeCase(c: ScopeCase): Promise<void> {
       if (r.model !== "" && !mayUse && response.status !== 404 && response.status !== 400)
         bad(`a model this key may not use (${JSON.stringify(r.model)}) answered ${response.status}`);
       if (response.status === 404 && r.model !== "") {
-        const native = isNativePath(path);
+        const native = dialectOf(path) === "native";
         const message = native ? nativeError(text) : (parseJson(text) as { error?: { message?: string } }).error?.message;
         if (mayUse && message?.includes("this key may not use it")) bad(`a model this key may use (${JSON.stringify(r.model)}) was refused`);
         if (!mayUse) checkModelNotFound(message ?? "", allowed, bad);

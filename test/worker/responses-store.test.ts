@@ -72,6 +72,22 @@ describe("stored responses", () => {
     }
   });
 
+  it("an id in the URL that is not valid percent-encoding is a 400 naming it, on all three routes (was a 500)", async () => {
+    for (const [path, method] of [
+      ["/v1/responses/%", "GET"],
+      ["/v1/responses/resp_%zz/input_items", "GET"],
+      ["/v1/responses/%E2%82", "DELETE"],
+    ] as const) {
+      const res = await gateway(path, { method });
+      expect(res.status, `${method} ${path}`).toBe(400);
+      expect(await res.json()).toStrictEqual({
+        error: { message: "The response id in the URL is not valid percent-encoding.", type: "invalid_request_error", param: "response_id", code: null },
+      });
+    }
+    // Still after the key: without one, the same paths are a 401.
+    expect((await gateway("/v1/responses/%", { headers: { authorization: "" } })).status).toBe(401);
+  });
+
   it("previous_response_id continues the stored conversation: its items and its answer come before the new input", async () => {
     const first = await created({ instructions: "Be brief.", input: [{ role: "user", content: "My name is Ada." }] });
     const second = await created({ previous_response_id: first.id, input: "What is my name?" });
