@@ -1,17 +1,22 @@
 /**
- * Joins what the upstream sends in bursts into fewer chunks for the client.
+ * Joins what the upstream sends quickly into fewer chunks for the client.
  *
  * In workerd every chunk a JavaScript stream hands to the runtime costs tens of µs of CPU (the response pump
  * enters the isolate, reads, and writes, for each one) — several times what reading and translating a token costs —
  * and an answer generated at full speed arrives one token per HTTP chunk, so one read per token whatever the reader
- * (a BYOB read into a large buffer returns one upstream chunk too). So pieces are held briefly, but only in a burst
- * (pieces less than `burstGapMs` apart, faster than anyone reads): an answer at a GPU's usual pace (10–50 ms per
- * token) goes out piece by piece as it comes, with no added delay; the first piece of an answer is never held; and
- * none is held longer than `holdMs`.
+ * (a BYOB read into a large buffer returns one upstream chunk too). So a piece that comes `burstGapMs` or more
+ * after the previous one goes out at once — the first piece of an answer, and every token at a GPU's usual pace of
+ * 20–50 ms — while pieces of a burst wait together, at most one chunk per interval. While they keep coming faster
+ * than `intervalMs` (a fast model, or an isolate busy with many streams), the interval doubles, up to
+ * `maxIntervalMs`; at a slower pace it is back to `intervalMs`. And while the client is still taking the previous
+ * chunk, pieces gather until it asks again.
  */
 export interface BatchTiming {
+  /** A piece this long or longer after the previous one goes out at once: the pace is slow enough. */
   burstGapMs: number;
-  holdMs: number;
+  intervalMs: number;
+  /** How far the interval may grow while pieces keep coming faster than it. */
+  maxIntervalMs: number;
   maxBytes: number;
 }
 
@@ -22,10 +27,13 @@ export class Batch {
   #parts: Uint8Array[] = [];
   #text = "";
   #size = 0;
-  #lastAt = Number.NEGATIVE_INFINITY;
-  /** When the oldest piece held in a burst came (null: none is held for a burst). */
-  #heldSince: number | null = null;
-  /** Sends a burst's pieces if no read comes to do it by the end of the hold. */
+  /** When the last chunk went out, and when the last piece came. */
+  #sentAt = Number.NEGATIVE_INFINITY;
+  #pieceAt = Number.NEGATIVE_INFINITY;
+  /** Pieces held for the next chunk, and the interval before it. */
+  #pieces = 0;
+  #interval: number;
+  /** Sends what is held at the end of the interval if no read comes to do it (usually cleared before it fires). */
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** The client asked for a chunk and none was ready: the next one goes out as soon as it may. */
   #waiting = false;
@@ -33,67 +41,75 @@ export class Batch {
   constructor(send: (bytes: Uint8Array) => void, timing: BatchTiming) {
     this.#send = send;
     this.#timing = timing;
+    this.#interval = timing.intervalMs;
   }
 
   /**
-   * One upstream read's worth for the client. It goes out at once if the client is waiting for it and nothing
-   * suggests more is coming. Pieces of a burst are held together until a read comes `holdMs` after the first of
-   * them (or a timer, if none comes: a timer per chunk, not per piece, and usually cleared before it fires). While
-   * the client is still taking the previous chunk, pieces gather until it asks again.
+   * One upstream read's worth for the client, sent now if the client is waiting and the piece came `burstGapMs` or
+   * more after the previous one; a piece of a burst waits with the others for the end of the interval.
    */
   add(piece: string | Uint8Array): void {
-    const { burstGapMs, holdMs, maxBytes } = this.#timing;
+    if (piece.length === 0) return;
     const now = Date.now();
-    const bursting = now - this.#lastAt < burstGapMs;
-    this.#lastAt = now;
-    if (piece.length > 0) {
-      if (typeof piece === "string") this.#text += piece;
-      else {
-        this.#takeText();
-        this.#parts.push(piece);
-      }
-      this.#size += piece.length;
+    const bursting = now - this.#pieceAt < this.#timing.burstGapMs;
+    this.#pieceAt = now;
+    this.#pieces++;
+    if (typeof piece === "string") this.#text += piece;
+    else {
+      this.#takeText();
+      this.#parts.push(piece);
     }
-    if (this.#size === 0) return;
-    if (this.#size >= maxBytes) this.flush();
-    else if (this.#heldSince !== null) {
-      if (now - this.#heldSince >= holdMs && this.#waiting) this.flush();
-    } else if (bursting) {
-      this.#heldSince = now;
-      this.#timer = setTimeout(this.#held, holdMs);
-    } else if (this.#waiting) this.flush();
+    this.#size += piece.length;
+    if (this.#size >= this.#timing.maxBytes) this.flush();
+    else if (!this.#waiting) return;
+    else if (bursting) this.#sendWhenDue();
+    else this.flush();
   }
 
   /** The client is ready for another chunk. */
   pull(): void {
     this.#waiting = true;
-    if (this.#heldSince === null || Date.now() - this.#heldSince >= this.#timing.holdMs) this.flush();
+    if (this.#size > 0) this.#sendWhenDue();
   }
 
   /** Send what is held now, ready or not (the answer ended, or failed and its error event follows). */
   flush(): void {
-    this.#release();
+    this.#stopTimer();
     if (this.#size === 0) return;
     this.#takeText();
     const parts = this.#parts;
     this.#parts = [];
     this.#size = 0;
     this.#waiting = false;
+    const now = Date.now();
+    // Pieces coming faster than the base interval (a fast GPU, or a busy isolate): the next chunk may wait longer,
+    // up to maxIntervalMs; at a slower pace, back to the base interval.
+    const fast = (now - this.#sentAt) / this.#pieces < this.#timing.intervalMs;
+    this.#interval = fast ? Math.min(2 * this.#interval, this.#timing.maxIntervalMs) : this.#timing.intervalMs;
+    this.#sentAt = now;
+    this.#pieces = 0;
     this.#send(parts.length === 1 ? parts[0]! : joined(parts));
   }
 
   /** Forget what is held (the client left). */
   drop(): void {
-    this.#release();
+    this.#stopTimer();
     this.#parts = [];
     this.#text = "";
     this.#size = 0;
+    this.#pieces = 0;
   }
 
-  readonly #held = (): void => {
+  /** Send now if the interval since the last chunk is over (a read after it is the clock), else when it ends. */
+  #sendWhenDue(): void {
+    const wait = this.#sentAt + this.#interval - Date.now();
+    if (wait <= 0) this.flush();
+    else this.#timer ??= setTimeout(this.#due, wait);
+  }
+
+  readonly #due = (): void => {
     this.#timer = undefined;
     if (this.#waiting) this.flush();
-    else this.#heldSince = null; // the client's next pull sends it
   };
 
   #takeText(): void {
@@ -102,8 +118,7 @@ export class Batch {
     this.#text = "";
   }
 
-  #release(): void {
-    this.#heldSince = null;
+  #stopTimer(): void {
     if (this.#timer === undefined) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -2,63 +2,96 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Batch } from "../../src/pipeline/coalesce.ts";
 
 const text = new TextDecoder();
-const TIMING = { burstGapMs: 5, holdMs: 20, maxBytes: 64 };
+const START = 1_000_000;
+const TIMING = { burstGapMs: 10, intervalMs: 15, maxIntervalMs: 50, maxBytes: 64 };
 
 /** A batch whose sent chunks are recorded as text, with the fake time each one left at. */
 function recorder() {
   const sent: Array<{ at: number; text: string }> = [];
-  const batch = new Batch((bytes) => sent.push({ at: Date.now(), text: text.decode(bytes) }), TIMING);
+  const batch = new Batch((bytes) => sent.push({ at: Date.now() - START, text: text.decode(bytes) }), TIMING);
+  return { batch, sent };
+}
+
+/** A client that takes every chunk at once: it asks for the next one as soon as one is sent. */
+function eagerClient() {
+  const sent: Array<{ at: number; text: string }> = [];
+  const batch: Batch = new Batch((bytes) => {
+    sent.push({ at: Date.now() - START, text: text.decode(bytes) });
+    queueMicrotask(() => batch.pull());
+  }, TIMING);
+  batch.pull();
   return { batch, sent };
 }
 
 describe("Batch: joining upstream pieces into chunks", () => {
   beforeEach(() => {
-    vi.useFakeTimers({ now: 1_000_000 });
+    vi.useFakeTimers({ now: START });
   });
   afterEach(() => {
     vi.useRealTimers();
   });
 
-  it("sends pieces at a GPU's pace one by one, the moment they come, when the client is waiting", () => {
-    const { batch, sent } = recorder();
-    for (let i = 0; i < 5; i++) {
-      batch.pull();
+  it("passes tokens at a GPU's pace (20 ms apart) on one by one, the moment they come", async () => {
+    const { batch, sent } = eagerClient();
+    for (let i = 0; i < 6; i++) {
       batch.add(`t${i} `);
-      vi.advanceTimersByTime(20);
+      await vi.advanceTimersByTimeAsync(20);
     }
-    expect(sent.map((s) => s.text)).toEqual(["t0 ", "t1 ", "t2 ", "t3 ", "t4 "]);
-    expect(sent.map((s) => s.at - 1_000_000)).toEqual([0, 20, 40, 60, 80]);
+    expect(sent).toEqual([0, 20, 40, 60, 80, 100].map((at, i) => ({ at, text: `t${i} ` })));
   });
 
-  it("never holds the first piece, then joins a burst and sends it within the hold", () => {
-    const { batch, sent } = recorder();
-    batch.pull();
-    batch.add("first");
-    expect(sent).toEqual([{ at: 1_000_000, text: "first" }]);
-    batch.pull();
-    for (let i = 0; i < 10; i++) {
-      vi.advanceTimersByTime(1);
+  it("passes a jittered pace on at once too: a token 11 ms after the previous one is not a burst", async () => {
+    const { batch, sent } = eagerClient();
+    for (const gap of [20, 12, 25, 11, 30]) {
+      batch.add("t");
+      await vi.advanceTimersByTimeAsync(gap);
+    }
+    expect(sent.map((chunk) => chunk.at)).toEqual([0, 20, 32, 57, 68]);
+  });
+
+  it("sends the first piece at once and joins faster ones for the rest of the interval", async () => {
+    const { batch, sent } = eagerClient();
+    batch.add("first ");
+    for (let i = 0; i < 5; i++) {
+      await vi.advanceTimersByTimeAsync(2);
       batch.add(`${i}`);
     }
-    // Held: the burst started 1 ms after the first piece.
-    expect(sent).toHaveLength(1);
-    vi.advanceTimersByTime(20);
-    expect(sent[1]).toEqual({ at: 1_000_000 + 1 + 20, text: "0123456789" });
+    expect(sent).toEqual([{ at: 0, text: "first " }]);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(sent[1]).toEqual({ at: 15, text: "01234" });
   });
 
-  it("sends a burst at the first read after the hold, when its timer is late (a busy isolate)", () => {
+  it("lets the interval grow up to maxIntervalMs while pieces keep coming fast, and shrink back at a slower pace", async () => {
+    const { batch, sent } = eagerClient();
+    for (let t = 0; t < 300; t += 5) {
+      batch.add("x");
+      await vi.advanceTimersByTimeAsync(5);
+    }
+    const gaps = sent.slice(1).map((chunk, i) => chunk.at - sent[i]!.at);
+    expect(gaps.slice(0, 4)).toEqual([15, 30, 50, 50]);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sent.map((chunk) => chunk.text).join("")).toBe("x".repeat(60));
+    // Then 25 ms apart: each goes out as it comes.
+    const before = sent.length;
+    for (let i = 0; i < 4; i++) {
+      batch.add("y");
+      await vi.advanceTimersByTimeAsync(25);
+    }
+    expect(sent.slice(before).map((chunk) => chunk.text)).toEqual(["y", "y", "y", "y"]);
+  });
+
+  it("sends at the first read after the interval when the timer is late (a busy isolate)", () => {
     const { batch, sent } = recorder();
+    batch.pull();
     batch.add("a");
     batch.pull();
-    // "a" went out when the client asked, and it asks again; the next pieces come 4 ms apart: a burst. The clock moves
-    // without the timers running, as when reads are queued ahead of the timer.
-    batch.pull();
-    for (let i = 1; i <= 6; i++) {
-      vi.setSystemTime(1_000_000 + 4 * i);
+    // The clock moves without the timers running, as when reads are queued ahead of the timer.
+    for (let i = 1; i <= 4; i++) {
+      vi.setSystemTime(START + 4 * i);
       batch.add("b");
     }
-    expect(sent.map((s) => s.text)).toEqual(["a", "bbbbbb"]);
-    expect(sent[1]!.at - 1_000_000).toBe(24);
+    expect(sent.map((s) => s.text)).toEqual(["a", "bbbb"]);
+    expect(sent[1]!.at).toBe(16);
     vi.runAllTimers();
     expect(sent).toHaveLength(2);
   });
