@@ -21,7 +21,7 @@ export interface BatchTiming {
 }
 
 export class Batch {
-  readonly #send: (bytes: Uint8Array) => void;
+  readonly #send: (bytes: Uint8Array, now: number) => void;
   readonly #timing: BatchTiming;
   /** Text pieces are joined as text and encoded once; byte pieces are copied together, in order. */
   #parts: Uint8Array[] = [];
@@ -38,7 +38,7 @@ export class Batch {
   /** The client asked for a chunk and none was ready: the next one goes out as soon as it may. */
   #waiting = false;
 
-  constructor(send: (bytes: Uint8Array) => void, timing: BatchTiming) {
+  constructor(send: (bytes: Uint8Array, now: number) => void, timing: BatchTiming) {
     this.#send = send;
     this.#timing = timing;
     this.#interval = timing.intervalMs;
@@ -48,9 +48,8 @@ export class Batch {
    * One upstream read's worth for the client, sent now if the client is waiting and the piece came `burstGapMs` or
    * more after the previous one; a piece of a burst waits with the others for the end of the interval.
    */
-  add(piece: string | Uint8Array): void {
+  add(piece: string | Uint8Array, now = Date.now()): void {
     if (piece.length === 0) return;
-    const now = Date.now();
     const bursting = now - this.#pieceAt < this.#timing.burstGapMs;
     this.#pieceAt = now;
     this.#pieces++;
@@ -60,35 +59,41 @@ export class Batch {
       this.#parts.push(piece);
     }
     this.#size += piece.length;
-    if (this.#size >= this.#timing.maxBytes) this.flush();
+    if (this.#size >= this.#timing.maxBytes) this.flush(now);
     else if (!this.#waiting) return;
-    else if (bursting) this.#sendWhenDue();
-    else this.flush();
+    else if (bursting) this.#sendWhenDue(now);
+    else this.flush(now);
   }
 
   /** The client is ready for another chunk. */
   pull(): void {
     this.#waiting = true;
-    if (this.#size > 0) this.#sendWhenDue();
+    if (this.#size > 0) this.#sendWhenDue(Date.now());
   }
 
   /** Send what is held now, ready or not (the answer ended, or failed and its error event follows). */
-  flush(): void {
+  flush(now = Date.now()): void {
     this.#stopTimer();
     if (this.#size === 0) return;
-    this.#takeText();
-    const parts = this.#parts;
-    this.#parts = [];
+    let bytes: Uint8Array;
+    if (this.#parts.length === 0) {
+      // Text only (every chunk of the translated stream): encoded once, no list.
+      bytes = utf8.encode(this.#text);
+      this.#text = "";
+    } else {
+      this.#takeText();
+      bytes = this.#parts.length === 1 ? this.#parts[0]! : joined(this.#parts);
+      this.#parts = [];
+    }
     this.#size = 0;
     this.#waiting = false;
-    const now = Date.now();
     // Pieces coming faster than the base interval (a fast GPU, or a busy isolate): the next chunk may wait longer,
     // up to maxIntervalMs; at a slower pace, back to the base interval.
     const fast = (now - this.#sentAt) / this.#pieces < this.#timing.intervalMs;
     this.#interval = fast ? Math.min(2 * this.#interval, this.#timing.maxIntervalMs) : this.#timing.intervalMs;
     this.#sentAt = now;
     this.#pieces = 0;
-    this.#send(parts.length === 1 ? parts[0]! : joined(parts));
+    this.#send(bytes, now);
   }
 
   /** Forget what is held (the client left). */
@@ -101,9 +106,9 @@ export class Batch {
   }
 
   /** Send now if the interval since the last chunk is over (a read after it is the clock), else when it ends. */
-  #sendWhenDue(): void {
-    const wait = this.#sentAt + this.#interval - Date.now();
-    if (wait <= 0) this.flush();
+  #sendWhenDue(now: number): void {
+    const wait = this.#sentAt + this.#interval - now;
+    if (wait <= 0) this.flush(now);
     else this.#timer ??= setTimeout(this.#due, wait);
   }
 

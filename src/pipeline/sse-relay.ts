@@ -75,8 +75,8 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     call.abort(backendStalled(options.idleTimeoutMs));
     return false;
   });
-  const batch = new Batch((bytes) => {
-    heartbeat.touch();
+  const batch = new Batch((bytes, now) => {
+    heartbeat.touch(now);
     controller.enqueue(bytes);
   }, BATCHING);
   const finish = (byClient: boolean) => {
@@ -94,7 +94,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
       if (ended) return;
       idle.touch();
       source = options.translator
-        ? translateUpstream(response.body!, call, options.translator, onActivity)
+        ? translateUpstream(response.body!, call, options.translator)
         : pipeUpstream(response.body!, call, options.transform!, onActivity);
       for (;;) {
         if (controller.desiredSize! < 0) await new Promise<void>((resolve) => (room = resolve));
@@ -102,7 +102,10 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
         const piece = await source.next();
         if (ended) return;
         if (piece === null) break;
-        batch.add(piece);
+        // One clock reading per upstream read, for the idle watchdog and the batch.
+        const now = Date.now();
+        idle.touch(now);
+        batch.add(piece, now);
       }
       batch.flush();
       finish(false);
@@ -163,7 +166,7 @@ function failureOf(call: UpstreamCall, error: unknown): ApiError {
  * already received have been delivered and the translator ends with an error event that says what happened. Once
  * the translator has finished ([DONE] or an error event), the upstream body is cancelled.
  */
-function translateUpstream(body: ReadableStream<Uint8Array>, call: UpstreamCall, translator: UpstreamTranslator, onActivity: () => void): ChunkSource {
+function translateUpstream(body: ReadableStream<Uint8Array>, call: UpstreamCall, translator: UpstreamTranslator): ChunkSource {
   const reader = body.getReader();
   let over = false;
   let cancelled = false;
@@ -183,7 +186,6 @@ function translateUpstream(body: ReadableStream<Uint8Array>, call: UpstreamCall,
         over = true;
         return translator.end(null);
       }
-      onActivity();
       const text = translator.push(read.value);
       if (translator.finished) {
         over = true;
