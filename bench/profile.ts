@@ -2,7 +2,7 @@
  * A CPU profile of the Worker under load, from workerd's own V8 (through Miniflare's inspector): where the
  * gateway's time goes, function by function. A tool for finding hot spots, not part of `npm run bench`.
  *
- *   node bench/profile.ts [stream|nonstream] [on|off] [--concurrency N] [--requests N] [--tokens N] [--out FILE]
+ *   node bench/profile.ts [stream|nonstream] [on|off] [--concurrency N] [--requests N] [--tokens N] [--token-delay-ms N] [--out FILE]
  *
  * Builds an unminified bundle (so function names are readable), serves it like the bench does, sends the load,
  * prints the top functions by self time and writes a .cpuprofile (open it in Chrome DevTools).
@@ -37,12 +37,14 @@ const admission = args.includes("off") ? "off" : "on";
 const concurrency = option("--concurrency", 32);
 const requests = option("--requests", kind === "stream" ? 256 : 3000);
 const tokens = option("--tokens", kind === "stream" ? 500 : 20);
+// 0: the emulator at full speed; 20: a GPU's pace, where every token is its own read and its own chunk.
+const tokenDelayMs = option("--token-delay-ms", 0);
 const outAt = args.indexOf("--out");
 const out = outAt === -1 ? join(tmpdir(), `ollama-edge-${kind}-${admission}.cpuprofile`) : args[outAt + 1]!;
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const outdir = mkdtempSync(join(tmpdir(), "ollama-edge-profile-"));
-const emulator = await startOllamaEmulator({ tokenDelayMs: 0 });
+const emulator = await startOllamaEmulator({ tokenDelayMs });
 let mf: Miniflare | undefined;
 try {
   execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--minify=false", "--outdir", outdir, "-c", "wrangler.toml"], {
@@ -105,7 +107,8 @@ try {
     headers: { authorization: `Bearer ${key}` },
     check: (status: number) => (status === 200 ? null : `HTTP ${status}`),
   };
-  await runLoad({ name: "warm", url: base }, spec, { concurrency: 8, requests: 200 });
+  // At a paced emulator every request takes its tokens × the delay: a shorter warm-up.
+  await runLoad({ name: "warm", url: base }, spec, { concurrency: 8, requests: tokenDelayMs > 0 ? 16 : 200 });
 
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ webSocketDebuggerUrl: string; title?: string }>;
   const socket = new WebSocket(targets.find((t) => t.title?.includes("gateway"))?.webSocketDebuggerUrl ?? targets[0]!.webSocketDebuggerUrl);

@@ -15,8 +15,9 @@ export class IdleTimer {
     this.#schedule(ms);
   }
 
-  touch(): void {
-    this.#last = Date.now();
+  /** Activity now (`now`: the caller's clock reading, when it has one). */
+  touch(now = Date.now()): void {
+    this.#last = now;
   }
 
   stop(): void {

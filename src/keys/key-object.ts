@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_LEASE_TTL_MS, RETRY_SOON_MS } from "../core/timing.ts";
 import type { Env } from "../env.ts";
 import type { GateResult } from "../limits/backend-gate.ts";
+import { DeferredWrite, LIMITER_WRITE_DELAY_MS } from "../limits/deferred-write.ts";
 import { emptyState, type KeyState, moveLease, renewLease, rollback, settle, snapshot, tidy, tryAdmit } from "./key-state.ts";
 import type { AdmitInput, AdmitResult, GatePolicy, KeyRecord, KeyView, LookupResult, SettleUsage } from "./types.ts";
 import { firstKeptHour, hourOf, type UsageCounts, type UsageRange, type UsageTuple } from "./usage.ts";
@@ -30,6 +31,12 @@ export class KeyObject extends DurableObject<Env> {
   /** LEASE_TTL as the latest caller configured it, for counting live leases between admissions. */
   #leaseTtlMs = DEFAULT_LEASE_TTL_MS;
   readonly #usage: UsageTable;
+  /** Persists the record and state, every change of the last LIMITER_WRITE_DELAY_MS at once; nothing once the key is gone. */
+  readonly #saved = new DeferredWrite(() => {
+    if (!this.#record) return;
+    this.ctx.storage.kv.put("record", this.#record);
+    this.ctx.storage.kv.put("state", this.#state);
+  }, LIMITER_WRITE_DELAY_MS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -42,7 +49,8 @@ export class KeyObject extends DurableObject<Env> {
     if (this.#record) throw new Error("key already exists");
     this.#record = record;
     this.#state = emptyState();
-    this.#save();
+    // The key exists once it is stored, before the admin hears of it.
+    this.#saved.now();
   }
 
   describe(): KeyView | null {
@@ -69,6 +77,7 @@ export class KeyObject extends DurableObject<Env> {
     const gated = Object.entries(this.#state.leases).filter(([, lease]) => lease.gate !== null);
     this.#record = undefined;
     this.#state = emptyState();
+    this.#saved.cancel();
     await this.ctx.storage.deleteAll();
     await Promise.all(gated.map(([lease, { gate }]) => backendGate(this.env, gate!).release(lease)));
   }
@@ -203,11 +212,9 @@ export class KeyObject extends DurableObject<Env> {
     return Object.keys(tidy(this.#state, Date.now(), this.#leaseTtlMs).leases).length;
   }
 
-  /** Persist the record and state; nothing once the key is gone (revoked), so no stale state comes back. */
+  /** Persist the record and state soon; nothing once the key is gone (revoked), so no stale state comes back. */
   #save(): void {
-    if (!this.#record) return;
-    this.ctx.storage.kv.put("record", this.#record);
-    this.ctx.storage.kv.put("state", this.#state);
+    this.#saved.soon();
   }
 }
 

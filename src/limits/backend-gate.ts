@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { DEFAULT_LEASE_TTL_MS, RETRY_SOON_MS } from "../core/timing.ts";
 import type { Env } from "../env.ts";
 import type { GatePolicy } from "../keys/types.ts";
+import { DeferredWrite, LIMITER_WRITE_DELAY_MS } from "./deferred-write.ts";
 import { FairQueue } from "./fair-queue.ts";
 
 export type GateResult = { ok: true } | { ok: false; retryAfterMs: number; message: string };
@@ -15,7 +16,7 @@ interface Waiter {
 /**
  * Gateway-wide protection of the home GPU: at most BACKEND_MAX_CONCURRENCY requests in flight to the backend; the
  * rest wait in a bounded queue that is fair across keys, for at most QUEUE_MAX_WAIT, then get a 429.
- * Slots in use are persisted so a restart of this object does not forget them; waiters keep it alive.
+ * Slots in use are persisted (within LIMITER_WRITE_DELAY_MS, see DeferredWrite) so a restart of this object does not forget them; waiters keep it alive.
  */
 export class BackendGate extends DurableObject<Env> {
   /** lease → time granted */
@@ -25,6 +26,7 @@ export class BackendGate extends DurableObject<Env> {
   #max = 1;
   #ttlMs = DEFAULT_LEASE_TTL_MS;
   #sweep: ReturnType<typeof setTimeout> | undefined;
+  readonly #saved = new DeferredWrite(() => this.ctx.storage.kv.put("inFlight", Object.fromEntries(this.#inFlight)), LIMITER_WRITE_DELAY_MS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -109,7 +111,8 @@ export class BackendGate extends DurableObject<Env> {
     }
   }
 
+  /** Slots in use are written soon (see DeferredWrite): a restart forgets at most the last moment's grants and releases. */
   #save(): void {
-    this.ctx.storage.kv.put("inFlight", Object.fromEntries(this.#inFlight));
+    this.#saved.soon();
   }
 }

@@ -2,6 +2,7 @@ import { clientGone, type UpstreamCall } from "../backends/ollama/client.ts";
 import { ApiError, backendBroke, backendStalled, toApiError } from "../core/errors.ts";
 import { IdleTimer } from "../core/idle-timer.ts";
 import type { TransformHooks, UpstreamTranslator } from "../core/stream.ts";
+import { Batch, type BatchTiming } from "./coalesce.ts";
 import { reportStreamEnd } from "./outcome.ts";
 
 export const SSE_HEADERS = {
@@ -13,6 +14,13 @@ export const SSE_HEADERS = {
 /** The heartbeat unless the dialect has its own: an SSE comment, which every client skips. */
 const COMMENT_HEARTBEAT = ": keep-alive\n\n";
 const utf8 = new TextEncoder();
+/**
+ * How upstream pieces are joined into chunks (see coalesce.ts): at most one chunk per 15 ms (tokens 20 ms apart or
+ * more go out as they come), growing to one per 50 ms while pieces keep coming faster, up to 32 KiB. Measured on
+ * 500-token answers at full speed, against holding only bursts (pieces < 5 ms apart) for up to 20 ms: the same at
+ * c=1 and c=32, and at c=128 (where each stream's pieces come ~6 ms apart) 16.7 instead of 18.6-24.9 ms of CPU.
+ */
+const BATCHING: BatchTiming = { burstGapMs: 10, intervalMs: 15, maxIntervalMs: 50, maxBytes: 32 * 1024 };
 
 export interface RelayOptions {
   call: UpstreamCall;
@@ -42,11 +50,17 @@ export interface RelayOptions {
  * heartbeats keep the client and Cloudflare from giving up, and any failure — before or during the
  * answer — ends the stream with an error event. A client that goes away cancels this stream, which aborts the
  * upstream request.
+ *
+ * The upstream is read in one loop (one await per upstream read, no promise hand-offs through `pull`) into a `Batch`
+ * that gathers pieces while the client is still taking the previous chunk or while they arrive in a burst, and
+ * sends them as one chunk; the reads pause while a full chunk waits, so a slow client slows the backend down.
  */
 export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
   const { call } = options;
   let source: ChunkSource | undefined;
-  let controllerRef: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Resolves the loop's wait for room once the client takes a chunk. */
+  let room: (() => void) | null = null;
   let ended = false;
   let upstream: "waiting" | "answered" | "failed" = "waiting";
   call.response.then(
@@ -60,13 +74,17 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
 
   const beat = utf8.encode(options.heartbeat ?? COMMENT_HEARTBEAT);
   const heartbeat = new IdleTimer(options.heartbeatMs, () => {
-    controllerRef?.enqueue(beat);
+    controller.enqueue(beat);
     return true;
   });
   const idle = new IdleTimer(options.idleTimeoutMs, () => {
     call.abort(backendStalled(options.idleTimeoutMs));
     return false;
   });
+  const batch = new Batch((bytes, now) => {
+    heartbeat.touch(now);
+    controller.enqueue(bytes);
+  }, BATCHING);
   const finish = (byClient: boolean, failed = source?.failed === true) => {
     if (ended) return;
     ended = true;
@@ -77,51 +95,68 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
   };
   const onActivity = () => idle.touch();
 
+  const run = async () => {
+    try {
+      const response = await call.response;
+      if (ended) return;
+      idle.touch();
+      source = options.translator
+        ? translateUpstream(response.body!, call, options.translator)
+        : pipeUpstream(response.body!, call, options.transform!, onActivity);
+      for (;;) {
+        if (controller.desiredSize! < 0) await new Promise<void>((resolve) => (room = resolve));
+        if (ended) return;
+        const piece = await source.next();
+        if (ended) return;
+        if (piece === null) break;
+        // One clock reading per upstream read, for the idle watchdog and the batch.
+        const now = Date.now();
+        idle.touch(now);
+        batch.add(piece, now);
+      }
+      batch.flush();
+      finish(false);
+      controller.close();
+    } catch (error) {
+      if (ended) return;
+      // What was already received goes first, then the error event.
+      batch.flush();
+      finish(false, true);
+      // A transform that failed cancelled the upstream body through its pipe; a translator that threw did not.
+      source?.cancel();
+      controller.enqueue(utf8.encode(options.errorEvent(failureOf(call, error))));
+      controller.close();
+    }
+  };
+
   return new ReadableStream<Uint8Array>(
     {
-      start(controller) {
-        controllerRef = controller;
+      start(c) {
+        controller = c;
+        void run();
       },
-      async pull(controller) {
-        try {
-          if (!source) {
-            const response = await call.response;
-            idle.touch();
-            source = options.translator
-              ? translateUpstream(response.body!, call, options.translator, onActivity)
-              : pipeUpstream(response.body!, call, options.transform!, onActivity);
-          }
-          const value = await source.next();
-          if (value === null) {
-            finish(false);
-            controller.close();
-            return;
-          }
-          heartbeat.touch();
-          controller.enqueue(value);
-        } catch (error) {
-          if (ended) return;
-          finish(false, true);
-          // A transform that failed cancelled the upstream body through its pipe; a translator that threw did not.
-          source?.cancel();
-          controller.enqueue(utf8.encode(options.errorEvent(failureOf(call, error))));
-          controller.close();
-        }
+      pull() {
+        batch.pull();
+        room?.();
+        room = null;
       },
       cancel() {
         finish(true);
+        batch.drop();
         call.abort(clientGone());
         source?.cancel();
+        room?.();
       },
     },
+    // Nothing queued ahead of the client: what it has not taken yet is still gathering in the batch.
     { highWaterMark: 0 },
   );
 }
 
-/** Where the relay's bytes come from once the upstream headers are in. */
+/** Where the relay's bytes come from once the upstream headers are in: one piece per upstream read. */
 interface ChunkSource {
-  /** The next bytes for the client, or null once the answer is over. Rejects when the relay must end with an error event. */
-  next(): Promise<Uint8Array | null>;
+  /** The next piece ("" when a read completed nothing), or null once over. Rejects when the relay must end with an error event. */
+  next(): Promise<string | Uint8Array | null>;
   cancel(): void;
   /** The answer ended with an error event it produced (the backend failed midway). */
   readonly failed: boolean;
@@ -135,43 +170,37 @@ function failureOf(call: UpstreamCall, error: unknown): ApiError {
 }
 
 /**
- * Read the upstream body and translate each read synchronously: the translator's output for a read is enqueued as
- * one chunk (reads that complete no line produce none). If an upstream read fails (reset, stall abort), the lines
+ * Read the upstream body and translate each read synchronously: one piece of SSE text per read ("" for a read that
+ * completes no line), joined into chunks by the relay's coalescer. If an upstream read fails (reset, stall abort), the lines
  * already received have been delivered and the translator ends with an error event that says what happened. Once
  * the translator has finished ([DONE] or an error event), the upstream body is cancelled.
  */
-function translateUpstream(body: ReadableStream<Uint8Array>, call: UpstreamCall, translator: UpstreamTranslator, onActivity: () => void): ChunkSource {
+function translateUpstream(body: ReadableStream<Uint8Array>, call: UpstreamCall, translator: UpstreamTranslator): ChunkSource {
   const reader = body.getReader();
   let over = false;
   let cancelled = false;
   return {
     async next() {
-      while (!over) {
-        let read: ReadableStreamReadResult<Uint8Array>;
-        try {
-          read = await reader.read();
-        } catch (error) {
-          if (cancelled) return null;
-          over = true;
-          const text = translator.end(failureOf(call, error));
-          return text === "" ? null : utf8.encode(text);
-        }
+      if (over) return null;
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await reader.read();
+      } catch (error) {
         if (cancelled) return null;
-        let text: string;
-        if (read.done) {
-          over = true;
-          text = translator.end(null);
-        } else {
-          onActivity();
-          text = translator.push(read.value);
-          if (translator.finished) {
-            over = true;
-            reader.cancel().catch(() => {});
-          }
-        }
-        if (text !== "") return utf8.encode(text);
+        over = true;
+        return translator.end(failureOf(call, error));
       }
-      return null;
+      if (cancelled) return null;
+      if (read.done) {
+        over = true;
+        return translator.end(null);
+      }
+      const text = translator.push(read.value);
+      if (translator.finished) {
+        over = true;
+        reader.cancel().catch(() => {});
+      }
+      return text;
     },
     cancel() {
       over = cancelled = true;

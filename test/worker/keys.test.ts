@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env.ts";
 import { KeyObject } from "../../src/keys/key-object.ts";
+import { LIMITER_WRITE_DELAY_MS } from "../../src/limits/deferred-write.ts";
 import { ADMIN_AUTH, createKey, emulator, gateway, gatewayWith, postJson, user } from "./helpers.ts";
 
 const bindings = env as Env;
@@ -141,6 +142,24 @@ describe("keys at request time", () => {
     expect(stored).toContain(hash);
     expect(stored).not.toContain(created.key);
     expect(stored).not.toContain(created.key.slice(3));
+  });
+
+  it("decides from memory and writes the limiter state within LIMITER_WRITE_DELAY_MS", async () => {
+    const created = await createKey({ name: "written soon", rpm: 100 });
+    const stub = bindings.KEYS.get(bindings.KEYS.idFromName(await hashOf(created.key)));
+    const stored = () =>
+      runInDurableObject(stub, async (_instance: KeyObject, state) => {
+        const charges = state.storage.kv.get<{ requests: { amount: number }[] }>("state")?.requests ?? [];
+        return charges.reduce((n, charge) => n + charge.amount, 0);
+      });
+    for (let i = 1; i <= 3; i++) {
+      const res = await postJson("/v1/chat/completions", { model: "llama3.2", messages: [user("x")] }, bearer(created.key));
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-ratelimit-remaining-requests")).toBe(String(100 - i));
+      await res.text();
+    }
+    await new Promise((resolve) => setTimeout(resolve, LIMITER_WRITE_DELAY_MS + 50));
+    expect(await stored()).toBe(3);
   });
 
   it("401 for missing, malformed, unknown and expired keys", async () => {
