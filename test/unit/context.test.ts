@@ -23,7 +23,8 @@ function chunks(text: string, size: number): string[] {
 
 const codex = JSON.parse(readFileSync("test/fixtures/codex-0.171.0/first-turn.json", "utf8"));
 const CORPUS: Record<string, string[]> = {
-  "prose (this README: text, tables of figures)": chunks(readFileSync("README.md", "utf8"), 2000),
+  // A snapshot of this project's README (prose, markdown, some tables of figures), so the corpus does not move.
+  "prose (a README: text, some tables of figures)": chunks(readFileSync("test/fixtures/estimate-corpus/prose.md", "utf8"), 2000),
   "agent prompt (Codex CLI's instructions)": chunks(codex.body.input[0].content[0].text, 2000),
   "code (TypeScript)": ["src/pipeline/generation.ts", "src/core/context.ts", "src/backends/catalog.ts"].flatMap((file) =>
     chunks(readFileSync(file, "utf8"), 2000),
