@@ -7,25 +7,11 @@ import { type AnthropicMeta, THINKING_SIGNATURE } from "../../src/dialects/anthr
 import { anthropicErrorResponse, anthropicStatus } from "../../src/dialects/anthropic/errors.ts";
 import { StopWatch } from "../../src/dialects/anthropic/stop.ts";
 import { AnthropicSseEncoder } from "../../src/dialects/anthropic/stream.ts";
+import { finalLine as final, textLine as text, thinkLine as think, toolCallsLine } from "./helpers.ts";
 
 const meta: AnthropicMeta = { id: "msg_1", model: "claude-sonnet-4-5", inputEstimate: 40 };
 
-const base = { model: "qwen3", created_at: "2025-01-01T00:00:00Z" };
-const text = (content: string): NativeChatChunk => ({ ...base, message: { role: "assistant", content }, done: false });
-const think = (thinking: string): NativeChatChunk => ({ ...base, message: { role: "assistant", content: "", thinking }, done: false });
-const call = (id: string, name: string, args: Record<string, unknown>): NativeChatChunk => ({
-  ...base,
-  message: { role: "assistant", content: "", tool_calls: [{ id, function: { index: 0, name, arguments: args } }] },
-  done: false,
-});
-const final = (done_reason = "stop", prompt = 12, completion = 8): NativeChatChunk => ({
-  ...base,
-  message: { role: "assistant", content: "" },
-  done: true,
-  done_reason,
-  prompt_eval_count: prompt,
-  eval_count: completion,
-});
+const call = (id: string, name: string, args: Record<string, unknown>): NativeChatChunk => toolCallsLine({ id, function: { index: 0, name, arguments: args } });
 
 interface Frame {
   event: string;

@@ -1,5 +1,6 @@
 import { expect } from "vitest";
 import { ApiError, type ErrorBody } from "../../src/core/errors.ts";
+import type { NativeChatChunk, NativeToolCall } from "../../src/core/native.ts";
 
 /** Run `fn`, which must throw an ApiError; return its status and OpenAI envelope. */
 export function failure(fn: () => unknown): { status: number; body: ErrorBody } {
@@ -25,3 +26,22 @@ export function sseFrames(sse: string): unknown[] {
       return data === "[DONE]" ? "[DONE]" : JSON.parse(data);
     });
 }
+
+/** Native /api/chat lines as Ollama streams them, for the dialects' encoders and aggregators. */
+const lineBase = { model: "qwen3", created_at: "2025-01-01T00:00:00Z" };
+export const textLine = (content: string): NativeChatChunk => ({ ...lineBase, message: { role: "assistant", content }, done: false });
+export const thinkLine = (thinking: string): NativeChatChunk => ({ ...lineBase, message: { role: "assistant", content: "", thinking }, done: false });
+export const toolCallsLine = (...tool_calls: NativeToolCall[]): NativeChatChunk => ({
+  ...lineBase,
+  message: { role: "assistant", content: "", tool_calls },
+  done: false,
+});
+/** The final line, with Ollama's counts. */
+export const finalLine = (done_reason = "stop", prompt = 12, completion = 8): NativeChatChunk => ({
+  ...lineBase,
+  message: { role: "assistant", content: "" },
+  done: true,
+  done_reason,
+  prompt_eval_count: prompt,
+  eval_count: completion,
+});

@@ -3,6 +3,7 @@ import { ApiError } from "../../src/core/errors.ts";
 import type { NativeChatChunk } from "../../src/core/native.ts";
 import { itemId, ResponsesAggregator, type ResponsesMeta, responseId } from "../../src/dialects/openai-responses/answer.ts";
 import { ResponsesSseEncoder } from "../../src/dialects/openai-responses/stream.ts";
+import { toolCallsLine as calls, finalLine as final, textLine as text, thinkLine as think } from "./helpers.ts";
 
 const meta: ResponsesMeta = {
   id: "resp_1",
@@ -14,23 +15,6 @@ const meta: ResponsesMeta = {
     namespaced: new Map([["fs__read", { namespace: "fs", name: "read" }]]),
   },
 };
-
-const base = { model: "qwen3", created_at: "2025-01-01T00:00:00Z" };
-const text = (content: string): NativeChatChunk => ({ ...base, message: { role: "assistant", content }, done: false });
-const think = (thinking: string): NativeChatChunk => ({ ...base, message: { role: "assistant", content: "", thinking }, done: false });
-const calls = (...tool_calls: NonNullable<NativeChatChunk["message"]>["tool_calls"] & object): NativeChatChunk => ({
-  ...base,
-  message: { role: "assistant", content: "", tool_calls },
-  done: false,
-});
-const final = (done_reason = "stop", prompt = 12, completion = 8): NativeChatChunk => ({
-  ...base,
-  message: { role: "assistant", content: "" },
-  done: true,
-  done_reason,
-  prompt_eval_count: prompt,
-  eval_count: completion,
-});
 
 interface Frame {
   event: string;
