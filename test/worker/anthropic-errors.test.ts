@@ -160,7 +160,8 @@ describe("streams that fail or wait", () => {
   });
 
   it("a backend silent before its first byte gets Anthropic's ping events (not comments), then the whole answer", async () => {
-    await emulator.fault({ fault: { kind: "slow-first-byte", delayMs: 800 }, times: 1 });
+    // Silent for five heartbeat intervals (HEARTBEAT_INTERVAL is 300 ms here): pings come even on a loaded machine.
+    await emulator.fault({ fault: { kind: "slow-first-byte", delayMs: 1500 }, times: 1 });
     const res = await postJson("/v1/messages", { ...ok, stream: true });
     const text = await res.clone().text();
     expect(text).not.toContain(": keep-alive");

@@ -81,7 +81,8 @@ describe("POST /v1/responses", () => {
     expect(last.data.response.error.message).toMatch(/model runner crashed/);
     expect(failed.events.filter((frame) => frame.event.startsWith("response.completed"))).toEqual([]);
 
-    await emulator.fault({ fault: { kind: "slow-first-byte", delayMs: 800 }, times: 1 });
+    // Silent for five heartbeat intervals (HEARTBEAT_INTERVAL is 300 ms here): heartbeats come even on a loaded machine.
+    await emulator.fault({ fault: { kind: "slow-first-byte", delayMs: 1500 }, times: 1 });
     const slow = await frames(await postJson("/v1/responses", { model: "llama3.2", input: "x", stream: true }));
     expect(slow.comments).toBeGreaterThan(0);
     expect(slow.events.at(-1)!.event).toBe("response.completed");
