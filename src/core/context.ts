@@ -97,11 +97,3 @@ export function dropOldestTurns(messages: readonly NativeMessage[], fits: (messa
   }
   return null;
 }
-
-/** The same request with its `dropped` oldest turns removed (the count `dropOldestTurns` found). */
-export function withoutOldestTurns(request: NativeChatRequest, dropped: number): NativeChatRequest {
-  if (dropped === 0) return request;
-  const turns = droppableTurns(request.messages).slice(0, dropped);
-  const removed = new Set(turns.flat());
-  return { ...request, messages: request.messages.filter((_, index) => !removed.has(index)) };
-}

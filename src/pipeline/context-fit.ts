@@ -1,6 +1,6 @@
 import type { Backend } from "../backends/backend.ts";
 import type { BackendConfig } from "../config/backends.ts";
-import { dropOldestTurns, estimatePromptTokens, withoutOldestTurns } from "../core/context.ts";
+import { dropOldestTurns, estimatePromptTokens } from "../core/context.ts";
 import { type ApiError, invalidRequest } from "../core/errors.ts";
 import type { NativeChatRequest, NativeGenerateRequest } from "../core/native.ts";
 import type { Admission } from "./auth.ts";
@@ -86,26 +86,29 @@ export async function fitToWindow<T extends NativeChatRequest | NativeGenerateRe
   const numCtx = request.options?.num_ctx;
   const window = await backend.contextWindow(model, typeof numCtx === "number" && numCtx > 0 ? numCtx : undefined, options.defaultNumCtx).catch(() => null);
   const learned = calibrationsOf(backend.config);
+  // The whole request's raw estimate, once (Claude Code's tool schemas alone are ~47 KB of JSON to measure).
+  const whole = estimatePromptTokens(request);
   let scale = factor(learned.get(model));
-  if (window !== null && backend.countPromptTokens && "messages" in request && estimatePromptTokens(request) * scale > window / 2) {
+  if (window !== null && backend.countPromptTokens && "messages" in request && whole * scale > window / 2) {
     // A machine that can count exactly is asked when it matters (a prompt past half the window): its count then
     // decides, and scales the estimate of any trimmed version.
     const exact = await backend.countPromptTokens(request, options.signal).catch(() => null);
-    if (exact !== null) scale = exact / estimatePromptTokens(request);
+    if (exact !== null) scale = exact / whole;
   }
-  const sized = (native: NativeChatRequest | NativeGenerateRequest) => Math.ceil(estimatePromptTokens(native) * scale);
+  const room = window === null ? Number.POSITIVE_INFINITY : window - MIN_ANSWER_TOKENS;
   let fitted = request;
+  let raw = whole;
   let dropped = 0;
-  if (window !== null && sized(request) > window - MIN_ANSWER_TOKENS) {
+  if (Math.ceil(whole * scale) > room) {
     const trimmed =
       options.truncate && "messages" in request
-        ? dropOldestTurns(request.messages, (messages) => sized({ ...request, messages }) <= window - MIN_ANSWER_TOKENS)
+        ? dropOldestTurns(request.messages, (messages) => Math.ceil(estimatePromptTokens({ ...request, messages }) * scale) <= room)
         : null;
-    if (!trimmed) throw options.tooLong(sized(request), window);
+    if (!trimmed) throw options.tooLong(Math.ceil(whole * scale), window!);
     dropped = trimmed.dropped;
-    fitted = withoutOldestTurns(request as NativeChatRequest, dropped) as T;
+    fitted = { ...request, messages: trimmed.messages };
+    raw = estimatePromptTokens(fitted);
   }
-  const raw = estimatePromptTokens(fitted);
   const estimate = Math.ceil(raw * scale);
   if (window !== null) fitted = withAnswerRoom(fitted, window - estimate);
   return {

@@ -1,4 +1,3 @@
-import type { Generation } from "../backends/backend.ts";
 import type { UpstreamCall } from "../backends/ollama/client.ts";
 import type { Candidate } from "../backends/routing.ts";
 import type { Config, ModelDefaults } from "../config/index.ts";
@@ -13,7 +12,7 @@ import { completionId } from "../dialects/openai/common.ts";
 import { json, withHeaders } from "../http/respond.ts";
 import type { Admission, Caller } from "./auth.ts";
 import type { AppContext } from "./context.ts";
-import { type Fitted, fitToWindow, observing, openaiTooLong, type TooLong } from "./context-fit.ts";
+import { fitToWindow, observing, openaiTooLong, type TooLong } from "./context-fit.ts";
 import { type AttemptContext, beforeAnswer, routed } from "./failover.ts";
 import { collectImages, imageLimits } from "./image-budget.ts";
 import { openaiAnswer } from "./openai-answer.ts";
@@ -138,44 +137,31 @@ export async function runGeneration<Body extends GenerationBody, Line>(
     const backend = app.backend(candidate.backend);
     // Each backend gets the request in the form it takes, with its own name for the model and its settings.
     const target = { kind: spec.kind, model: candidate.model };
-    const generation: Generation = passthrough(candidate)
-      ? {
-          ...target,
-          native: undefined,
-          openai: applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model)),
-        }
-      : { ...target, native: undefined };
-    let fitted: Fitted<NativeChatRequest | NativeGenerateRequest> | null = null;
-    if (!generation.openai) {
-      const native = withoutUnsupportedThinking(
-        spec.toNative(body, nativeContext(app, body, candidate, ceiling, images)),
-        app.catalog.capabilities(candidate.backend, candidate.model),
-      );
-      // The prompt must fit this backend's window: refused, or its oldest turns dropped, before any generation call.
-      fitted = await fitToWindow(native as NativeChatRequest | NativeGenerateRequest, backend, candidate.model, {
-        defaultNumCtx: app.config.ollamaContextLength,
-        truncate: spec.truncates?.(body) === true || modelDefaultsFor(app.config, body.model, candidate.model)?.truncate === "oldest",
-        tooLong: spec.tooLong ?? openaiTooLong("messages"),
-        signal: request.signal,
+    const options = { signal: request.signal, retries: context.retries };
+    if (passthrough(candidate)) {
+      const openai = applyOpenAILimits({ ...raw, max_tokens: estimate.answer ?? ceiling }, limitsFor(app.config, body.model, candidate.model));
+      return openaiAnswer(backend.startGeneration({ ...target, native: undefined, openai }, options), context, app.config, {
+        kind: spec.kind,
+        model: body.model,
+        stream: body.stream === true,
+        includeUsage: body.stream_options?.include_usage === true,
       });
-      generation.native = fitted.request;
     }
-    const call = backend.startGeneration(generation, { signal: request.signal, retries: context.retries });
+    const settings = nativeContext(app, body, candidate, ceiling, images);
+    const native = withoutUnsupportedThinking(spec.toNative(body, settings), app.catalog.capabilities(candidate.backend, candidate.model));
+    // The prompt must fit this backend's window: refused, or its oldest turns dropped, before any generation call.
+    const fitted = await fitToWindow(native as NativeChatRequest | NativeGenerateRequest, backend, candidate.model, {
+      defaultNumCtx: app.config.ollamaContextLength,
+      truncate: spec.truncates?.(body) === true || settings.defaults?.truncate === "oldest",
+      tooLong: spec.tooLong ?? openaiTooLong("messages"),
+      signal: request.signal,
+    });
     // Whatever backend took the internal form answers in native lines: the dialect encodes them, and settles with
-    // the final line's counts (a llama-server's usage, translated).
-    if (fitted) {
-      const learning = { ...context, admission: observing(context.admission, fitted, app.requestId) };
-      const response = await nativeAnswer(call, body, spec, learning, app.config);
-      return fitted.dropped ? withHeaders(response, { "x-context-truncated": String(fitted.dropped) }) : response;
-    }
-    return generation.openai === undefined
-      ? nativeAnswer(call, body, spec, context, app.config)
-      : openaiAnswer(call, context, app.config, {
-          kind: spec.kind,
-          model: body.model,
-          stream: body.stream === true,
-          includeUsage: body.stream_options?.include_usage === true,
-        });
+    // the final line's counts (a llama-server's usage, translated), which also calibrate the prompt estimate.
+    const call = backend.startGeneration({ ...target, native: fitted.request }, options);
+    const learning = { ...context, admission: observing(context.admission, fitted, app.requestId) };
+    const response = await nativeAnswer(call, body, spec, learning, app.config);
+    return fitted.dropped ? withHeaders(response, { "x-context-truncated": String(fitted.dropped) }) : response;
   });
 }
 

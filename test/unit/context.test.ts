@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import llama3Tokenizer from "llama3-tokenizer-js";
 import { describe, expect, it } from "vitest";
-import { dropOldestTurns, estimatePromptTokens, withoutOldestTurns } from "../../src/core/context.ts";
+import { dropOldestTurns, estimatePromptTokens } from "../../src/core/context.ts";
 import type { NativeChatRequest, NativeMessage } from "../../src/core/native.ts";
 
 const tokens = (text: string) => llama3Tokenizer.encode(text, { bos: false, eos: false }).length;
@@ -90,11 +90,5 @@ describe("dropping the oldest turns", () => {
     const greeted = [m("system", "sys"), m("assistant", "hello"), m("user", "u1"), m("user", "u2")];
     const trimmed = dropOldestTurns(greeted, (messages) => messages.length <= 3);
     expect(contents(trimmed!.messages)).toEqual(["sys", "u1", "u2"]);
-  });
-
-  it("withoutOldestTurns applies a count found once to the same conversation (another backend's copy)", () => {
-    const request: NativeChatRequest = { model: "other", stream: true, messages: conversation };
-    expect(contents(withoutOldestTurns(request, 2).messages)).toEqual(["sys", "mid-conversation rule", "u3", "assistant", "r3"]);
-    expect(withoutOldestTurns(request, 0)).toBe(request);
   });
 });
