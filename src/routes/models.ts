@@ -1,7 +1,8 @@
 import type { ListedModel } from "../backends/catalog.ts";
-import { invalidRequest, withExtraHeaders } from "../core/errors.ts";
+import { withExtraHeaders } from "../core/errors.ts";
 import { resolveModel } from "../core/names.ts";
 import { toModelList, toOpenAIModel } from "../dialects/openai/models.ts";
+import { decodedPathParam } from "../http/path-param.ts";
 import { json } from "../http/respond.ts";
 import { admit, type Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
@@ -45,10 +46,4 @@ export async function retrieveModel(request: Request & { params?: Record<string,
   }
 }
 
-function modelIdFromPath(raw: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw invalidRequest("The model id in the URL is not valid percent-encoding.", "model");
-  }
-}
+const modelIdFromPath = (raw: string) => decodedPathParam(raw, "model id", "model");

@@ -1,5 +1,6 @@
 import { invalidRequest, notFound } from "../core/errors.ts";
 import { deletedResponse, itemList, itemListQuery, type StoredResponse } from "../dialects/openai-responses/stored.ts";
+import { decodedPathParam } from "../http/path-param.ts";
 import { json } from "../http/respond.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";
@@ -22,13 +23,7 @@ export async function storedResponse(store: ReturnType<typeof responseStore>, id
 }
 
 /** The path's response id, decoded; an escape that decodes to nothing is the client's mistake, not a 500. */
-function idOf(request: RoutedRequest): string {
-  try {
-    return decodeURIComponent(request.params.id ?? "");
-  } catch {
-    throw invalidRequest("The response id in the URL is not valid percent-encoding.", "response_id");
-  }
-}
+const idOf = (request: RoutedRequest) => decodedPathParam(request.params.id ?? "", "response id", "response_id");
 
 export async function retrieveResponse(request: RoutedRequest, app: AppContext, caller: Caller): Promise<Response> {
   // A stored response is finished: there is nothing to stream again (OpenAI streams only background responses).
