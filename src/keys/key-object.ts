@@ -31,11 +31,15 @@ export class KeyObject extends DurableObject<Env> {
   /** LEASE_TTL as the latest caller configured it, for counting live leases between admissions. */
   #leaseTtlMs = DEFAULT_LEASE_TTL_MS;
   readonly #usage: UsageTable;
-  /** Persists the record and state, every change of the last LIMITER_WRITE_DELAY_MS at once; nothing once the key is gone. */
+  /**
+   * Persists the record, the state and the usage counts, every change of the last LIMITER_WRITE_DELAY_MS at once;
+   * nothing once the key is gone.
+   */
   readonly #saved = new DeferredWrite(() => {
     if (!this.#record) return;
     this.ctx.storage.kv.put("record", this.#record);
     this.ctx.storage.kv.put("state", this.#state);
+    this.#usage.flush();
   }, LIMITER_WRITE_DELAY_MS);
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -78,6 +82,7 @@ export class KeyObject extends DurableObject<Env> {
     this.#record = undefined;
     this.#state = emptyState();
     this.#saved.cancel();
+    this.#usage.discard();
     await this.ctx.storage.deleteAll();
     await Promise.all(gated.map(([lease, { gate }]) => backendGate(this.env, gate!).release(lease)));
   }

@@ -178,6 +178,9 @@ describe("GET /admin/usage: filters", () => {
     expect(((await shortly.json()) as any).data).toEqual([]);
     // The next admission prunes what the retention no longer keeps.
     expect((await postJsonWith(short, "/v1/chat/completions", { model: "llama3.2", messages: [user("x")] }, bearer(created.key))).status).toBe(200);
+    // A query writes the counts the object still holds (see UsageTable): then the table has this hour's row only.
+    const flushed = await gatewayWith(short, `/admin/usage?key=${created.id}`, { headers: { authorization: ADMIN_AUTH } });
+    expect(((await flushed.json()) as any).data).toMatchObject([{ requests: 1 }]);
     const stored = await runInDurableObject(
       await keyStub(created.key),
       async (_instance: KeyObject, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM usage").one().n,
