@@ -46,9 +46,13 @@ export interface AdmissionRequest {
   backend?: BackendConfig | null;
 }
 
+type KeyStub = ReturnType<typeof keyObject>;
+
 /** The key a request was authenticated with: what it may use, before anything else about the request is read. */
 export interface Caller {
   readonly hash: string;
+  /** The key's object, as authentication reached it: admission and settlement call the same stub. */
+  readonly key: KeyStub;
   readonly id: string;
   /** The key's allow-list (empty: every model). */
   readonly models: readonly string[];
@@ -91,7 +95,8 @@ export async function authenticate(request: Request, app: AppContext, source: Ke
   const hash = toHex(await sha256(token));
   const known = refused.get(hash);
   if (known) throw refusedKey(known);
-  const found = await keyObject(app.env, hash).lookup(hash);
+  const key = keyObject(app.env, hash);
+  const found = await key.lookup(hash);
   if (!found.ok) {
     if (refused.size >= REFUSED_MAX) refused.clear();
     refused.set(hash, found.reason);
@@ -100,6 +105,7 @@ export async function authenticate(request: Request, app: AppContext, source: Ke
   const aliases = app.config.modelAliases;
   return {
     hash,
+    key,
     id: found.id,
     models: found.models,
     tpm: found.tpm,
@@ -110,8 +116,7 @@ export async function authenticate(request: Request, app: AppContext, source: Ke
 }
 
 export async function admit(request: Request, app: AppContext, caller: Caller, want: AdmissionRequest): Promise<Admission> {
-  const { hash } = caller;
-  const key = keyObject(app.env, hash);
+  const { hash, key } = caller;
   const result = await key.admit({
     hash,
     estimatedTokens: want.estimatedTokens,
