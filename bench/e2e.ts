@@ -36,10 +36,11 @@ export interface E2eOptions {
 }
 
 /**
- * The Ollama emulator itself, the floor Worker, the gateway with keys and limits on, and off; the llama-server
+ * The Ollama emulator itself, the floor Worker, the same with the body relayed in JavaScript (js-floor-worker.js),
+ * the gateway with keys and limits on, and off; the llama-server
  * emulator itself, and Portkey in front of it.
  */
-export const TARGETS = ["direct", "floor", "edge", "edgeOff", "llamaDirect", "portkey"] as const;
+export const TARGETS = ["direct", "floor", "jsFloor", "edge", "edgeOff", "llamaDirect", "portkey"] as const;
 export type TargetId = (typeof TARGETS)[number];
 
 export interface StreamFigures {
@@ -103,17 +104,20 @@ export async function runE2e(options: E2eOptions, log: (line: string) => void): 
     const compat = compatFromToml();
     emulators = await startEmulators(options.tokenDelayMs);
     const upstream = emulators.url;
-    log("e2e: starting Miniflare (gateway, gateway with keys+limits off, floor) and Portkey");
+    log("e2e: starting Miniflare (gateway, gateway with keys+limits off, the two floors) and Portkey");
     const edge = await startInstance(() => serve(outdir, "index.js", gatewayVars(upstream), true, compat));
     instances.push(edge.mf);
     const off = await startInstance(() => serve(outdir, "probe-entry.js", { ...gatewayVars(upstream), BENCH_PROBE: "off" }, true, compat));
     instances.push(off.mf);
     const floor = await startInstance(() => serve(outdir, "floor-worker.js", { OLLAMA_URL: upstream }, false, compat));
     instances.push(floor.mf);
+    const jsFloor = await startInstance(() => serve(outdir, "js-floor-worker.js", { OLLAMA_URL: upstream }, false, compat));
+    instances.push(jsFloor.mf);
     portkey = await startPortkey();
     const pids: Record<TargetId, number | undefined> = {
       direct: undefined,
       floor: floor.pid,
+      jsFloor: jsFloor.pid,
       edge: edge.pid,
       edgeOff: off.pid,
       llamaDirect: undefined,
@@ -129,6 +133,7 @@ export async function runE2e(options: E2eOptions, log: (line: string) => void): 
     const served: Record<TargetId, Served> = {
       direct: native("direct", upstream, "/api/chat", options),
       floor: native("floor", floor.url, "/v1/chat/completions", options),
+      jsFloor: native("jsFloor", jsFloor.url, "/v1/chat/completions", options),
       edge: openai("edge", edge.url, options, "ollama", () => ({ authorization: `Bearer ${edgeKey}` })),
       edgeOff: openai("edgeOff", off.url, options, "ollama", () => ({ authorization: `Bearer ${offKey}` })),
       llamaDirect: openai("llamaDirect", emulators.llamaUrl, options, "llama", () => ({})),

@@ -20,7 +20,7 @@ export interface PaceOptions {
   longTokens: number;
 }
 
-export type PaceTarget = "floor" | "edge" | "portkey";
+export type PaceTarget = "floor" | "jsFloor" | "edge" | "portkey";
 
 export interface PaceFigures {
   /** CPU of the serving process per stream, short and long answers. */
@@ -49,9 +49,12 @@ export async function runPace(outdir: string, compat: Compat, portkey: Portkey, 
     instances.push(edge.mf);
     const floor = await startInstance(() => serve(outdir, "floor-worker.js", { OLLAMA_URL: emulators.url }, false, compat));
     instances.push(floor.mf);
+    const jsFloor = await startInstance(() => serve(outdir, "js-floor-worker.js", { OLLAMA_URL: emulators.url }, false, compat));
+    instances.push(jsFloor.mf);
     const key = await createKey(edge.url);
     const targets: Record<PaceTarget, { pid: number | undefined; served: (tokens: number) => Served }> = {
       floor: { pid: floor.pid, served: (tokens) => native("floor", floor.url, "/v1/chat/completions", { streamTokens: tokens, nonStreamTokens: 1 }) },
+      jsFloor: { pid: jsFloor.pid, served: (tokens) => native("jsFloor", jsFloor.url, "/v1/chat/completions", { streamTokens: tokens, nonStreamTokens: 1 }) },
       edge: {
         pid: edge.pid,
         served: (tokens) => openai("edge", edge.url, { streamTokens: tokens, nonStreamTokens: 1 }, "ollama", () => ({ authorization: `Bearer ${key}` })),

@@ -17,6 +17,9 @@ import type { RequestSpec, Target } from "./load.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
+/** Workers that stand alone (no gateway module): the native floor, and the floor of a relay in JavaScript. */
+export const FLOOR_WORKERS = ["floor-worker.js", "js-floor-worker.js"];
+
 /** The bundle exactly as deployed: `wrangler deploy --dry-run` (minified, as wrangler.toml says). */
 export function buildBundle(outdir: string): number {
   execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", outdir, "-c", "wrangler.toml"], {
@@ -25,7 +28,7 @@ export function buildBundle(outdir: string): number {
     stdio: ["ignore", "ignore", "inherit"],
   });
   copyFileSync(join(here, "probe-entry.js"), join(outdir, "probe-entry.js"));
-  copyFileSync(join(here, "floor-worker.js"), join(outdir, "floor-worker.js"));
+  for (const floor of FLOOR_WORKERS) copyFileSync(join(here, floor), join(outdir, floor));
   return readFileSync(join(outdir, "index.js")).byteLength;
 }
 
@@ -70,7 +73,7 @@ export interface Compat {
 
 export function serve(outdir: string, entry: string, bindings: Record<string, string>, withObjects: boolean, compat: Compat): Miniflare {
   const modules = [{ type: "ESModule" as const, path: join(outdir, entry) }];
-  if (entry !== "index.js" && entry !== "floor-worker.js") modules.push({ type: "ESModule", path: join(outdir, "index.js") });
+  if (entry !== "index.js" && !FLOOR_WORKERS.includes(entry)) modules.push({ type: "ESModule", path: join(outdir, "index.js") });
   return new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",

@@ -1,0 +1,53 @@
+/**
+ * The JavaScript read floor: the floor Worker, except that the upstream body is read in JavaScript, every chunk by
+ * a reader, and sent on in one piece when it ends. No parsing, translation, authentication, limits or timers, and
+ * a single chunk out, the cheapest possible. Its CPU is the least a gateway that must look at every token (to
+ * translate it, count it, watch for a stall) can cost in this runtime, however it writes; its latencies mean
+ * nothing (the client gets everything at the end).
+ */
+const ROUTES = { "/v1/chat/completions": "/api/chat", "/v1/completions": "/api/generate" };
+
+export default {
+  async fetch(request, env) {
+    const path = ROUTES[new URL(request.url).pathname];
+    if (!path) return new Response("not found", { status: 404 });
+    const upstream = await fetch(`${env.OLLAMA_URL}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: request.body,
+      signal: request.signal,
+    });
+    return new Response(readAll(upstream.body), {
+      status: upstream.status,
+      headers: { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" },
+    });
+  },
+};
+
+/** Every upstream chunk read in JavaScript, and everything read sent as one chunk once the upstream ends. */
+function readAll(upstream) {
+  const reader = upstream.getReader();
+  return new ReadableStream({
+    async start(controller) {
+      const parts = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        size += value.byteLength;
+      }
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const part of parts) {
+        out.set(part, at);
+        at += part.byteLength;
+      }
+      controller.enqueue(out);
+      controller.close();
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
