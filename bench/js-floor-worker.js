@@ -5,22 +5,13 @@
  * translate it, count it, watch for a stall) can cost in this runtime, however it writes; its latencies mean
  * nothing (the client gets everything at the end).
  */
-const ROUTES = { "/v1/chat/completions": "/api/chat", "/v1/completions": "/api/generate" };
+import floor from "./floor-worker.js";
 
 export default {
   async fetch(request, env) {
-    const path = ROUTES[new URL(request.url).pathname];
-    if (!path) return new Response("not found", { status: 404 });
-    const upstream = await fetch(`${env.OLLAMA_URL}${path}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: request.body,
-      signal: request.signal,
-    });
-    return new Response(readAll(upstream.body), {
-      status: upstream.status,
-      headers: { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" },
-    });
+    const forwarded = await floor.fetch(request, env);
+    if (!forwarded.body) return forwarded;
+    return new Response(readAll(forwarded.body), { status: forwarded.status, headers: forwarded.headers });
   },
 };
 

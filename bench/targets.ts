@@ -17,8 +17,8 @@ import type { RequestSpec, Target } from "./load.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
-/** Workers that stand alone (no gateway module): the native floor, and the floor of a relay in JavaScript. */
-export const FLOOR_WORKERS = ["floor-worker.js", "js-floor-worker.js"];
+/** The modules each entry imports besides itself: the floors stand alone (the JS read floor wraps the floor). */
+const COMPANIONS: Record<string, string[]> = { "index.js": [], "floor-worker.js": [], "js-floor-worker.js": ["floor-worker.js"] };
 
 /** The bundle exactly as deployed: `wrangler deploy --dry-run` (minified, as wrangler.toml says). */
 export function buildBundle(outdir: string): number {
@@ -28,7 +28,7 @@ export function buildBundle(outdir: string): number {
     stdio: ["ignore", "ignore", "inherit"],
   });
   copyFileSync(join(here, "probe-entry.js"), join(outdir, "probe-entry.js"));
-  for (const floor of FLOOR_WORKERS) copyFileSync(join(here, floor), join(outdir, floor));
+  for (const floor of ["floor-worker.js", "js-floor-worker.js"]) copyFileSync(join(here, floor), join(outdir, floor));
   return readFileSync(join(outdir, "index.js")).byteLength;
 }
 
@@ -72,8 +72,9 @@ export interface Compat {
 }
 
 export function serve(outdir: string, entry: string, bindings: Record<string, string>, withObjects: boolean, compat: Compat): Miniflare {
-  const modules = [{ type: "ESModule" as const, path: join(outdir, entry) }];
-  if (entry !== "index.js" && !FLOOR_WORKERS.includes(entry)) modules.push({ type: "ESModule", path: join(outdir, "index.js") });
+  // Other entries (the probe) wrap the gateway's bundle.
+  const companions = COMPANIONS[entry] ?? ["index.js"];
+  const modules = [entry, ...companions].map((name) => ({ type: "ESModule" as const, path: join(outdir, name) }));
   return new Miniflare(
     convertV4MiniflareOptions({
       host: "127.0.0.1",
