@@ -1,10 +1,10 @@
 /**
  * End-to-end benchmarks: the built Worker bundle served by Miniflare's API (workerd, no wrangler dev proxy), the
  * project's emulators in a worker thread, and a closed-loop HTTP client. Every scenario is sent, in the same round,
- * to the Ollama emulator directly, to the floor Worker (bytes only) served the same way, to the gateway with keys
- * and limits on, and off (see probe-entry.js), and to Portkey's Node gateway in front of the llama-server emulator
- * (the Ollama emulator has no OpenAI layer), which is measured directly too. The order of targets rotates from
- * round to round.
+ * to the Ollama emulator directly, to the floor Worker (bytes only) and the JS read floor served the same way, to
+ * the gateway with keys and limits on, and off (see probe-entry.js), and to Portkey's Node gateway in front of the
+ * llama-server emulator (the Ollama emulator has no OpenAI layer), which is measured directly too. The order of
+ * targets rotates from round to round.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,9 +36,8 @@ export interface E2eOptions {
 }
 
 /**
- * The Ollama emulator itself, the floor Worker, the same with the body relayed in JavaScript (js-floor-worker.js),
- * the gateway with keys and limits on, and off; the llama-server
- * emulator itself, and Portkey in front of it.
+ * The Ollama emulator itself, the floor Worker, the same reading the body in JavaScript (js-floor-worker.js), the
+ * gateway with keys and limits on, and off; the llama-server emulator itself, and Portkey in front of it.
  */
 export const TARGETS = ["direct", "floor", "jsFloor", "edge", "edgeOff", "llamaDirect", "portkey"] as const;
 export type TargetId = (typeof TARGETS)[number];
