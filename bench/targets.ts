@@ -17,8 +17,11 @@ import type { RequestSpec, Target } from "./load.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 
-/** The modules each entry imports besides itself: the floors stand alone (the JS read floor wraps the floor). */
-const COMPANIONS: Record<string, string[]> = { "index.js": [], "floor-worker.js": [], "js-floor-worker.js": ["floor-worker.js"] };
+/**
+ * The modules each entry imports besides itself: the floors and the micro benchmark stand alone (the JS read floor
+ * wraps the floor).
+ */
+const COMPANIONS: Record<string, string[]> = { "index.js": [], "floor-worker.js": [], "js-floor-worker.js": ["floor-worker.js"], "micro.js": [] };
 
 /** The bundle exactly as deployed: `wrangler deploy --dry-run` (minified, as wrangler.toml says). */
 export function buildBundle(outdir: string): number {

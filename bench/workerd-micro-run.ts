@@ -7,9 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
+import type { Miniflare } from "miniflare";
 import type { SideName } from "./cases.ts";
 import { median, round } from "./stats.ts";
+import { serve } from "./targets.ts";
 import { cpuMsOf, startInstance } from "./workerd.ts";
 
 export interface WorkerdMicroOptions {
@@ -44,26 +45,7 @@ export async function runWorkerdMicro(options: WorkerdMicroOptions, log: (line: 
       outfile: join(outdir, "micro.js"),
       logLevel: "error",
     });
-    const started = await startInstance(
-      () =>
-        new Miniflare(
-          convertV4MiniflareOptions({
-            host: "127.0.0.1",
-            port: 0,
-            cf: false,
-            log: new Log(LogLevel.WARN),
-            workers: [
-              {
-                name: "micro",
-                modules: [{ type: "ESModule", path: join(outdir, "micro.js") }],
-                modulesRoot: outdir,
-                compatibilityDate: options.compat.date,
-                compatibilityFlags: options.compat.flags,
-              },
-            ],
-          }),
-        ),
-    );
+    const started = await startInstance(() => serve(outdir, "micro.js", {}, false, options.compat));
     mf = started.mf;
     const { url, pid } = started;
     if (pid === undefined) return {};
