@@ -2,16 +2,11 @@ import type { NativeChatChunk } from "../core/native.ts";
 import { validate } from "../core/validate.ts";
 import type { CompletionMeta } from "../dialects/openai/common.ts";
 import { type ResponseObject, ResponsesAggregator, type ResponsesMeta, responseId } from "../dialects/openai-responses/answer.ts";
-import {
-  estimateResponsesPrompt,
-  responsesAnswerCap,
-  responsesImageRefs,
-  responsesToolNames,
-  toNativeResponses,
-} from "../dialects/openai-responses/request.ts";
+import { estimateResponsesPrompt, responsesAnswerCap, responsesImageRefs, toNativeResponses } from "../dialects/openai-responses/request.ts";
 import { type ResponsesRequest, responsesRequestSchema } from "../dialects/openai-responses/schema.ts";
 import { continuation, inputItemsOf, type StoredItem } from "../dialects/openai-responses/stored.ts";
 import { ResponsesSseEncoder } from "../dialects/openai-responses/stream.ts";
+import { responsesToolNames } from "../dialects/openai-responses/tools.ts";
 import { readJsonBody } from "../http/body.ts";
 import type { Caller } from "../pipeline/auth.ts";
 import type { AppContext } from "../pipeline/context.ts";

@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ModelDefaults, ModelLimits } from "../../src/core/model-settings.ts";
 import { validate } from "../../src/core/validate.ts";
-import {
-  estimateResponsesPrompt,
-  responsesAnswerCap,
-  responsesImageRefs,
-  responsesToolNames,
-  toNativeResponses,
-} from "../../src/dialects/openai-responses/request.ts";
+import { estimateResponsesPrompt, responsesAnswerCap, responsesImageRefs, toNativeResponses } from "../../src/dialects/openai-responses/request.ts";
 import { type ResponsesRequest, responsesRequestSchema } from "../../src/dialects/openai-responses/schema.ts";
+import { responsesToolNames } from "../../src/dialects/openai-responses/tools.ts";
 import { failure } from "./helpers.ts";
 
 const m = "qwen3:8b";
