@@ -1,8 +1,9 @@
 import type { NativeChatChunk } from "../core/native.ts";
 import { validate } from "../core/validate.ts";
 import type { CompletionMeta } from "../dialects/openai/common.ts";
-import { type ResponseObject, ResponsesAggregator, type ResponsesMeta, responseId } from "../dialects/openai-responses/answer.ts";
+import { ResponsesAggregator } from "../dialects/openai-responses/answer.ts";
 import { estimateResponsesPrompt, responsesAnswerCap, responsesImageRefs, toNativeResponses } from "../dialects/openai-responses/request.ts";
+import { type ResponseObject, type ResponsesMeta, responseId } from "../dialects/openai-responses/response-object.ts";
 import { type ResponsesRequest, responsesRequestSchema } from "../dialects/openai-responses/schema.ts";
 import { continuation, inputItemsOf, type StoredItem } from "../dialects/openai-responses/stored.ts";
 import { ResponsesSseEncoder } from "../dialects/openai-responses/stream.ts";

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ApiError } from "../../src/core/errors.ts";
 import type { NativeChatChunk } from "../../src/core/native.ts";
-import { itemId, ResponsesAggregator, type ResponsesMeta, responseId } from "../../src/dialects/openai-responses/answer.ts";
+import { ResponsesAggregator } from "../../src/dialects/openai-responses/answer.ts";
+import { itemId, type ResponsesMeta, responseId } from "../../src/dialects/openai-responses/response-object.ts";
 import { ResponsesSseEncoder } from "../../src/dialects/openai-responses/stream.ts";
 import { toolCallsLine as calls, finalLine as final, textLine as text, thinkLine as think } from "./helpers.ts";
 

@@ -1,5 +1,5 @@
 import { invalidRequest } from "../../core/errors.ts";
-import { type ItemPrefix, itemId, type ResponseObject } from "./answer.ts";
+import { type ItemPrefix, itemId, type ResponseObject } from "./response-object.ts";
 import type { ResponsesInputItem, ResponsesRequest } from "./schema.ts";
 
 /**

@@ -2,7 +2,8 @@ import { closedEarly, failedDuringGeneration } from "../../core/errors.ts";
 import type { NativeChatChunk } from "../../core/native.ts";
 import type { SseLineEncoder } from "../../core/stream.ts";
 import { type Usage, usageSoFar } from "../../core/usage.ts";
-import { buildResponse, inProgressToolCall, OutputAssembler, type OutputEvent, type ResponseObject, type ResponsesMeta } from "./answer.ts";
+import { OutputAssembler, type OutputEvent } from "./answer.ts";
+import { buildResponse, inProgressToolCall, type ResponseObject, type ResponsesMeta } from "./response-object.ts";
 
 /**
  * Native /api/chat lines → the Responses API's named SSE events (`event: <type>` + `data: {type, …,
