@@ -1,6 +1,7 @@
 // CLI: npx node tools/emulator-main.ts [--port N] [--host 127.0.0.1] [--token-delay-ms N]
 // Prints exactly one line, "ollama-emulator listening on <url>", once it accepts connections.
 
+import { runEmulatorCli } from "./emulator-cli.ts";
 import type { EmulatorOptions } from "./ollama-emulator.ts";
 import { startOllamaEmulator } from "./ollama-emulator.ts";
 
@@ -26,27 +27,4 @@ function parseArgs(argv: string[]): EmulatorOptions {
   return options;
 }
 
-async function main(): Promise<void> {
-  let options: EmulatorOptions;
-  try {
-    options = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  const emulator = await startOllamaEmulator(options);
-  process.stdout.write(`ollama-emulator listening on ${emulator.url}\n`);
-  const stop = (): void => {
-    emulator.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`ollama-emulator failed: ${String(error)}\n`);
-  process.exit(1);
-});
+runEmulatorCli("ollama-emulator", USAGE, parseArgs, startOllamaEmulator);

@@ -2,6 +2,7 @@
 //   [--token-delay-ms N] [--embeddings] [--no-slots] [--metrics] [--parallel N] [--loading-ms N] [--thinking]
 // Prints exactly one line, "llama-emulator listening on <url>", once it accepts connections.
 
+import { runEmulatorCli } from "./emulator-cli.ts";
 import type { LlamaEmulatorOptions } from "./llama-emulator.ts";
 import { startLlamaEmulator } from "./llama-emulator.ts";
 
@@ -49,27 +50,4 @@ function parseArgs(argv: string[]): LlamaEmulatorOptions {
   return options;
 }
 
-async function main(): Promise<void> {
-  let options: LlamaEmulatorOptions;
-  try {
-    options = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  const emulator = await startLlamaEmulator(options);
-  process.stdout.write(`llama-emulator listening on ${emulator.url}\n`);
-  const stop = (): void => {
-    emulator.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`llama-emulator failed: ${String(error)}\n`);
-  process.exit(1);
-});
+runEmulatorCli("llama-emulator", USAGE, parseArgs, startLlamaEmulator);
