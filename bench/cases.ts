@@ -29,13 +29,11 @@ export interface CaseDef {
   unit: "token" | "request";
   floor: Runner;
   ours: Runner;
-  /** The production streaming path: `streamAnswer` (the relay the gateway returns as the response body). */
-  relay?: Runner;
   /** Our decoding and encoding called directly, without any stream: our code's own share. */
   core?: Runner;
 }
 
-export type SideName = "floor" | "ours" | "relay" | "core";
+export type SideName = "floor" | "ours" | "core";
 
 const meta: CompletionMeta = { id: "chatcmpl-bench0123456789abcdef012", created: 1_795_000_000, model: "llama3.2", systemFingerprint: "fp_ollama_edge" };
 
@@ -71,53 +69,13 @@ function passThrough(): TransformStream<Uint8Array, Uint8Array> {
 
 const utf8 = new TextEncoder();
 
-/**
- * `streamAnswer` from src/pipeline/upstream-answer.ts, passed in by the caller: that module reaches the upstream
- * client, which is typed for Workers only, so the Node-typed bench imports it by path at run time.
- */
-export type StreamAnswer = (
-  call: AnsweredCall,
-  encoder: SseLineEncoder<never>,
-  config: { heartbeatIntervalMs: number; upstreamIdleTimeoutMs: number },
-  onEnd: () => void,
-) => Promise<Response>;
-
-interface AnsweredCall {
-  readonly response: Promise<Response>;
-  readonly signal: AbortSignal;
-  abort(reason: unknown): void;
-}
-
-/** What streamAnswer reads from the configuration: the defaults. */
-const relayConfig = { heartbeatIntervalMs: 10_000, upstreamIdleTimeoutMs: 120_000 };
-
-/** An upstream call whose response has already arrived, with `pieces` as its body. */
-function answeredCall(pieces: readonly Uint8Array[]): AnsweredCall {
-  const controller = new AbortController();
-  return { response: Promise.resolve(new Response(source(pieces))), signal: controller.signal, abort: (reason) => controller.abort(reason) };
-}
-
-function streamCase(
-  id: string,
-  title: string,
-  tokens: number,
-  pieces: Uint8Array[],
-  makeEncoder: () => SseLineEncoder<never>,
-  streamAnswer: StreamAnswer | undefined,
-): CaseDef {
+function streamCase(id: string, title: string, tokens: number, pieces: Uint8Array[], makeEncoder: () => SseLineEncoder<never>): CaseDef {
   return {
     id,
     title,
     unit: "token",
     floor: { label: "pass-through TransformStream", perCall: tokens, call: () => drain(source(pieces).pipeThrough(passThrough())) },
     ours: { label: "ndjsonToSse", perCall: tokens, call: () => drain(source(pieces).pipeThrough(ndjsonToSse(makeEncoder()))) },
-    ...(streamAnswer && {
-      relay: {
-        label: "streamAnswer (the gateway's SSE response body)",
-        perCall: tokens,
-        call: async () => drain((await streamAnswer(answeredCall(pieces), makeEncoder(), relayConfig, () => {})).body!),
-      },
-    }),
     core: {
       label: "decoder + encoder, no streams (NdjsonSseTranslator, as the relay drives it)",
       perCall: tokens,
@@ -135,28 +93,20 @@ function streamCase(
 }
 
 /** Every case, over answers of `tokensPerStream` generated lines split at random byte boundaries (~1 line a read). */
-export function microCases(tokensPerStream: number, streamAnswer?: StreamAnswer): CaseDef[] {
+export function microCases(tokensPerStream: number): CaseDef[] {
   const chat = chatStream(tokensPerStream);
   const chatPieces = splitRandomly(chat.bytes, Math.round(chat.bytes.length / chat.lines));
   const generate = generateStream(tokensPerStream);
   const generatePieces = splitRandomly(generate.bytes, Math.round(generate.bytes.length / generate.lines));
   const request = JSON.stringify(chatRequestBody());
   return [
-    streamCase(
-      "chat-stream",
-      "chat stream: NDJSON → SSE (`ndjsonToSse` + `ChatSseEncoder`)",
-      chat.tokens,
-      chatPieces,
-      () => new ChatSseEncoder(meta, false),
-      streamAnswer,
-    ),
+    streamCase("chat-stream", "chat stream: NDJSON → SSE (`ndjsonToSse` + `ChatSseEncoder`)", chat.tokens, chatPieces, () => new ChatSseEncoder(meta, false)),
     streamCase(
       "completions-stream",
       "completions stream: NDJSON → SSE (`CompletionsSseEncoder`)",
       generate.tokens,
       generatePieces,
       () => new CompletionsSseEncoder(meta, { includeUsage: false, echo: "", logprobs: false }),
-      streamAnswer,
     ),
     {
       id: "aggregate",

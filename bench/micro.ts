@@ -8,7 +8,7 @@
  */
 import { PerformanceObserver } from "node:perf_hooks";
 import v8 from "node:v8";
-import { microCases, type Runner, type SideName, type StreamAnswer, selfCheck } from "./cases.ts";
+import { microCases, type Runner, type SideName, selfCheck } from "./cases.ts";
 import { median, round } from "./stats.ts";
 
 export const microNodeFlags = ["--expose-gc", "--min-semi-space-size=64", "--max-semi-space-size=64"];
@@ -43,8 +43,6 @@ export interface MicroCase {
   unit: "token" | "request";
   ours: Side;
   floor: Side;
-  /** The production streaming path (streamAnswer), for stream cases. */
-  relay?: Side;
   /** Our own synchronous work without the streams machinery, when measured. */
   core?: Side;
 }
@@ -148,16 +146,12 @@ async function measure(runners: Runner[], options: MicroOptions): Promise<Side[]
   return sides;
 }
 
-/** By path at run time: the module reaches the Workers-typed upstream client, outside the Node tsconfig. */
-const UPSTREAM_ANSWER: string = "../src/pipeline/upstream-answer.ts";
-
 export async function runMicro(options: MicroOptions, log: (line: string) => void = () => {}): Promise<MicroCase[]> {
   await selfCheck(options.tokensPerStream);
-  const { streamAnswer } = (await import(UPSTREAM_ANSWER)) as { streamAnswer: StreamAnswer };
   const cases: MicroCase[] = [];
-  for (const def of microCases(options.tokensPerStream, streamAnswer)) {
+  for (const def of microCases(options.tokensPerStream)) {
     log(`micro: ${def.id}`);
-    const names = (["floor", "ours", "relay", "core"] as const).filter((name) => def[name]);
+    const names = (["floor", "ours", "core"] as const).filter((name) => def[name]);
     const sides = await measure(
       names.map((name) => def[name]!),
       def.unit === "request" ? { ...options, tokensPerStream: 200 } : options,
@@ -169,7 +163,6 @@ export async function runMicro(options: MicroOptions, log: (line: string) => voi
       unit: def.unit,
       ours: by.ours!,
       floor: by.floor!,
-      ...(by.relay ? { relay: by.relay } : {}),
       ...(by.core ? { core: by.core } : {}),
     });
   }

@@ -60,7 +60,7 @@ export async function runWorkerdMicro(options: WorkerdMicroOptions, log: (line: 
     const out: WorkerdMicro = {};
     for (const id of ids) {
       log(`workerd micro: ${id}`);
-      const sides = id.endsWith("stream") ? ["floor", "ours", "relay", "core"] : ["floor", "ours"];
+      const sides = id.endsWith("stream") ? ["floor", "ours", "core"] : ["floor", "ours"];
       const calls: Record<string, number> = {};
       for (const side of sides) {
         // Warm up, then size a run to about runCpuMs of CPU.

@@ -1,11 +1,12 @@
 /**
  * The micro-benchmark cases inside workerd: a Worker bundled (esbuild) from bench/cases.ts and the same src
- * modules. `POST /run?case=<id>&side=floor|ours|relay|core&calls=N&tokens=T` runs one side N times and answers
+ * modules. `POST /run?case=<id>&side=floor|ours|core&calls=N&tokens=T` runs one side N times and answers
  * when done; the bench reads the CPU time of the workerd process around the request (workerd's own clocks do not
- * advance during execution, by design). Served by bench/workerd-micro-run.ts. Plain JS because it imports
- * src/pipeline/upstream-answer.ts, which is typed for Workers, not for the bench's Node tsconfig.
+ * advance during execution, by design). Served by bench/workerd-micro-run.ts.
+ *
+ * The relay the gateway serves is not among the cases: it pipes the upstream body natively (pipeline/paced-reader.ts),
+ * which a body made here in JavaScript would not show; the end-to-end bench measures it, with real fetch bodies.
  */
-import { streamAnswer } from "../src/pipeline/upstream-answer.ts";
 import { microCases } from "./cases.ts";
 
 let cases = null;
@@ -16,7 +17,7 @@ export default {
     const url = new URL(request.url);
     const tokens = Number(url.searchParams.get("tokens") ?? "1000");
     if (!cases || tokens !== tokensPerStream) {
-      cases = microCases(tokens, streamAnswer);
+      cases = microCases(tokens);
       tokensPerStream = tokens;
     }
     const def = cases.find((c) => c.id === url.searchParams.get("case"));

@@ -4,6 +4,7 @@ import { IdleTimer } from "../core/idle-timer.ts";
 import type { TransformHooks, UpstreamTranslator } from "../core/stream.ts";
 import { Batch, type BatchTiming } from "./coalesce.ts";
 import { reportStreamEnd } from "./outcome.ts";
+import { PacedReader } from "./paced-reader.ts";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -21,6 +22,11 @@ const utf8 = new TextEncoder();
  * c=1 and c=32, and at c=128 (where each stream's pieces come ~6 ms apart) 16.7 instead of 18.6-24.9 ms of CPU.
  */
 const BATCHING: BatchTiming = { burstGapMs: 10, intervalMs: 15, maxIntervalMs: 50, maxBytes: 32 * 1024 };
+/**
+ * The upstream is read in as few reads as its pace allows (paced-reader.ts), each taking what came within about
+ * this long: the batch's own interval, so a read holds tokens no longer than the batch would.
+ */
+const READ_WINDOW_MS = BATCHING.intervalMs;
 
 export interface RelayOptions {
   call: UpstreamCall;
@@ -77,7 +83,8 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     controller.enqueue(beat);
     return true;
   });
-  const idle = new IdleTimer(options.idleTimeoutMs, () => {
+  // A read may hold up to a window's bytes it has not returned yet: the silence is measured from the window's end.
+  const idle = new IdleTimer(options.idleTimeoutMs + READ_WINDOW_MS, () => {
     call.abort(backendStalled(options.idleTimeoutMs));
     return false;
   });
@@ -101,7 +108,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
       if (ended) return;
       idle.touch();
       source = options.translator
-        ? translateUpstream(response.body!, call, options.translator)
+        ? translateUpstream(new PacedReader(response.body!, READ_WINDOW_MS), call, options.translator)
         : pipeUpstream(response.body!, call, options.transform!, onActivity);
       for (;;) {
         if (controller.desiredSize! < 0) await new Promise<void>((resolve) => (room = resolve));
@@ -175,36 +182,35 @@ function failureOf(call: UpstreamCall, error: unknown): ApiError {
  * already received have been delivered and the translator ends with an error event that says what happened. Once
  * the translator has finished ([DONE] or an error event), the upstream body is cancelled.
  */
-function translateUpstream(body: ReadableStream<Uint8Array>, call: UpstreamCall, translator: UpstreamTranslator): ChunkSource {
-  const reader = body.getReader();
+function translateUpstream(reader: PacedReader, call: UpstreamCall, translator: UpstreamTranslator): ChunkSource {
   let over = false;
   let cancelled = false;
   return {
     async next() {
       if (over) return null;
-      let read: ReadableStreamReadResult<Uint8Array>;
+      let bytes: Uint8Array | null;
       try {
-        read = await reader.read();
+        bytes = await reader.read();
       } catch (error) {
         if (cancelled) return null;
         over = true;
         return translator.end(failureOf(call, error));
       }
       if (cancelled) return null;
-      if (read.done) {
+      if (bytes === null) {
         over = true;
         return translator.end(null);
       }
-      const text = translator.push(read.value);
+      const text = translator.push(bytes);
       if (translator.finished) {
         over = true;
-        reader.cancel().catch(() => {});
+        reader.cancel();
       }
       return text;
     },
     cancel() {
       over = cancelled = true;
-      reader.cancel().catch(() => {});
+      reader.cancel();
     },
     get failed() {
       return translator.failed;

@@ -5,6 +5,7 @@ import { IdleTimer } from "../core/idle-timer.ts";
 import { MalformedLineError, NdjsonDecoder } from "../core/ndjson.ts";
 import { NdjsonSseTranslator, type SseLineEncoder, type TransformHooks, type UpstreamTranslator } from "../core/stream.ts";
 import type { Usage } from "../core/usage.ts";
+import { PacedReader } from "./paced-reader.ts";
 import { SSE_HEADERS, sseRelay } from "./sse-relay.ts";
 
 /** Turns one streamed upstream call into the client's answer: SSE, or one JSON body assembled in the Worker. */
@@ -114,20 +115,22 @@ export interface UpstreamReader {
  */
 export async function readUpstream(call: UpstreamCall, config: Config, reader: UpstreamReader): Promise<void> {
   const response = await call.response;
-  const idle = new IdleTimer(config.upstreamIdleTimeoutMs, () => {
+  // Nobody waits for the pieces of an answer sent whole, so each read may take what comes in up to a second (an
+  // eighth of the idle timeout at most); the silence is measured from the window's end (see paced-reader.ts).
+  const body = new PacedReader(response.body!, Math.min(1000, config.upstreamIdleTimeoutMs / 8));
+  const idle = new IdleTimer(config.upstreamIdleTimeoutMs + body.windowMs, () => {
     call.abort(backendStalled(config.upstreamIdleTimeoutMs));
     return false;
   });
-  const body = response.body!.getReader();
   try {
     while (!reader.done()) {
-      const { done, value } = await body.read();
-      if (done) {
+      const bytes = await body.read();
+      if (bytes === null) {
         reader.flush();
         break;
       }
       idle.touch();
-      reader.push(value);
+      reader.push(bytes);
     }
   } catch (error) {
     if (call.signal.aborted && call.signal.reason instanceof ApiError) throw call.signal.reason;
@@ -137,6 +140,6 @@ export async function readUpstream(call: UpstreamCall, config: Config, reader: U
     throw backendBroke();
   } finally {
     idle.stop();
-    body.cancel().catch(() => {});
+    body.cancel();
   }
 }
