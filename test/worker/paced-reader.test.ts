@@ -128,18 +128,25 @@ describe("PacedReader", () => {
     expect(text).toBe(lines.join(""));
   });
 
-  it("cancel reaches the upstream body", async () => {
+  it.each([
+    ["while reading chunk by chunk", 1],
+    ["once piped (after a fast burst)", 200],
+  ])("cancel reaches the upstream body %s", async (_when, lines) => {
     let cancelled = false;
     const reader = new PacedReader(
       upstream(
-        (controller) => controller.enqueue(encoder.encode(line(0))),
+        (controller) => {
+          for (let i = 0; i < lines; i++) controller.enqueue(encoder.encode(line(i)));
+        },
         () => {
           cancelled = true;
         },
       ),
       WINDOW_MS,
     );
-    await reader.read();
+    // Read part of it (a pending read may hold up to a window's bytes), then leave with a read outstanding.
+    let text = "";
+    while (text.length < Math.ceil(lines / 2) * line(0).length) text += decoder.decode((await reader.read())!);
     const pending = reader.read().catch(() => null);
     reader.cancel();
     await expect.poll(() => cancelled).toBe(true);
