@@ -1,10 +1,10 @@
 import { clientGone, type UpstreamCall } from "../backends/ollama/client.ts";
 import { ApiError, backendBroke, backendStalled, toApiError } from "../core/errors.ts";
 import { IdleTimer } from "../core/idle-timer.ts";
+import { PacedReader } from "../core/paced-reader.ts";
 import type { TransformHooks, UpstreamTranslator } from "../core/stream.ts";
 import { Batch, type BatchTiming } from "./coalesce.ts";
 import { reportStreamEnd } from "./outcome.ts";
-import { PacedReader } from "./paced-reader.ts";
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -23,7 +23,7 @@ const utf8 = new TextEncoder();
  */
 const BATCHING: BatchTiming = { burstGapMs: 10, intervalMs: 15, maxIntervalMs: 50, maxBytes: 32 * 1024 };
 /**
- * The upstream is read in as few reads as its pace allows (paced-reader.ts), each taking what came within about
+ * The upstream is read in as few reads as its pace allows (core/paced-reader.ts), each taking what came within about
  * this long: the batch's own interval, so a read holds tokens no longer than the batch would.
  */
 const READ_WINDOW_MS = BATCHING.intervalMs;

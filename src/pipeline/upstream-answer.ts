@@ -3,9 +3,9 @@ import type { Config } from "../config/index.ts";
 import { ApiError, backendBroke, backendStalled } from "../core/errors.ts";
 import { IdleTimer } from "../core/idle-timer.ts";
 import { MalformedLineError, NdjsonDecoder } from "../core/ndjson.ts";
+import { PacedReader } from "../core/paced-reader.ts";
 import { NdjsonSseTranslator, type SseLineEncoder, type TransformHooks, type UpstreamTranslator } from "../core/stream.ts";
 import type { Usage } from "../core/usage.ts";
-import { PacedReader } from "./paced-reader.ts";
 import { SSE_HEADERS, sseRelay } from "./sse-relay.ts";
 
 /** Turns one streamed upstream call into the client's answer: SSE, or one JSON body assembled in the Worker. */
@@ -116,7 +116,7 @@ export interface UpstreamReader {
 export async function readUpstream(call: UpstreamCall, config: Config, reader: UpstreamReader): Promise<void> {
   const response = await call.response;
   // Nobody waits for the pieces of an answer sent whole, so each read may take what comes in up to a second (an
-  // eighth of the idle timeout at most); the silence is measured from the window's end (see paced-reader.ts).
+  // eighth of the idle timeout at most); the silence is measured from the window's end (see core/paced-reader.ts).
   const body = new PacedReader(response.body!, Math.min(1000, config.upstreamIdleTimeoutMs / 8));
   const idle = new IdleTimer(config.upstreamIdleTimeoutMs + body.windowMs, () => {
     call.abort(backendStalled(config.upstreamIdleTimeoutMs));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PacedReader } from "../../src/pipeline/paced-reader.ts";
+import { PacedReader } from "../../src/core/paced-reader.ts";
 
 /**
  * The upstream reader in workerd itself (IdentityTransformStream and `readAtLeast` are the runtime's): what comes

@@ -22,7 +22,7 @@
  * read in progress returns what it holds, and the read after it throws the upstream's failure.
  */
 
-/** The most a read asks for before it returns (its buffer is twice that, so a read that is due takes what came). */
+/** The most a read waits for (each read's buffer is twice its `min`, at least 4 KiB, so a read that is due takes what came). */
 const MAX_MIN_BYTES = 32 * 1024;
 /** The average rate that sizes a read runs over at least this many windows. */
 const AVERAGE_WINDOWS = 4;
@@ -34,7 +34,6 @@ class Pipe {
   readonly reader: ReadableStreamBYOBReader;
   readonly done: Promise<void>;
   failure: { error: unknown } | null = null;
-  buffer = new ArrayBuffer(2 * MAX_MIN_BYTES);
   /** Ends the pipe and cancels the upstream body (a cancelled destination is noticed only at the pipe's next write). */
   readonly #stop = new AbortController();
 
@@ -74,10 +73,7 @@ export class PacedReader {
     this.#direct = body.getReader();
   }
 
-  /**
-   * The next bytes, or null at the end. The bytes are valid until the next call (a buffer may be reused). After the
-   * last bytes of an upstream that failed, it throws the failure.
-   */
+  /** The next bytes (the caller's to keep), or null at the end. After the last bytes of an upstream that failed, it throws the failure. */
   async read(): Promise<Uint8Array | null> {
     if (this.#direct) {
       const { done, value } = await this.#direct.read();
@@ -93,8 +89,8 @@ export class PacedReader {
     }
     const pipe = this.#pipe!;
     while (!this.#ended) {
-      const { done, value } = await pipe.reader.readAtLeast(this.#min, new Uint8Array(pipe.buffer));
-      if (value) pipe.buffer = value.buffer as ArrayBuffer;
+      // A fresh buffer each time: the bytes are the caller's to keep (a relay enqueues them as they are).
+      const { done, value } = await pipe.reader.readAtLeast(this.#min, new Uint8Array(Math.max(2 * this.#min, 4096)));
       this.#ended = done;
       if (value && value.byteLength > 0) {
         this.#follow(value.byteLength, Date.now());
