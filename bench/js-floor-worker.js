@@ -1,9 +1,10 @@
 /**
  * The JavaScript read floor: the floor Worker, except that the upstream body is read in JavaScript, every chunk by
  * a reader, and sent on in one piece when it ends. No parsing, translation, authentication, limits or timers, and
- * a single chunk out, the cheapest possible. Its CPU is the least a gateway that must look at every token (to
- * translate it, count it, watch for a stall) can cost in this runtime, however it writes; its latencies mean
- * nothing (the client gets everything at the end).
+ * a single chunk out, the cheapest possible. Its CPU is what reading every HTTP chunk from JavaScript costs in this
+ * runtime: what a gateway that reads each token as it comes pays at least (the gateway does at a GPU's pace; at full
+ * speed it pipes the body and reads it in bulk, src/core/paced-reader.ts); its latencies mean nothing (the client
+ * gets everything at the end).
  */
 import floor from "./floor-worker.js";
 

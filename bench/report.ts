@@ -105,7 +105,8 @@ export function e2eTable(e2e: E2eResult): string {
     `**End to end** (${e2e.server}; emulators in a worker thread, token delay ${e2e.options.tokenDelayMs} ms; ${e2e.options.rounds} round(s), targets in rotating order; ` +
       `percentiles over all streams of all rounds (${samples("stream-c1")}/${samples("stream-c32")}/${samples("stream-c128")} per target at c=1/32/128), req/s the median of the rounds. ` +
       "The JS read floor is the floor Worker with the upstream body read in JavaScript, chunk by chunk, and sent in one piece at its end (bench/js-floor-worker.js): " +
-      "its CPU is the least a gateway that looks at every token costs here (its latencies are not shown: the client gets everything at the end). " +
+      "its CPU is what reading every HTTP chunk in JavaScript costs here, which the gateway does at a GPU's pace and avoids at full speed by piping the body (src/core/paced-reader.ts); " +
+      "its latencies are not shown (the client gets everything at the end). " +
       "Portkey's gateway (Node, `@portkey-ai/gateway`) forwards to the llama-server emulator — the Ollama emulator has no `/v1` layer — measured directly in its own column. " +
       "CPU: the serving process, workerd (Durable Objects included) or Portkey's Node)",
     "",
