@@ -1,8 +1,15 @@
-import { NdjsonSseTranslator, type SseLineEncoder, type TransformHooks } from "../src/core/stream.ts";
+import { NdjsonSseTranslator, type SseLineEncoder, type UpstreamFailure } from "../src/core/stream.ts";
 
 /** For tests and the bench: the relay's NDJSON → SSE translation as a TransformStream (the Worker drives the translator directly). */
 
 const utf8 = new TextEncoder();
+
+export interface TransformHooks {
+  /** Called on every upstream read (the idle watchdog). */
+  onActivity?: () => void;
+  /** Why the upstream body ended early, if it did (a reset, a stall); reported instead of a generic error. */
+  failure?: () => UpstreamFailure | null;
+}
 
 /**
  * Ollama's NDJSON bytes → OpenAI SSE bytes, as a TransformStream (the relay uses `NdjsonSseTranslator` directly).

@@ -15,13 +15,6 @@ export interface SseLineEncoder<T> {
   end(): string;
 }
 
-export interface TransformHooks {
-  /** Called on every upstream read (the idle watchdog). */
-  onActivity?: () => void;
-  /** Why the upstream body ended early, if it did (a reset, a stall); reported instead of a generic error. */
-  failure?: () => UpstreamFailure | null;
-}
-
 export interface UpstreamFailure {
   message: string;
   code: string | null;

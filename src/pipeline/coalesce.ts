@@ -23,8 +23,7 @@ export interface BatchTiming {
 export class Batch {
   readonly #send: (bytes: Uint8Array, now: number) => void;
   readonly #timing: BatchTiming;
-  /** Text pieces are joined as text and encoded once; byte pieces are copied together, in order. */
-  #parts: Uint8Array[] = [];
+  /** The pieces held, joined as text and encoded once when they go out. */
   #text = "";
   #size = 0;
   /** When the last chunk went out, and when the last piece came. */
@@ -48,16 +47,12 @@ export class Batch {
    * One upstream read's worth for the client, sent now if the client is waiting and the piece came `burstGapMs` or
    * more after the previous one; a piece of a burst waits with the others for the end of the interval.
    */
-  add(piece: string | Uint8Array, now = Date.now()): void {
+  add(piece: string, now = Date.now()): void {
     if (piece.length === 0) return;
     const bursting = now - this.#pieceAt < this.#timing.burstGapMs;
     this.#pieceAt = now;
     this.#pieces++;
-    if (typeof piece === "string") this.#text += piece;
-    else {
-      this.#takeText();
-      this.#parts.push(piece);
-    }
+    this.#text += piece;
     this.#size += piece.length;
     if (this.#size >= this.#timing.maxBytes) this.flush(now);
     else if (!this.#waiting) return;
@@ -75,16 +70,8 @@ export class Batch {
   flush(now = Date.now()): void {
     this.#stopTimer();
     if (this.#size === 0) return;
-    let bytes: Uint8Array;
-    if (this.#parts.length === 0) {
-      // Text only (every chunk of the translated stream): encoded once, no list.
-      bytes = utf8.encode(this.#text);
-      this.#text = "";
-    } else {
-      this.#takeText();
-      bytes = this.#parts.length === 1 ? this.#parts[0]! : joined(this.#parts);
-      this.#parts = [];
-    }
+    const bytes = utf8.encode(this.#text);
+    this.#text = "";
     this.#size = 0;
     this.#waiting = false;
     // Pieces coming faster than the base interval (a fast GPU, or a busy isolate): the next chunk may wait longer,
@@ -99,7 +86,6 @@ export class Batch {
   /** Forget what is held (the client left). */
   drop(): void {
     this.#stopTimer();
-    this.#parts = [];
     this.#text = "";
     this.#size = 0;
     this.#pieces = 0;
@@ -117,12 +103,6 @@ export class Batch {
     if (this.#waiting) this.flush();
   };
 
-  #takeText(): void {
-    if (this.#text === "") return;
-    this.#parts.push(utf8.encode(this.#text));
-    this.#text = "";
-  }
-
   #stopTimer(): void {
     if (this.#timer === undefined) return;
     clearTimeout(this.#timer);
@@ -131,15 +111,3 @@ export class Batch {
 }
 
 const utf8 = new TextEncoder();
-
-function joined(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.byteLength;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}

@@ -1,5 +1,5 @@
 import { OpenAIStreamAggregator } from "../backends/llamacpp/aggregate.ts";
-import { SseEventDecoder, StreamSmoother, smoothSse } from "../backends/llamacpp/smooth.ts";
+import { SmoothTranslator, SseEventDecoder, StreamSmoother } from "../backends/llamacpp/smooth.ts";
 import type { UpstreamCall } from "../backends/ollama/client.ts";
 import type { Config } from "../config/index.ts";
 import { closedEarly, failedDuringGeneration } from "../core/errors.ts";
@@ -36,7 +36,7 @@ export async function openaiAnswer(call: UpstreamCall, context: AttemptContext, 
       const response = await beforeAnswer(
         streamThrough(
           call,
-          (hooks) => smoothSse(smoother, hooks),
+          new SmoothTranslator(smoother),
           (error) => smoother.error(error.message, error.code ?? "backend_error"),
           config,
           (reached) => finish(chargeable(smoother.usage(), reached)),

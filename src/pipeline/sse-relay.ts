@@ -2,7 +2,7 @@ import { clientGone, type UpstreamCall } from "../backends/ollama/client.ts";
 import { ApiError, backendBroke, backendStalled, toApiError } from "../core/errors.ts";
 import { IdleTimer } from "../core/idle-timer.ts";
 import { PacedReader } from "../core/paced-reader.ts";
-import type { TransformHooks, UpstreamTranslator } from "../core/stream.ts";
+import type { UpstreamTranslator } from "../core/stream.ts";
 import { Batch, type BatchTiming } from "./coalesce.ts";
 import { reportStreamEnd } from "./outcome.ts";
 
@@ -31,12 +31,11 @@ const READ_WINDOW_MS = BATCHING.intervalMs;
 export interface RelayOptions {
   call: UpstreamCall;
   /**
-   * Upstream bytes → SSE for this request: a synchronous translator, driven straight from the upstream reader
-   * (one stream hop per chunk, the cheap way), or a TransformStream the upstream body is piped through.
+   * Upstream bytes → SSE for this request: a synchronous translator, driven straight from the upstream reader (no
+   * TransformStream in between: in workerd each stream hop costs more per chunk than the translation).
    */
-  translator?: UpstreamTranslator;
-  transform?: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>;
-  /** The final error event for a failure outside the transform (stall, reset, timeout). */
+  translator: UpstreamTranslator;
+  /** The final error event for a failure outside the translator (stall, reset, timeout). */
   errorEvent: (error: ApiError) => string;
   /** The SSE text sent every `heartbeatMs` while nothing else is (default: a comment). */
   heartbeat?: string;
@@ -100,16 +99,13 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     const reached = upstream === "answered" || (byClient && upstream === "waiting");
     reportStreamEnd(failed && !byClient, () => options.onEnd?.(reached));
   };
-  const onActivity = () => idle.touch();
 
   const run = async () => {
     try {
       const response = await call.response;
       if (ended) return;
       idle.touch();
-      source = options.translator
-        ? translateUpstream(new PacedReader(response.body!, READ_WINDOW_MS), call, options.translator)
-        : pipeUpstream(response.body!, call, options.transform!, onActivity);
+      source = translateUpstream(new PacedReader(response.body!, READ_WINDOW_MS), call, options.translator);
       for (;;) {
         if (controller.desiredSize! < 0) await new Promise<void>((resolve) => (room = resolve));
         if (ended) return;
@@ -129,7 +125,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
       // What was already received goes first, then the error event.
       batch.flush();
       finish(false, true);
-      // A transform that failed cancelled the upstream body through its pipe; a translator that threw did not.
+      // A translator that threw leaves the upstream body open.
       source?.cancel();
       controller.enqueue(utf8.encode(options.errorEvent(failureOf(call, error))));
       controller.close();
@@ -160,10 +156,10 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
   );
 }
 
-/** Where the relay's bytes come from once the upstream headers are in: one piece per upstream read. */
+/** Where the relay's text comes from once the upstream headers are in: one piece per upstream read. */
 interface ChunkSource {
   /** The next piece ("" when a read completed nothing), or null once over. Rejects when the relay must end with an error event. */
-  next(): Promise<string | Uint8Array | null>;
+  next(): Promise<string | null>;
   cancel(): void;
   /** The answer ended with an error event it produced (the backend failed midway). */
   readonly failed: boolean;
@@ -214,38 +210,6 @@ function translateUpstream(reader: PacedReader, call: UpstreamCall, translator: 
     },
     get failed() {
       return translator.failed;
-    },
-  };
-}
-
-/**
- * Pipe the upstream body through a transform. If the upstream read fails (reset, stall abort), the transform is
- * closed rather than aborted, so lines already received are still delivered, followed by an error event that
- * says what happened.
- */
-function pipeUpstream(
-  body: ReadableStream<Uint8Array>,
-  call: UpstreamCall,
-  makeTransform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>,
-  onActivity: () => void,
-): ChunkSource {
-  let failure: ApiError | null = null;
-  const transform = makeTransform({ onActivity, failure: () => failure });
-  body.pipeTo(transform.writable, { preventAbort: true }).catch((error: unknown) => {
-    failure = failureOf(call, error);
-    transform.writable.close().catch(() => {});
-  });
-  const reader = transform.readable.getReader();
-  return {
-    async next() {
-      const { done, value } = await reader.read();
-      return done ? null : value;
-    },
-    cancel() {
-      reader.cancel().catch(() => {});
-    },
-    get failed() {
-      return failure !== null;
     },
   };
 }

@@ -4,7 +4,7 @@ import { ApiError, backendBroke, backendStalled } from "../core/errors.ts";
 import { IdleTimer } from "../core/idle-timer.ts";
 import { MalformedLineError, NdjsonDecoder } from "../core/ndjson.ts";
 import { PacedReader } from "../core/paced-reader.ts";
-import { NdjsonSseTranslator, type SseLineEncoder, type TransformHooks, type UpstreamTranslator } from "../core/stream.ts";
+import { NdjsonSseTranslator, type SseLineEncoder, type UpstreamTranslator } from "../core/stream.ts";
 import type { Usage } from "../core/usage.ts";
 import { SSE_HEADERS, sseRelay } from "./sse-relay.ts";
 
@@ -36,23 +36,13 @@ async function settleWithin(response: Promise<Response>, ms: number): Promise<Ea
 export async function streamAnswer<T>(call: UpstreamCall, encoder: SseLineEncoder<T>, config: Config, onEnd: (reached: boolean) => void): Promise<Response> {
   // Translated straight from the upstream reader: no TransformStream hop, which costs more per chunk than the translation.
   const errorEvent = (error: ApiError) => encoder.error(error.message, error.code ?? "backend_error");
-  return relay(call, { translator: new NdjsonSseTranslator(encoder) }, errorEvent, config, onEnd, encoder.heartbeat);
+  return streamThrough(call, new NdjsonSseTranslator(encoder), errorEvent, config, onEnd, encoder.heartbeat);
 }
 
-/** The same, for any upstream format: `transform` turns its bytes into the client's SSE bytes. */
+/** The same, for any upstream format: `translator` turns its bytes into the client's SSE text. */
 export async function streamThrough(
   call: UpstreamCall,
-  transform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array>,
-  errorEvent: (error: ApiError) => string,
-  config: Config,
-  onEnd: (reached: boolean) => void,
-): Promise<Response> {
-  return relay(call, { transform }, errorEvent, config, onEnd);
-}
-
-async function relay(
-  call: UpstreamCall,
-  how: { translator: UpstreamTranslator } | { transform: (hooks: TransformHooks) => TransformStream<Uint8Array, Uint8Array> },
+  translator: UpstreamTranslator,
   errorEvent: (error: ApiError) => string,
   config: Config,
   onEnd: (reached: boolean) => void,
@@ -62,7 +52,7 @@ async function relay(
   if (early.ok === false) throw early.error;
   const body = sseRelay({
     call,
-    ...how,
+    translator,
     errorEvent,
     heartbeat,
     heartbeatMs: config.heartbeatIntervalMs,

@@ -122,10 +122,10 @@ describe("Batch: joining upstream pieces into chunks", () => {
     expect(sent).toHaveLength(3);
   });
 
-  it("keeps the order of text and byte pieces, and forgets everything on drop", () => {
+  it("keeps the order of the pieces, encoded once, and forgets everything on drop", () => {
     const { batch, sent } = recorder();
     batch.add("é");
-    batch.add(new TextEncoder().encode("→"));
+    batch.add("→");
     batch.add("日本");
     batch.flush();
     expect(sent.map((s) => s.text)).toEqual(["é→日本"]);

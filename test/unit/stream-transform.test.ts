@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { NativeChatChunk } from "../../src/core/native.ts";
 import { MalformedLineError, NdjsonDecoder } from "../../src/core/ndjson.ts";
-import type { TransformHooks } from "../../src/core/stream.ts";
 import { ChatSseEncoder } from "../../src/dialects/openai/chat/stream.ts";
 import type { CompletionMeta } from "../../src/dialects/openai/common.ts";
-import { ndjsonToSse } from "../../tools/ndjson-to-sse.ts";
+import { ndjsonToSse, type TransformHooks } from "../../tools/ndjson-to-sse.ts";
 
 const utf8 = new TextEncoder();
 const meta: CompletionMeta = { id: "chatcmpl-split", created: 1700000000, model: "llama3.2", systemFingerprint: "fp_test" };

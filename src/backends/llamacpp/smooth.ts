@@ -1,5 +1,5 @@
 import { ApiError, closedEarly, failedDuringGeneration } from "../../core/errors.ts";
-import type { TransformHooks } from "../../core/stream.ts";
+import type { UpstreamFailure, UpstreamTranslator } from "../../core/stream.ts";
 import type { Usage } from "../../core/usage.ts";
 import { carriesText } from "./aggregate.ts";
 
@@ -36,6 +36,7 @@ export class StreamSmoother {
   #usage: Usage | null = null;
   #generated = 0;
   #finished = false;
+  #failed = false;
 
   constructor(options: SmoothOptions) {
     this.#options = options;
@@ -43,6 +44,11 @@ export class StreamSmoother {
 
   get finished(): boolean {
     return this.#finished;
+  }
+
+  /** It ended the answer with an error the backend reported (its error event, or a malformed one). */
+  get failed(): boolean {
+    return this.#failed;
   }
 
   usage(): Usage | null {
@@ -61,11 +67,13 @@ export class StreamSmoother {
     try {
       chunk = JSON.parse(data) as Json;
     } catch {
+      this.#failed = true;
       return this.error("The backend sent a malformed event.");
     }
     if (chunk.error !== undefined) {
       const inner = chunk.error as Json | string;
       const message = typeof inner === "string" ? inner : String((inner as Json)?.message ?? "unknown error");
+      this.#failed = true;
       return this.error(failedDuringGeneration(message).message);
     }
     const usage = usageFrom(chunk.usage);
@@ -94,8 +102,6 @@ export class StreamSmoother {
     return this.error(closedEarly().message);
   }
 }
-
-const utf8 = new TextEncoder();
 
 /**
  * Server-Sent Events from a byte stream: events reassembled across network reads (and split UTF-8 characters),
@@ -139,32 +145,52 @@ function emitData(block: string, onData: (data: string) => void): void {
 }
 
 /**
- * llama-server's SSE bytes → smoothed SSE bytes. The gateway sends its own heartbeats, so llama-server's pings
- * are dropped.
+ * llama-server's SSE bytes → smoothed SSE text, one upstream read at a time, synchronously: the stream relay drives
+ * it straight from its upstream reader, as it drives Ollama's NDJSON translator. The gateway sends its own
+ * heartbeats, so llama-server's pings are dropped.
  */
-export function smoothSse(smoother: StreamSmoother, hooks: TransformHooks = {}): TransformStream<Uint8Array, Uint8Array> {
-  const decoder = new SseEventDecoder();
-  let out = "";
-  const collect = (data: string) => {
-    out += smoother.event(data);
+export class SmoothTranslator implements UpstreamTranslator {
+  readonly #smoother: StreamSmoother;
+  readonly #decoder = new SseEventDecoder();
+  #out = "";
+  /** The upstream body failed (a reset, a stall): the answer ended in an error the backend did not send. */
+  #broken = false;
+  readonly #collect = (data: string): void => {
+    this.#out += this.#smoother.event(data);
   };
-  const emit = (controller: TransformStreamDefaultController<Uint8Array>) => {
-    if (out) controller.enqueue(utf8.encode(out));
-    out = "";
-    if (smoother.finished) controller.terminate();
-  };
-  return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      hooks.onActivity?.();
-      decoder.push(chunk, collect);
-      emit(controller);
-    },
-    flush(controller) {
-      decoder.flush(collect);
-      const failure = hooks.failure?.();
-      if (failure) out += smoother.error(failure.message, failure.code ?? undefined);
-      else if (!smoother.finished) out += smoother.end();
-      emit(controller);
-    },
-  });
+
+  constructor(smoother: StreamSmoother) {
+    this.#smoother = smoother;
+  }
+
+  get finished(): boolean {
+    return this.#smoother.finished;
+  }
+
+  get failed(): boolean {
+    return this.#broken || this.#smoother.failed;
+  }
+
+  push(chunk: Uint8Array): string {
+    this.#decoder.push(chunk, this.#collect);
+    return this.#take();
+  }
+
+  end(failure: UpstreamFailure | null): string {
+    if (failure) {
+      // What is left of an event the failure cut off is not an event: the failure is what the client hears of.
+      this.#broken = !this.#smoother.finished;
+      this.#out += this.#smoother.error(failure.message, failure.code ?? undefined);
+      return this.#take();
+    }
+    this.#decoder.flush(this.#collect);
+    if (!this.#smoother.finished) this.#out += this.#smoother.end();
+    return this.#take();
+  }
+
+  #take(): string {
+    const out = this.#out;
+    this.#out = "";
+    return out;
+  }
 }
