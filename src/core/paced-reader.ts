@@ -22,6 +22,12 @@
  * read in progress returns what it holds, and the read after it throws the upstream's failure.
  */
 
+/**
+ * The window of a stream its client reads as it comes: a read holds tokens no longer than this at the answer's pace,
+ * which is also how long the relay's batches hold them (pipeline/sse-relay.ts).
+ */
+export const STREAM_WINDOW_MS = 15;
+
 /** The most a read waits for (each read's buffer is twice its `min`, at least 4 KiB, so a read that is due takes what came). */
 const MAX_MIN_BYTES = 32 * 1024;
 /** The average rate that sizes a read runs over at least this many windows. */

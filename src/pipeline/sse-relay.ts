@@ -1,7 +1,7 @@
-import { clientGone, type UpstreamCall } from "../backends/ollama/client.ts";
-import { ApiError, backendBroke, backendStalled, toApiError } from "../core/errors.ts";
+import { clientGone, stallWatchdog, type UpstreamCall } from "../backends/ollama/client.ts";
+import { ApiError, backendBroke, toApiError } from "../core/errors.ts";
 import { IdleTimer } from "../core/idle-timer.ts";
-import { PacedReader } from "../core/paced-reader.ts";
+import { PacedReader, STREAM_WINDOW_MS } from "../core/paced-reader.ts";
 import type { UpstreamTranslator } from "../core/stream.ts";
 import { Batch, type BatchTiming } from "./coalesce.ts";
 import { reportStreamEnd } from "./outcome.ts";
@@ -16,17 +16,13 @@ export const SSE_HEADERS = {
 const COMMENT_HEARTBEAT = ": keep-alive\n\n";
 const utf8 = new TextEncoder();
 /**
- * How upstream pieces are joined into chunks (see coalesce.ts): at most one chunk per 15 ms (tokens 20 ms apart or
- * more go out as they come), growing to one per 50 ms while pieces keep coming faster, up to 32 KiB. Measured on
- * 500-token answers at full speed, against holding only bursts (pieces < 5 ms apart) for up to 20 ms: the same at
- * c=1 and c=32, and at c=128 (where each stream's pieces come ~6 ms apart) 16.7 instead of 18.6-24.9 ms of CPU.
+ * How upstream pieces are joined into chunks (see coalesce.ts): at most one chunk per 15 ms, the window the upstream
+ * is read in (tokens 20 ms apart or more go out as they come), growing to one per 50 ms while pieces keep coming
+ * faster, up to 32 KiB. Measured on 500-token answers at full speed, against holding only bursts (pieces < 5 ms
+ * apart) for up to 20 ms: the same at c=1 and c=32, and at c=128 (where each stream's pieces come ~6 ms apart)
+ * 16.7 instead of 18.6-24.9 ms of CPU.
  */
-const BATCHING: BatchTiming = { burstGapMs: 10, intervalMs: 15, maxIntervalMs: 50, maxBytes: 32 * 1024 };
-/**
- * The upstream is read in as few reads as its pace allows (core/paced-reader.ts), each taking what came within about
- * this long: the batch's own interval, so a read holds tokens no longer than the batch would.
- */
-const READ_WINDOW_MS = BATCHING.intervalMs;
+const BATCHING: BatchTiming = { burstGapMs: 10, intervalMs: STREAM_WINDOW_MS, maxIntervalMs: 50, maxBytes: 32 * 1024 };
 
 export interface RelayOptions {
   call: UpstreamCall;
@@ -82,11 +78,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
     controller.enqueue(beat);
     return true;
   });
-  // A read may hold up to a window's bytes it has not returned yet: the silence is measured from the window's end.
-  const idle = new IdleTimer(options.idleTimeoutMs + READ_WINDOW_MS, () => {
-    call.abort(backendStalled(options.idleTimeoutMs));
-    return false;
-  });
+  const idle = stallWatchdog(call, options.idleTimeoutMs, STREAM_WINDOW_MS);
   const batch = new Batch((bytes, now) => {
     heartbeat.touch(now);
     controller.enqueue(bytes);
@@ -105,7 +97,7 @@ export function sseRelay(options: RelayOptions): ReadableStream<Uint8Array> {
       const response = await call.response;
       if (ended) return;
       idle.touch();
-      source = translateUpstream(new PacedReader(response.body!, READ_WINDOW_MS), call, options.translator);
+      source = translateUpstream(new PacedReader(response.body!, STREAM_WINDOW_MS), call, options.translator);
       for (;;) {
         if (controller.desiredSize! < 0) await new Promise<void>((resolve) => (room = resolve));
         if (ended) return;

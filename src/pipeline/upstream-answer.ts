@@ -1,7 +1,6 @@
-import type { UpstreamCall } from "../backends/ollama/client.ts";
+import { stallWatchdog, type UpstreamCall } from "../backends/ollama/client.ts";
 import type { Config } from "../config/index.ts";
-import { ApiError, backendBroke, backendStalled } from "../core/errors.ts";
-import { IdleTimer } from "../core/idle-timer.ts";
+import { ApiError, backendBroke } from "../core/errors.ts";
 import { MalformedLineError, NdjsonDecoder } from "../core/ndjson.ts";
 import { PacedReader } from "../core/paced-reader.ts";
 import { NdjsonSseTranslator, type SseLineEncoder, type UpstreamTranslator } from "../core/stream.ts";
@@ -108,10 +107,7 @@ export async function readUpstream(call: UpstreamCall, config: Config, reader: U
   // Nobody waits for the pieces of an answer sent whole, so each read may take what comes in up to a second (an
   // eighth of the idle timeout at most); the silence is measured from the window's end (see core/paced-reader.ts).
   const body = new PacedReader(response.body!, Math.min(1000, config.upstreamIdleTimeoutMs / 8));
-  const idle = new IdleTimer(config.upstreamIdleTimeoutMs + body.windowMs, () => {
-    call.abort(backendStalled(config.upstreamIdleTimeoutMs));
-    return false;
-  });
+  const idle = stallWatchdog(call, config.upstreamIdleTimeoutMs, body.windowMs);
   try {
     while (!reader.done()) {
       const bytes = await body.read();

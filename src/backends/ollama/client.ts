@@ -1,6 +1,7 @@
 import type { UpstreamFetcher } from "../../config/backends.ts";
 import type { Config } from "../../config/index.ts";
-import { ApiError, backendTimeout, backendUnavailable, withDetail } from "../../core/errors.ts";
+import { ApiError, backendStalled, backendTimeout, backendUnavailable, withDetail } from "../../core/errors.ts";
+import { IdleTimer } from "../../core/idle-timer.ts";
 import { mapUpstreamError } from "./errors.ts";
 import { retryDelay, sleep } from "./retry.ts";
 
@@ -13,6 +14,18 @@ export interface UpstreamCall {
   readonly signal: AbortSignal;
   /** Stop the request; `reason` is what the client is told if it is still listening. */
   abort(reason: ApiError): void;
+}
+
+/**
+ * The idle watchdog of an answer being read: no bytes for `idleTimeoutMs` aborts the call as stalled. A paced read
+ * (core/paced-reader.ts) may hold up to `windowMs` of bytes it has not returned yet, so the silence is counted from
+ * the end of that window: a stall is never called early.
+ */
+export function stallWatchdog(call: UpstreamCall, idleTimeoutMs: number, windowMs: number): IdleTimer {
+  return new IdleTimer(idleTimeoutMs + windowMs, () => {
+    call.abort(backendStalled(idleTimeoutMs));
+    return false;
+  });
 }
 
 /** What `OllamaClient.forward` sends. */

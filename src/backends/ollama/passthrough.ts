@@ -1,8 +1,7 @@
-import { ApiError, backendBroke, backendStalled, toApiError } from "../../core/errors.ts";
-import { IdleTimer } from "../../core/idle-timer.ts";
-import { PacedReader } from "../../core/paced-reader.ts";
+import { ApiError, backendBroke, toApiError } from "../../core/errors.ts";
+import { PacedReader, STREAM_WINDOW_MS } from "../../core/paced-reader.ts";
 import type { Usage } from "../../core/usage.ts";
-import { clientGone, ERROR_BODY_LIMIT, readErrorBody, type UpstreamCall } from "./client.ts";
+import { clientGone, ERROR_BODY_LIMIT, readErrorBody, stallWatchdog, type UpstreamCall } from "./client.ts";
 import { mapUpstreamError, nativeErrorMessage } from "./errors.ts";
 import { NativeUsageMeter } from "./usage-meter.ts";
 
@@ -14,11 +13,6 @@ import { NativeUsageMeter } from "./usage-meter.ts";
 /** Ollama's content type for its JSON answers and errors. */
 export const OLLAMA_JSON = "application/json; charset=utf-8";
 const utf8 = new TextEncoder();
-/**
- * The upstream body is read in as few reads as its pace allows (core/paced-reader.ts): at a GPU's usual pace one
- * line per read, as it comes; when the answer comes faster, what comes in about this long, as one chunk.
- */
-const READ_WINDOW_MS = 15;
 
 /** Our error, or the tunnel's, as a native client expects it: `{"error":"<message>"}` with the status. */
 export function nativeErrorResponse(error: ApiError): Response {
@@ -91,19 +85,13 @@ export function relayAnswer(method: string, upstream: Response, call: UpstreamCa
  * else null (Ollama refused it: nothing was evaluated).
  */
 function tap(source: ReadableStream<Uint8Array>, call: UpstreamCall, ndjson: boolean, accepted: boolean, options: RelayOptions): ReadableStream<Uint8Array> {
-  const reader = new PacedReader(source, READ_WINDOW_MS);
+  // As few reads as the pace allows: one line per read at a GPU's usual pace, what comes in a window when faster.
+  const reader = new PacedReader(source, STREAM_WINDOW_MS);
   const meter = new NativeUsageMeter();
   let endedWithNewline = true;
   let ended = false;
 
-  const idle =
-    options.idleTimeoutMs === null
-      ? null
-      : // A read may hold up to a window's bytes it has not returned yet: the silence is measured from the window's end.
-        new IdleTimer(options.idleTimeoutMs + READ_WINDOW_MS, () => {
-          call.abort(backendStalled(options.idleTimeoutMs!));
-          return false;
-        });
+  const idle = options.idleTimeoutMs === null ? null : stallWatchdog(call, options.idleTimeoutMs, STREAM_WINDOW_MS);
   const finish = () => {
     if (ended) return false;
     ended = true;
