@@ -6,7 +6,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/keys/key-format.ts";
-import { createKey, emulator, gatewayWith, postJson, postJsonWith } from "./helpers.ts";
+import { createKey, emulator, gatewayWith, namedFrames, postJson, postJsonWith } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
 
@@ -22,16 +22,11 @@ async function anthropicError(res: Response): Promise<{ status: number; type: st
   return { status: res.status, type: body.error.type, message: body.error.message, headers: res.headers };
 }
 
-/** Each frame of an SSE body: `event:` and parsed `data:`. */
+/** Each frame of an SSE body: `event:` and parsed `data:`; an Anthropic stream has no comment frames. */
 async function events(res: Response): Promise<{ event: string; data: any }[]> {
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter(Boolean)
-    .map((block) => {
-      const [event, data] = block.split("\n");
-      return { event: event!.replace(/^event: /, ""), data: JSON.parse(data!.replace(/^data: /, "")) };
-    });
+  const { comments, events } = await namedFrames(res);
+  expect(comments).toBe(0);
+  return events;
 }
 
 describe("errors on /v1/messages and count_tokens", () => {

@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import continuedTurn from "../fixtures/claude-code/continued-turn.json";
 import firstTurn from "../fixtures/claude-code/first-turn.json";
-import { emulator, gatewayWith, testKey } from "./helpers.ts";
+import { emulator, gatewayWith, namedFrames, testKey } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
 
@@ -45,14 +45,9 @@ async function replay(fixture: Fixture, vars: Record<string, string>, auth: Reco
   const res = await gatewayWith(vars, fixture.url, { method: "POST", headers: { ...fixture.headers, ...auth }, body: JSON.stringify(fixture.body) });
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
-  const text = await res.text();
-  return text
-    .split("\n\n")
-    .filter(Boolean)
-    .map((block) => {
-      const [event, data] = block.split("\n");
-      return { event: event!.slice("event: ".length), data: JSON.parse(data!.slice("data: ".length)) };
-    });
+  const { comments, events } = await namedFrames(res);
+  expect(comments).toBe(0);
+  return events;
 }
 
 const chat = async () => (await emulator.requests("/api/chat"))[0]!.body;

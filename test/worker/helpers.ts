@@ -148,8 +148,8 @@ export async function readSse(response: Response): Promise<{ reads: string[]; ev
   return { reads, events, data };
 }
 
-/** Each SSE frame of a Responses stream: `event: <type>` and `data: <json>` (or a heartbeat comment). */
-export async function responsesFrames(res: Response): Promise<{ comments: number; events: { event: string; data: any }[] }> {
+/** Each SSE frame of a named-event stream (Responses, Anthropic Messages): `event: <type>` and `data: <json>` (or a heartbeat comment). */
+export async function namedFrames(res: Response): Promise<{ comments: number; events: { event: string; data: any }[] }> {
   const text = await res.text();
   const blocks = text.split("\n\n").filter((block) => block !== "");
   const comments = blocks.filter((block) => block.startsWith(":")).length;

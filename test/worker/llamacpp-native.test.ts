@@ -4,7 +4,7 @@
  * from llama-server's counts, failures mid-stream, and failover between an Ollama and a llama-server.
  */
 import { beforeEach, describe, expect, inject, it } from "vitest";
-import { ADMIN_AUTH, createKey, EMULATOR_URL, emulatorAt, gateway, gatewayWith, IMAGE_SERVER_URL, responsesFrames, testKey } from "./helpers.ts";
+import { ADMIN_AUTH, createKey, EMULATOR_URL, emulatorAt, gateway, gatewayWith, IMAGE_SERVER_URL, namedFrames, testKey } from "./helpers.ts";
 
 const LLAMA_URL = inject("llamaEmulatorUrl");
 const THINKER_URL = inject("llamaThinkerUrl");
@@ -82,7 +82,7 @@ describe("POST /v1/responses on llama-server", () => {
   it("stream: reasoning, then a function call, in OpenAI's exact event order; the call goes back as a tool message", async () => {
     const res = await responses({ model: "qwen3:8b", input: "weather in Paris?", tools: [WEATHER], reasoning: { effort: "high" }, stream: true });
     expect(res.status).toBe(200);
-    const { events } = await responsesFrames(res);
+    const { events } = await namedFrames(res);
     expect(events.map((frame) => frame.event)).toStrictEqual([
       "response.created",
       "response.in_progress",
@@ -179,7 +179,7 @@ describe("POST /v1/responses on llama-server", () => {
     const whole = (await (await responses({ model: "qwen3:8b", instructions: "Be brief.", input: "hi there" }, [THINKER], auth)).json()) as any;
     expect(whole.usage).toMatchObject({ input_tokens: 6, output_tokens: 12, output_tokens_details: { reasoning_tokens: 6 } });
     await expect.poll(() => usageOf(created.id)).toStrictEqual({ requests: 1, prompt_tokens: 6, completion_tokens: 12 });
-    await responsesFrames(await responses({ model: "qwen3:8b", input: "hi", stream: true, reasoning: { effort: "none" } }, [THINKER], auth));
+    await namedFrames(await responses({ model: "qwen3:8b", input: "hi", stream: true, reasoning: { effort: "none" } }, [THINKER], auth));
     // Thinking off: 6 answer tokens for 1 message of 1 word.
     await expect.poll(() => usageOf(created.id)).toStrictEqual({ requests: 2, prompt_tokens: 8, completion_tokens: 18 });
     const [, off] = await thinker.requests("/v1/chat/completions");
@@ -188,7 +188,7 @@ describe("POST /v1/responses on llama-server", () => {
 
   it("a failure mid-stream ends with response.failed (its error event, a cut connection), never response.completed", async () => {
     await box.fault({ fault: { kind: "error-midstream", afterLines: 3, message: "model runner crashed" }, times: 1 });
-    const failed = (await responsesFrames(await responses({ model: "qwen2.5-7b-instruct", input: "hi there", stream: true }))).events;
+    const failed = (await namedFrames(await responses({ model: "qwen2.5-7b-instruct", input: "hi there", stream: true }))).events;
     expect(failed.map((frame) => frame.event).slice(-2)).toStrictEqual(["response.output_text.delta", "response.failed"]);
     expect(failed.at(-1)!.data.response).toMatchObject({
       status: "failed",
@@ -198,7 +198,7 @@ describe("POST /v1/responses on llama-server", () => {
     expect(failed.filter((frame) => frame.event === "response.output_text.delta").map((frame) => frame.data.delta)).toStrictEqual(["Hello", " from"]);
 
     await box.fault({ fault: { kind: "drop", afterLines: 3 }, times: 1 });
-    const cut = (await responsesFrames(await responses({ model: "qwen2.5-7b-instruct", input: "hi there", stream: true }))).events;
+    const cut = (await namedFrames(await responses({ model: "qwen2.5-7b-instruct", input: "hi there", stream: true }))).events;
     expect(cut.at(-1)!.event).toBe("response.failed");
     expect(cut.at(-1)!.data.response.error).toStrictEqual({ code: "backend_error", message: "The connection to the backend broke during the answer." });
     expect(cut.some((frame) => frame.event === "response.completed")).toBe(false);
@@ -227,7 +227,7 @@ describe("failover across kinds, for a dialect on the internal form", () => {
     await desk.fault({ fault: { kind: "busy" } });
     const toLlama = await responses({ model: "qwen3:8b", input: "hi", stream: true }, [DESK, { ...THINKER, max_concurrency: 1 }]);
     expect(toLlama.status).toBe(200);
-    const { events } = await responsesFrames(toLlama);
+    const { events } = await namedFrames(toLlama);
     expect(events.at(-1)!.event).toBe("response.completed");
     expect(events.at(-1)!.data.response.output.at(-1).content[0].text).toBe("Hello from llama.cpp! You said: hi");
     expect(await desk.requests("/api/chat")).toHaveLength(1);

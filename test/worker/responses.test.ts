@@ -3,7 +3,7 @@
  * framing and event order, failures and heartbeats mid-stream, what Codex CLI sends, model-name patterns.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { emulator, responsesFrames as frames, gatewayWith, postJson, postJsonWith } from "./helpers.ts";
+import { emulator, namedFrames as frames, gatewayWith, postJson, postJsonWith } from "./helpers.ts";
 
 beforeEach(() => emulator.reset());
 
